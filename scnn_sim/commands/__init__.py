@@ -1,0 +1,1 @@
+"""Sub-commands of the ``scnn-sim`` CLI; each module has ``register(subparsers)``."""
