@@ -23,3 +23,16 @@ __all__ = [
     "SparsityError",
     "WorkloadError",
 ]
+
+
+def __getattr__(name: str):
+    # Lazy: importing scnn_sim stays cheap (no numba compile) until simulate is used.
+    if name == "simulate":
+        from scnn_sim.simulation import simulate
+
+        return simulate
+    if name == "SimulationResult":
+        from scnn_sim.results import SimulationResult
+
+        return SimulationResult
+    raise AttributeError(f"module 'scnn_sim' has no attribute {name!r}")

@@ -1,0 +1,29 @@
+"""``scnn-sim arch``: print or check an architecture configuration."""
+
+from __future__ import annotations
+
+import argparse
+
+import yaml
+
+from scnn_sim.arch import load_arch
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("arch", help="print or validate an architecture YAML",
+                       description="Print the architecture (SCNN's Table 3 by default) as "
+                       "YAML, after validating every field.")
+    p.add_argument("file", nargs="?", default=None, metavar="ARCH.yaml",
+                   help="architecture file to validate and print (default: the shipped one)")
+    p.add_argument("--show", action="store_true", help="print the full configuration")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    arch = load_arch(args.file)
+    if args.show or args.file is None:
+        print(yaml.safe_dump(arch.to_dict(), sort_keys=False).rstrip())
+    print(f"# {arch.n_pes} PEs x {arch.F}x{arch.I} = {arch.multipliers} multipliers, "
+          f"{arch.acc_capacity} accumulator entries per buffer per PE, "
+          f"{arch.dram_bits_per_cycle:g} DRAM bits/cycle")
+    return 0

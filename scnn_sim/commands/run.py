@@ -1,0 +1,108 @@
+"""``scnn-sim run``: simulate a network on SCNN and print per-layer results."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from scnn_sim.report import format_table
+from scnn_sim.results import SimulationResult
+
+
+def add_sim_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``run`` and the commands built on it."""
+    p.add_argument("--arch", default=None, metavar="ARCH.yaml",
+                   help="architecture YAML (default: SCNN's Table 3)")
+    p.add_argument("--energy", default=None, metavar="TABLE",
+                   help="energy table: horowitz45 (default), accelergy45 or a YAML path")
+    p.add_argument("--seed", type=int, default=0, help="seed of synthetic tensors (default 0)")
+    p.add_argument("--clustered", type=float, default=0.0,
+                   help="spatial clustering of synthetic activations, 0..1 (default 0)")
+    p.add_argument("--pointwise-group", type=int, default=1, metavar="N",
+                   help="vector/kernel groups on 1x1 layers: N consecutive input channels")
+    p.add_argument("--layers", default=None, metavar="A,B",
+                   help="simulate only these conv layers (comma-separated names)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="simulate a network on SCNN",
+                       description="Simulate every conv layer of WORKLOAD (a built-in name, a "
+                       "workload YAML or an exported-layer .h5 file) on SCNN.")
+    p.add_argument("workload", metavar="WORKLOAD|FILE.h5")
+    add_sim_options(p)
+    p.add_argument("--granularity", default=None,
+                   help="prune weights at this granularity (fine, vector, kernel, filter, "
+                   "channel, block:AxBxCxD, nm:N:M)")
+    p.add_argument("--density", type=float, default=None,
+                   help="weight density for every layer (default: each layer's own)")
+    p.add_argument("--verify", action="store_true",
+                   help="check each layer's outputs against a dense reference convolution")
+    p.add_argument("--count-merges", action="store_true",
+                   help="also count accumulator accesses of the same-address and wide models")
+    p.add_argument("--json", default=None, metavar="PATH", help="write results as JSON")
+    p.add_argument("--h5", default=None, metavar="PATH", help="write results as HDF5")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from scnn_sim.simulation import simulate
+
+    result = simulate(
+        args.workload, arch=args.arch, energy=args.energy, granularity=args.granularity,
+        density=args.density, seed=args.seed, verify=args.verify,
+        count_merges=True if args.count_merges else None, clustered=args.clustered,
+        pointwise_group=args.pointwise_group,
+        layers=args.layers.split(",") if args.layers else None,
+        progress=sys.stderr.isatty(),
+    )
+    print(render(result))
+    if args.json:
+        result.write_json(args.json)
+        print(f"wrote {args.json}")
+    if args.h5:
+        result.write_h5(args.h5)
+        print(f"wrote {args.h5}")
+    if args.verify and result.totals["verified"] is False:
+        print("scnn-sim: error: verification failed (see the 'verified' column)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def render(result: SimulationResult) -> str:
+    """The per-layer table and network totals, with units."""
+    m = result.meta
+    head = (f"scnn-sim {m['scnn_sim_version']}  workload={m['workload']}  "
+            f"arch={m['arch']['name']} ({m['arch']['pe_array']['rows']}x"
+            f"{m['arch']['pe_array']['cols']} PEs, F={m['arch']['multiplier']['F']} "
+            f"I={m['arch']['multiplier']['I']}, {m['arch']['accumulator']['contention']})  "
+            f"granularity={m['granularity']}  seed={m['seed']}  energy={m['energy_table']}")
+    headers = ["layer", "w dens", "a dens", "products [M]", "cycles [k]", "oracle [k]",
+               "util", "conflict", "barrier", "DRAM [Mbit]", "energy [uJ]",
+               "vs DCNN [x]", "E vs DCNN [x]", "verified"]
+    rows = []
+    for lr in [*result.layers, result.totals]:
+        r = lr.record
+        dram = sum(v for k, v in r["accesses"].items() if k.startswith("dram_"))
+        e = r["energy_pj"]["total"]
+        rows.append([
+            r["name"],
+            r.get("weight_density", "") if r["name"] != "total" else "",
+            r.get("act_density", "") if r["name"] != "total" else "",
+            r["products"] / 1e6, r["cycles"] / 1e3, r["oracle_cycles"] / 1e3,
+            r["multiplier_utilization"], r["conflict_stall_fraction"], r["barrier_fraction"],
+            dram / 1e6, e / 1e6, r["speedup_vs_dcnn"],
+            r["dcnn"]["energy_pj"]["total"] / e if e else 0.0,
+            {True: "yes", False: "NO", None: "-"}[r["verified"]],
+        ])
+    tot = result.totals.record
+    clock = m["arch"]["clock_ghz"]
+    lines = [head, format_table(headers, rows), "",
+             f"network: {tot['cycles']:,} cycles = {tot['cycles'] / clock / 1e6:.3f} ms at "
+             f"{clock:g} GHz; utilisation {tot['multiplier_utilization']:.3f}; energy "
+             f"{tot['energy_pj']['total'] / 1e6:,.1f} uJ; DCNN {tot['dcnn']['cycles']:,} cycles, "
+             f"{tot['dcnn']['energy_pj']['total'] / 1e6:,.1f} uJ; DCNN-opt "
+             f"{tot['dcnn_opt']['energy_pj']['total'] / 1e6:,.1f} uJ",
+             "energy by component [uJ]: " + ", ".join(
+                 f"{k} {v / 1e6:,.2f}" for k, v in tot["energy_pj"].items() if k != "total")]
+    return "\n".join(lines)

@@ -1,0 +1,278 @@
+"""Numba kernels: the per-cycle work of the PE array, over plain arrays and scalars.
+
+One call simulates every work tile (a PE's planar tile, or one spatial sub-tile of it) of one
+convolution group through every output-channel group. Work tiles are independent between
+barriers, so they run in parallel (``prange``); the barrier itself is applied by the caller
+from the per-tile, per-group cycle counts this kernel returns.
+
+Per work tile and output-channel group the loop nest is SCNN's PT-IS-CP-sparse
+(Parashar et al., ISCA 2017, section 4)::
+
+    for c in input channels:                      # input stationary
+      for p in stride phases:                     # see engine.layer for the decomposition
+        decode the activation block (t, p, c) and the weight block (g, p, c) from their
+        zero-run indices, as the hardware's coordinate computation does
+        for each I-wide activation vector:
+          for each F-wide weight vector:          # one issue slot of the multiplier array
+            F x I Cartesian product -> accumulator addresses -> banks
+
+Bank contention (``contention``):
+  0 = queued: each bank has a queue of ``depth`` entries behind the crossbar and retires one
+      update per cycle; a vector pair issues when every bank it targets has room for its
+      products (a bank receiving more than ``depth`` products needs an empty queue); the
+      array stalls otherwise. Queues drain at the end of each output-channel group.
+  1 = lock-step: a vector pair occupies the array for as many cycles as its most-loaded bank.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+QUEUED = 0
+LOCKSTEP = 1
+MAP_LINEAR = 0
+MAP_XOR = 1
+
+
+@njit(cache=True, inline="always")
+def _bank(addr: int, banks: int, mapping: int, shift: int) -> int:
+    if mapping == MAP_XOR:
+        return ((addr ^ (addr >> shift)) ^ (addr >> (2 * shift))) & (banks - 1)
+    return addr % banks
+
+
+@njit(cache=True, parallel=True)
+def simulate_tiles(
+    a_vals, a_runs, a_ptr,            # activation stream, blocks (t, p, c) -> (t*NP + p)*CA + c
+    a_ncols, a_u0, a_w0,              # per (t, p): phase sub-tile width, first u and w coordinate
+    tile_oy, tile_ox,                 # per t: output coordinate of accumulator buffer origin
+    w_vals, w_runs, w_ptr,            # weight stream, blocks (g, p, c) -> (g * NP + p) * C + c
+    group_k0, group_kc,               # per g: first output channel (within conv group), Kc
+    phase_rv, phase_sv,               # per p: sub-kernel rows and cols
+    dim_of,                           # 3 ints: dim_of[i] in {0: k, 1: r, 2: s}, i = 0 outermost
+    C, CA, c_off, NP, F, I, BH, BW,   # channels of this conv group, of the stream, first one
+    banks, mapping, contention, depth, wide_words,
+    per_channel, verify, K_out, merges,
+):
+    """Simulate all work tiles through all output-channel groups; return per-(t, g) counts.
+
+    Returns
+    -------
+    tuple of arrays, each int64 [T, G] unless noted:
+        busy (issue cycles), stall (bank-conflict stall cycles, queue drain included),
+        products, acc_same_address (accesses if same-address products merge),
+        acc_wide (accesses if one wide access serves ``wide_words`` adjacent words of a row),
+        pairs (vector pairs issued), iaram_reads (activation entries read),
+        fifo_reads (weight entries read), fifo_writes (weight entries written),
+        chan_cycles [T, G, C or 1] (cycles per input channel, when ``per_channel``),
+        out float64 [T, K_out, BH, BW] (accumulated partial sums, when ``verify``).
+    """
+    T = tile_oy.shape[0]
+    G = group_k0.shape[0]
+    busy = np.zeros((T, G), np.int64)
+    stall = np.zeros((T, G), np.int64)
+    products = np.zeros((T, G), np.int64)
+    acc_same = np.zeros((T, G), np.int64)
+    acc_wide = np.zeros((T, G), np.int64)
+    pairs = np.zeros((T, G), np.int64)
+    iaram = np.zeros((T, G), np.int64)
+    fifo_r = np.zeros((T, G), np.int64)
+    fifo_w = np.zeros((T, G), np.int64)
+    chan = np.zeros((T, G, C if per_channel else 1), np.int64)
+    if verify:
+        out = np.zeros((T, K_out, BH, BW), np.float64)
+    else:
+        out = np.zeros((1, 1, 1, 1), np.float64)
+
+    plane = BH * BW
+    wide_cols = (BW + wide_words - 1) // wide_words
+    kc_max = 0
+    for g in range(G):
+        kc_max = max(kc_max, group_kc[g])
+    n_addr = kc_max * plane
+    n_wide = kc_max * BH * wide_cols
+    shift = 0
+    while (1 << shift) < banks:
+        shift += 1
+    shift = max(shift, 1)
+
+    # Address -> bank and address -> wide-access word, tabulated once (no division per product).
+    bank_of = np.empty(max(n_addr, 1), np.int32)
+    wide_of = np.empty(max(n_addr, 1), np.int32)
+    for addr in range(n_addr):
+        bank_of[addr] = _bank(addr, banks, mapping, shift)
+        row = addr // BW
+        wide_of[addr] = row * wide_cols + (addr - row * BW) // wide_words
+
+    # Largest block sizes, for scratch arrays.
+    max_a = 0
+    for b in range(a_ptr.shape[0] - 1):
+        max_a = max(max_a, a_ptr[b + 1] - a_ptr[b])
+    max_w = 0
+    for b in range(w_ptr.shape[0] - 1):
+        max_w = max(max_w, w_ptr[b + 1] - w_ptr[b])
+
+    for t in prange(T):
+        aoff = np.empty(max_a + I, np.int64)
+        aval = np.empty(max_a + I, np.float32)
+        woff = np.empty(max_w + F, np.int64)
+        wval = np.empty(max_w + F, np.float32)
+        addr_stamp = np.full(max(n_addr, 1), -1, np.int32)
+        wide_stamp = np.full(max(n_wide, 1), -1, np.int32)
+        bank_stamp = np.full(banks, -1, np.int32)
+        load = np.zeros(banks, np.int64)
+        touched = np.empty(banks, np.int64)
+        occ_at = np.zeros(banks, np.int64)
+        last = np.zeros(banks, np.int64)
+        oy0 = tile_oy[t]
+        ox0 = tile_ox[t]
+        pid = 0
+        for g in range(G):
+            kc = group_kc[g]
+            k0 = group_k0[g]
+            now = 0
+            n_busy = 0
+            n_stall = 0
+            for b in range(banks):
+                occ_at[b] = 0
+                last[b] = 0
+            for c in range(C):
+                chan_start = now
+                for p in range(NP):
+                    tp = t * NP + p
+                    ab = tp * CA + c_off + c
+                    wb = (g * NP + p) * C + c
+                    a_lo = a_ptr[ab]
+                    na = a_ptr[ab + 1] - a_lo
+                    w_lo = w_ptr[wb]
+                    nw = w_ptr[wb + 1] - w_lo
+                    if na == 0 or nw == 0:
+                        continue
+                    # Decode activation coordinates from the zero runs (placeholders kept).
+                    ncols = a_ncols[tp]
+                    pos = -1
+                    for i in range(na):
+                        pos += a_runs[a_lo + i] + 1
+                        u = a_u0[tp] + pos // ncols
+                        w = a_w0[tp] + pos % ncols
+                        aoff[i] = (u - oy0) * BW + (w - ox0)
+                        aval[i] = a_vals[a_lo + i]
+                    # Decode weight coordinates (k, v, x) in the block's linear order.
+                    rv = phase_rv[p]
+                    sv = phase_sv[p]
+                    d1 = kc if dim_of[1] == 0 else (rv if dim_of[1] == 1 else sv)
+                    d2 = kc if dim_of[2] == 0 else (rv if dim_of[2] == 1 else sv)
+                    pos = -1
+                    for j in range(nw):
+                        pos += w_runs[w_lo + j] + 1
+                        i0 = pos // (d1 * d2)
+                        i1 = (pos // d2) % d1
+                        i2 = pos % d2
+                        kk = 0
+                        vv = 0
+                        xx = 0
+                        for q in range(3):
+                            idx = i0 if q == 0 else (i1 if q == 1 else i2)
+                            if dim_of[q] == 0:
+                                kk = idx
+                            elif dim_of[q] == 1:
+                                vv = idx
+                            else:
+                                xx = idx
+                        woff[j] = kk * plane - vv * BW - xx
+                        wval[j] = w_vals[w_lo + j]
+                    n_av = (na + I - 1) // I
+                    n_wv = (nw + F - 1) // F
+                    iaram[t, g] += na
+                    fifo_w[t, g] += nw
+                    fifo_r[t, g] += n_av * nw
+                    for av in range(n_av):
+                        i_lo = av * I
+                        i_hi = min(i_lo + I, na)
+                        for wv in range(n_wv):
+                            j_lo = wv * F
+                            j_hi = min(j_lo + F, nw)
+                            pid += 1
+                            if pid == 2147483000:  # int32 stamps: restart them before overflow
+                                addr_stamp[:] = -1
+                                wide_stamp[:] = -1
+                                bank_stamp[:] = -1
+                                pid = 0
+                            nt = 0
+                            n_prod = 0
+                            n_same = 0
+                            n_wide_acc = 0
+                            for j in range(j_lo, j_hi):
+                                if wval[j] == 0.0:
+                                    continue  # placeholder: the multiplier is gated
+                                for i in range(i_lo, i_hi):
+                                    if aval[i] == 0.0:
+                                        continue
+                                    addr = woff[j] + aoff[i]
+                                    n_prod += 1
+                                    if merges:
+                                        if addr_stamp[addr] != pid:
+                                            addr_stamp[addr] = pid
+                                            n_same += 1
+                                        wkey = wide_of[addr]
+                                        if wide_stamp[wkey] != pid:
+                                            wide_stamp[wkey] = pid
+                                            n_wide_acc += 1
+                                    bk = bank_of[addr]
+                                    if bank_stamp[bk] != pid:
+                                        bank_stamp[bk] = pid
+                                        load[bk] = 0
+                                        touched[nt] = bk
+                                        nt += 1
+                                    load[bk] += 1
+                                    if verify:
+                                        out[t, k0 + addr // plane, (addr % plane) // BW,
+                                            addr % BW] += (np.float64(wval[j])
+                                                           * np.float64(aval[i]))
+                            products[t, g] += n_prod
+                            acc_same[t, g] += n_same
+                            acc_wide[t, g] += n_wide_acc
+                            pairs[t, g] += 1
+                            if contention == LOCKSTEP:
+                                worst = 1
+                                for q in range(nt):
+                                    worst = max(worst, load[touched[q]])
+                                now += worst
+                                n_busy += 1
+                                n_stall += worst - 1
+                            else:
+                                wait = 0
+                                for q in range(nt):
+                                    bk = touched[q]
+                                    occ = max(occ_at[bk] - (now - last[bk]), 0)
+                                    need = occ + load[bk] - max(depth, load[bk])
+                                    wait = max(wait, need)
+                                now += wait
+                                n_stall += wait
+                                for q in range(nt):
+                                    bk = touched[q]
+                                    occ = max(occ_at[bk] - (now - last[bk]), 0)
+                                    occ_at[bk] = occ + load[bk]
+                                    last[bk] = now
+                                now += 1
+                                n_busy += 1
+                if per_channel:
+                    # A barrier after every input channel: queues drain before it.
+                    if contention == QUEUED:
+                        tail = 0
+                        for b in range(banks):
+                            tail = max(tail, last[b] + occ_at[b] - now)
+                            occ_at[b] = 0
+                        now += tail
+                        n_stall += tail
+                    chan[t, g, c] = now - chan_start
+            if contention == QUEUED and not per_channel:
+                tail = 0
+                for b in range(banks):
+                    tail = max(tail, last[b] + occ_at[b] - now)
+                now += tail
+                n_stall += tail
+            busy[t, g] = n_busy
+            stall[t, g] = n_stall
+    return (busy, stall, products, acc_same, acc_wide, pairs, iaram, fifo_r, fifo_w, chan, out)
