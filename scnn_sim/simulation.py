@@ -19,7 +19,8 @@ from scnn_sim.arch import ArchConfig, load_arch
 from scnn_sim.energy import EnergyTable, load_energy_table
 from scnn_sim.engine.baselines import dcnn_counts
 from scnn_sim.engine.layer import LayerCounts, simulate_layer
-from scnn_sim.errors import ScnnSimError, SparsityError, WorkloadError
+from scnn_sim.errors import ConfigError, ScnnSimError, SparsityError, WorkloadError
+from scnn_sim.formats import size_group_index
 from scnn_sim.results import LayerResult, SimulationResult, totals_record
 from scnn_sim.sparsity import parse_granularity, prune, synthetic_activations, synthetic_weights
 from scnn_sim.tensors import LayerTensors
@@ -80,6 +81,7 @@ def simulate(
     clustered: float = 0.0,
     pointwise_group: int = 1,
     layers: Sequence[str] | None = None,
+    weight_format: str = "scnn",
     progress: bool = False,
 ) -> SimulationResult:
     """Simulate the conv layers of a network on SCNN.
@@ -110,6 +112,10 @@ def simulate(
         What vector/kernel mean on 1x1 layers: blocks of this many input channels.
     layers
         Simulate only these layer names.
+    weight_format
+        ``"scnn"``: weights stored in SCNN's per-weight zero-run format. ``"group"``: stored
+        in the group-index format of the granularity (one index per kept group; for ``fine``
+        the same as ``"scnn"``); changes DRAM weight bits only.
     progress
         Show a progress bar (tqdm) on stderr.
 
@@ -123,6 +129,8 @@ def simulate(
     _check_density(density)
     if granularity is not None:
         parse_granularity(granularity)
+    if weight_format not in ("scnn", "group"):
+        raise ConfigError(f"weight_format: must be scnn or group, got {weight_format!r}")
     name, wl, tensors = resolve_workload(workload)
     if tensors is not None:
         items: list[tuple[int, Layer, LayerTensors | None]] = [
@@ -150,8 +158,14 @@ def simulate(
         try:
             lt = _prune_layer(lt, gran, density, pointwise_group)
             out_acts = _output_activations(lt, items, pos, seed, index, clustered)
+            storage = None
+            if weight_format == "group" and gran not in (None, "fine"):
+                storage = size_group_index(lt.weights, gran, value_bits=arch_cfg.value_bits,
+                                           index_bits=arch_cfg.index_bits,
+                                           pointwise_group=pointwise_group)
             counts = simulate_layer(lt, arch_cfg, verify=verify, input_from_dram=(pos == 0),
-                                    out_activations=out_acts, count_merges=count_merges)
+                                    out_activations=out_acts, count_merges=count_merges,
+                                    weight_storage=storage)
         except ScnnSimError as exc:
             msg = str(exc)
             raise type(exc)(msg if msg.startswith(layer.name) else f"{layer.name}: {msg}") \
@@ -170,6 +184,7 @@ def simulate(
         "density": density,
         "clustered": clustered,
         "pointwise_group": pointwise_group,
+        "weight_format": weight_format,
     }
     result_layers = [LayerResult(r) for r in records]
     totals = LayerResult(totals_record(records, arch_cfg.multipliers))

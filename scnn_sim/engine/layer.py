@@ -24,7 +24,7 @@ from scnn_sim.engine.mapping import (
 )
 from scnn_sim.engine.timeline import Step, run_timeline
 from scnn_sim.errors import SimulationError
-from scnn_sim.formats import RLEStream, rle_encode_blocks
+from scnn_sim.formats import FormatSize, RLEStream, rle_encode_blocks
 from scnn_sim.tensors import LayerTensors
 from scnn_sim.workload import Layer
 
@@ -194,7 +194,8 @@ def reference_conv(weights: np.ndarray, acts: np.ndarray, layer: Layer) -> np.nd
 
 def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
                    input_from_dram: bool = False, out_activations: np.ndarray | None = None,
-                   count_merges: bool | None = None) -> LayerCounts:
+                   count_merges: bool | None = None,
+                   weight_storage: FormatSize | None = None) -> LayerCounts:
     """Simulate one conv layer.
 
     Parameters
@@ -214,6 +215,10 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
     count_merges
         Count accumulator accesses under the same-address and wide models too (about 30%
         slower). ``None``: only when ``arch.access_model`` needs them.
+    weight_storage
+        Size of the weights in another format (e.g. the group-index format of a coarse
+        granularity: one index per kept group): DRAM weight bits come from it instead of
+        from SCNN's per-weight encoding. Compute and coordinates are unchanged.
     """
     if count_merges is None:
         count_merges = arch.access_model != "per_product"
@@ -290,6 +295,13 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
     out_spill = bool(o_tile_bits.max(initial=0) > arch.oaram_bytes * 8)
 
     # Per-step timing: barrier per output-channel group (or per input channel).
+    w_entries = sum(ws.n_entries for ws in w_streams)
+    w_value_bits = w_entries * arch.value_bits
+    w_index_bits = w_entries * arch.index_bits
+    if weight_storage is not None:
+        w_value_bits, w_index_bits = weight_storage.value_bits, weight_storage.index_bits
+    # DRAM bits per weight entry, so that each step streams its share of the weights.
+    w_bits_per_entry = (w_value_bits + w_index_bits) / max(w_entries, 1)
     halo_t = halo_entries(layer, tiling)
     steps: list[Step] = []
     busy_sum = stall_sum = idle_sum = 0.0
@@ -320,7 +332,7 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
                     halo_cycles=int(-(-hw.max(initial=0) // arch.halo_words_per_cycle)),
                     drain_cycles=int(-(-(group_kc[g] * tiling.BH * tiling.BW)
                                        // arch.drain_words_per_cycle)),
-                    weight_bits=float(wblk[g] * entry_bits),
+                    weight_bits=float(wblk[g] * w_bits_per_entry),
                     act_bits=pass_act_bits if (gi == 0 and g == 0) else 0.0,
                     out_bits=(o_stream.n_entries * entry_bits / n_steps) if out_spill else 0.0,
                     first_of_pass=(gi == 0 and g == 0),
@@ -328,7 +340,6 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
     tl = run_timeline(steps, arch.dram_bits_per_cycle, arch.dram_latency_cycles,
                       arch.acc_double_buffered)
 
-    w_entries = sum(ws.n_entries for ws in w_streams)
     act_from_dram = (not resident) or input_from_dram
     buffer_entries = int(group_kc.sum()) * tiling.BH * tiling.BW
     drain_reads = buffer_entries * int((tiling.bh > 0).sum()) * g_conv
@@ -348,8 +359,8 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
         "weight_fifo_writes": sums["fifo_w"],
         "ppu_ops": int(layer.K * layer.P * layer.Q) + halo_words,
         "halo_words": halo_words,
-        "dram_read_bits_weight_values": w_entries * arch.value_bits * tiling.n_passes,
-        "dram_read_bits_weight_index": w_entries * arch.index_bits * tiling.n_passes,
+        "dram_read_bits_weight_values": w_value_bits * tiling.n_passes,
+        "dram_read_bits_weight_index": w_index_bits * tiling.n_passes,
         "dram_read_bits_act_values": (a_stream.n_entries * arch.value_bits
                                       if act_from_dram else 0),
         "dram_read_bits_act_index": (a_stream.n_entries * arch.index_bits
