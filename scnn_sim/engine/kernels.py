@@ -10,8 +10,8 @@ Per work tile and output-channel group the loop nest is SCNN's PT-IS-CP-sparse
 
     for c in input channels:                      # input stationary
       for p in stride phases:                     # see engine.layer for the decomposition
-        decode the activation block (t, p, c) and the weight block (g, p, c) from their
-        zero-run indices, as the hardware's coordinate computation does
+        (the activation block (t, p, c) and the weight block (g, p, c), their coordinates
+        recovered from the zero-run indices as the hardware's coordinate computation does)
         for each I-wide activation vector:
           for each F-wide weight vector:          # one issue slot of the multiplier array
             F x I Cartesian product -> accumulator addresses -> banks
@@ -43,32 +43,99 @@ def _bank(addr: int, banks: int, mapping: int, shift: int) -> int:
 
 
 @njit(cache=True, parallel=True)
+def decode_activation_offsets(a_runs, a_ptr, CA, NP, a_ncols, a_u0, a_w0, tile_oy, tile_ox,
+                              BW):
+    """Recover each activation entry's buffer offset from the zero runs, as the PE does.
+
+    Blocks are (work tile t, phase p, channel c); an entry at position ``pos`` of its block
+    (``pos += run + 1`` per entry, placeholders included) sits at phase row
+    ``u0 + pos // ncols`` and column ``w0 + pos % ncols``; its offset in the tile's
+    accumulator buffer is ``(u - oy0) * BW + (w - ox0)``.
+    """
+    off = np.empty(a_runs.shape[0], np.int32)
+    T = tile_oy.shape[0]
+    for t in prange(T):
+        for p in range(NP):
+            tp = t * NP + p
+            ncols = a_ncols[tp]
+            for c in range(CA):
+                b = tp * CA + c
+                pos = -1
+                for e in range(a_ptr[b], a_ptr[b + 1]):
+                    pos += a_runs[e] + 1
+                    u = a_u0[tp] + pos // ncols
+                    w = a_w0[tp] + pos % ncols
+                    off[e] = (u - tile_oy[t]) * BW + (w - tile_ox[t])
+    return off
+
+
+@njit(cache=True)
+def decode_weight_offsets(w_runs, w_ptr, C, NP, group_kc, phase_rv, phase_sv, dim_of, BH, BW):
+    """Recover each weight entry's (k, v, x) from the zero runs; return ``k*BH*BW - v*BW - x``.
+
+    Blocks are (output-channel group g, phase p, input channel c), each ``Kc x Rv x Sv`` in
+    the configured linear order (``dim_of[i]``: 0 = k, 1 = r, 2 = s; i = 0 outermost). The
+    weights are broadcast, so every PE decodes the same stream: it is decoded once here.
+    """
+    off = np.empty(w_runs.shape[0], np.int32)
+    plane = BH * BW
+    G = group_kc.shape[0]
+    for g in range(G):
+        kc = group_kc[g]
+        for p in range(NP):
+            rv = phase_rv[p]
+            sv = phase_sv[p]
+            d1 = kc if dim_of[1] == 0 else (rv if dim_of[1] == 1 else sv)
+            d2 = kc if dim_of[2] == 0 else (rv if dim_of[2] == 1 else sv)
+            for c in range(C):
+                b = (g * NP + p) * C + c
+                pos = -1
+                for e in range(w_ptr[b], w_ptr[b + 1]):
+                    pos += w_runs[e] + 1
+                    idx0 = pos // (d1 * d2)
+                    idx1 = (pos // d2) % d1
+                    idx2 = pos % d2
+                    kk = 0
+                    vv = 0
+                    xx = 0
+                    for q in range(3):
+                        idx = idx0 if q == 0 else (idx1 if q == 1 else idx2)
+                        if dim_of[q] == 0:
+                            kk = idx
+                        elif dim_of[q] == 1:
+                            vv = idx
+                        else:
+                            xx = idx
+                    off[e] = kk * plane - vv * BW - xx
+    return off
+
+
+@njit(cache=True, parallel=True)
 def simulate_tiles(
-    a_vals, a_runs, a_ptr,            # activation stream, blocks (t, p, c) -> (t*NP + p)*CA + c
-    a_ncols, a_u0, a_w0,              # per (t, p): phase sub-tile width, first u and w coordinate
-    tile_oy, tile_ox,                 # per t: output coordinate of accumulator buffer origin
-    w_vals, w_runs, w_ptr,            # weight stream, blocks (g, p, c) -> (g * NP + p) * C + c
+    a_vals, a_off, a_ptr,             # activation entries, blocks (t, p, c) -> (t*NP + p)*CA + c
+    w_vals, w_off, w_ptr,             # weight entries, blocks (g, p, c) -> (g*NP + p)*C + c
     group_k0, group_kc,               # per g: first output channel (within conv group), Kc
-    phase_rv, phase_sv,               # per p: sub-kernel rows and cols
-    dim_of,                           # 3 ints: dim_of[i] in {0: k, 1: r, 2: s}, i = 0 outermost
-    C, CA, c_off, NP, F, I, BH, BW,   # channels of this conv group, of the stream, first one
+    T, C, CA, c_off, NP, F, I, BH, BW,  # tiles; channels of this conv group, of the act stream
     banks, mapping, contention, depth, wide_words,
     per_channel, verify, K_out, merges,
 ):
     """Simulate all work tiles through all output-channel groups; return per-(t, g) counts.
 
+    ``a_off`` and ``w_off`` are the decoded buffer offsets (:func:`decode_activation_offsets`,
+    :func:`decode_weight_offsets`); a product's accumulator address is their sum. Entries whose
+    value is 0 are placeholders: they occupy a vector slot but their product is gated.
+
     Returns
     -------
     tuple of arrays, each int64 [T, G] unless noted:
         busy (issue cycles), stall (bank-conflict stall cycles, queue drain included),
-        products, acc_same_address (accesses if same-address products merge),
-        acc_wide (accesses if one wide access serves ``wide_words`` adjacent words of a row),
-        pairs (vector pairs issued), iaram_reads (activation entries read),
+        products, acc_same_address (accesses if same-address products merge; 0 unless
+        ``merges``), acc_wide (accesses if one wide access serves ``wide_words`` adjacent words
+        of a buffer row), pairs (vector pairs issued), iaram_reads (activation entries read),
         fifo_reads (weight entries read), fifo_writes (weight entries written),
         chan_cycles [T, G, C or 1] (cycles per input channel, when ``per_channel``),
         out float64 [T, K_out, BH, BW] (accumulated partial sums, when ``verify``).
     """
-    T = tile_oy.shape[0]
     G = group_k0.shape[0]
     busy = np.zeros((T, G), np.int64)
     stall = np.zeros((T, G), np.int64)
@@ -105,19 +172,7 @@ def simulate_tiles(
         row = addr // BW
         wide_of[addr] = row * wide_cols + (addr - row * BW) // wide_words
 
-    # Largest block sizes, for scratch arrays.
-    max_a = 0
-    for b in range(a_ptr.shape[0] - 1):
-        max_a = max(max_a, a_ptr[b + 1] - a_ptr[b])
-    max_w = 0
-    for b in range(w_ptr.shape[0] - 1):
-        max_w = max(max_w, w_ptr[b + 1] - w_ptr[b])
-
     for t in prange(T):
-        aoff = np.empty(max_a + I, np.int64)
-        aval = np.empty(max_a + I, np.float32)
-        woff = np.empty(max_w + F, np.int64)
-        wval = np.empty(max_w + F, np.float32)
         addr_stamp = np.full(max(n_addr, 1), -1, np.int32)
         wide_stamp = np.full(max(n_wide, 1), -1, np.int32)
         bank_stamp = np.full(banks, -1, np.int32)
@@ -125,11 +180,8 @@ def simulate_tiles(
         touched = np.empty(banks, np.int64)
         occ_at = np.zeros(banks, np.int64)
         last = np.zeros(banks, np.int64)
-        oy0 = tile_oy[t]
-        ox0 = tile_ox[t]
         pid = 0
         for g in range(G):
-            kc = group_kc[g]
             k0 = group_k0[g]
             now = 0
             n_busy = 0
@@ -140,8 +192,7 @@ def simulate_tiles(
             for c in range(C):
                 chan_start = now
                 for p in range(NP):
-                    tp = t * NP + p
-                    ab = tp * CA + c_off + c
+                    ab = (t * NP + p) * CA + c_off + c
                     wb = (g * NP + p) * C + c
                     a_lo = a_ptr[ab]
                     na = a_ptr[ab + 1] - a_lo
@@ -149,50 +200,17 @@ def simulate_tiles(
                     nw = w_ptr[wb + 1] - w_lo
                     if na == 0 or nw == 0:
                         continue
-                    # Decode activation coordinates from the zero runs (placeholders kept).
-                    ncols = a_ncols[tp]
-                    pos = -1
-                    for i in range(na):
-                        pos += a_runs[a_lo + i] + 1
-                        u = a_u0[tp] + pos // ncols
-                        w = a_w0[tp] + pos % ncols
-                        aoff[i] = (u - oy0) * BW + (w - ox0)
-                        aval[i] = a_vals[a_lo + i]
-                    # Decode weight coordinates (k, v, x) in the block's linear order.
-                    rv = phase_rv[p]
-                    sv = phase_sv[p]
-                    d1 = kc if dim_of[1] == 0 else (rv if dim_of[1] == 1 else sv)
-                    d2 = kc if dim_of[2] == 0 else (rv if dim_of[2] == 1 else sv)
-                    pos = -1
-                    for j in range(nw):
-                        pos += w_runs[w_lo + j] + 1
-                        i0 = pos // (d1 * d2)
-                        i1 = (pos // d2) % d1
-                        i2 = pos % d2
-                        kk = 0
-                        vv = 0
-                        xx = 0
-                        for q in range(3):
-                            idx = i0 if q == 0 else (i1 if q == 1 else i2)
-                            if dim_of[q] == 0:
-                                kk = idx
-                            elif dim_of[q] == 1:
-                                vv = idx
-                            else:
-                                xx = idx
-                        woff[j] = kk * plane - vv * BW - xx
-                        wval[j] = w_vals[w_lo + j]
                     n_av = (na + I - 1) // I
                     n_wv = (nw + F - 1) // F
                     iaram[t, g] += na
                     fifo_w[t, g] += nw
                     fifo_r[t, g] += n_av * nw
                     for av in range(n_av):
-                        i_lo = av * I
-                        i_hi = min(i_lo + I, na)
+                        i_lo = a_lo + av * I
+                        i_hi = min(i_lo + I, a_lo + na)
                         for wv in range(n_wv):
-                            j_lo = wv * F
-                            j_hi = min(j_lo + F, nw)
+                            j_lo = w_lo + wv * F
+                            j_hi = min(j_lo + F, w_lo + nw)
                             pid += 1
                             if pid == 2147483000:  # int32 stamps: restart them before overflow
                                 addr_stamp[:] = -1
@@ -204,12 +222,13 @@ def simulate_tiles(
                             n_same = 0
                             n_wide_acc = 0
                             for j in range(j_lo, j_hi):
-                                if wval[j] == 0.0:
+                                if w_vals[j] == 0.0:
                                     continue  # placeholder: the multiplier is gated
+                                wo = w_off[j]
                                 for i in range(i_lo, i_hi):
-                                    if aval[i] == 0.0:
+                                    if a_vals[i] == 0.0:
                                         continue
-                                    addr = woff[j] + aoff[i]
+                                    addr = wo + a_off[i]
                                     n_prod += 1
                                     if merges:
                                         if addr_stamp[addr] != pid:
@@ -228,8 +247,8 @@ def simulate_tiles(
                                     load[bk] += 1
                                     if verify:
                                         out[t, k0 + addr // plane, (addr % plane) // BW,
-                                            addr % BW] += (np.float64(wval[j])
-                                                           * np.float64(aval[i]))
+                                            addr % BW] += (np.float64(w_vals[j])
+                                                           * np.float64(a_vals[i]))
                             products[t, g] += n_prod
                             acc_same[t, g] += n_same
                             acc_wide[t, g] += n_wide_acc

@@ -142,21 +142,39 @@ def choose_mapping(lt: LayerTensors, arch: ArchConfig) -> tuple[Tiling, int, RLE
         cands = [arch.subtiles]
     else:
         cands = list(candidate_subtiles(tile_h, tile_w))
-    resident = None
+    # Non-zeros per work tile (a lower bound of its entries) from a 2-D prefix sum, so that
+    # candidates that cannot fit are rejected before they are encoded.
+    nz = np.zeros((layer.H + 1, layer.W + 1), np.int64)
+    nz[1:, 1:] = np.count_nonzero(lt.activations, axis=0).cumsum(0).cumsum(1)
+
+    def nnz_rect(r0: int, r1: int, c0: int, c1: int) -> int:
+        return int(nz[r1, c1] - nz[r0, c1] - nz[r1, c0] + nz[r0, c0])
+
+    per_pe_nnz = max(nnz_rect(r0, r1, c0, c1) for r0, r1 in pe_r for c0, c1 in pe_c)
+    resident = per_pe_nnz * entry_bits <= iaram_bits
+    if resident:
+        # Placeholders count too: check the exact encoded size of each PE's whole tile.
+        whole = make_tiling(layer, arch.pe_rows, arch.pe_cols, (1, 1), arch.tiling)
+        stream = _encode_activations(lt.activations, whole, n_ph, arch.index_bits)
+        resident = bool(_tile_entries(stream, whole.n_tiles).max(initial=0) * entry_bits
+                        <= iaram_bits)
     last_reason = ""
     for sub in cands:
+        final = arch.subtiles is not None or sub == cands[-1]
         tiling = make_tiling(layer, arch.pe_rows, arch.pe_cols, sub, arch.tiling)
-        stream = _encode_activations(lt.activations, tiling, n_ph, arch.index_bits)
-        tile_bits = _tile_entries(stream, tiling.n_tiles) * entry_bits
-        if resident is None:
-            # Does a PE's whole tile fit the IARAM? Then the activations stay on chip.
-            per_pe = np.zeros(tiling.n_pes, np.int64)
-            np.add.at(per_pe, tiling.pe_of, tile_bits)
-            resident = bool(per_pe.max(initial=0) <= iaram_bits)
-        fits_iaram = resident or tile_bits.max(initial=0) <= iaram_bits // 2
         buf = tiling.BH * tiling.BW
         fits_acc = kc_need * buf <= arch.acc_capacity
-        if fits_iaram and (fits_acc or arch.subtiles is not None or sub == cands[-1]):
+        if not fits_acc and not final:
+            continue
+        if not resident and not final and max(
+                nnz_rect(r0, r1, c0, c1) for (r0, r1), (c0, c1)
+                in zip(tiling.rows, tiling.cols, strict=True)) * entry_bits > iaram_bits // 2:
+            last_reason = "sub-tile activations exceed half the IARAM"
+            continue
+        stream = _encode_activations(lt.activations, tiling, n_ph, arch.index_bits)
+        tile_bits = _tile_entries(stream, tiling.n_tiles) * entry_bits
+        fits_iaram = resident or tile_bits.max(initial=0) <= iaram_bits // 2
+        if fits_iaram:
             kc = kc_need if fits_acc else arch.acc_capacity // buf
             if arch.kc is not None and not fits_acc:
                 raise SimulationError(
@@ -169,8 +187,7 @@ def choose_mapping(lt: LayerTensors, arch: ArchConfig) -> tuple[Tiling, int, RLE
                     f"does not fit {arch.acc_capacity} accumulator entries")
             return tiling, kc, stream, resident
         last_reason = (f"sub-tile activations need {int(tile_bits.max())} bits, IARAM holds "
-                       f"{iaram_bits} (half for double-buffered streaming)"
-                       if not fits_iaram else "accumulator too small")
+                       f"{iaram_bits} (half for double-buffered streaming)")
     raise SimulationError(f"{layer.name}: cannot map on the PE array with "
                           f"subtiles={cands[-1]}: {last_reason}")
 
@@ -249,17 +266,21 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
     mapping = kernels.MAP_XOR if arch.bank_mapping == "xor" else kernels.MAP_LINEAR
     per_channel = arch.barrier == "input_channel"
 
+    a_off = kernels.decode_activation_offsets(a_stream.runs, a_stream.block_ptr, layer.C, n_ph,
+                                              a_ncols, a_u0, a_w0, tiling.oy, tiling.ox,
+                                              tiling.BW)
     sums = {k: 0 for k in ("products", "same", "wide", "pairs", "iaram", "fifo_r", "fifo_w")}
     busy_tg, stall_tg, chan_tg, w_streams, outs = [], [], [], [], []
     for gi in range(g_conv):
         w = np.ascontiguousarray(lt.weights[gi * Kg:(gi + 1) * Kg], dtype=np.float32)
         ws = _encode_weights(w, layer, groups_k, arch.weight_order, arch.index_bits)
         w_streams.append(ws)
+        w_off = kernels.decode_weight_offsets(ws.runs, ws.block_ptr, Cg, n_ph, group_kc,
+                                              phase_rv, phase_sv, dim_of, tiling.BH, tiling.BW)
         (busy, stall, prods, same, wide, pairs, iaram, fifo_r, fifo_w, chan,
          out) = kernels.simulate_tiles(
-            a_stream.values, a_stream.runs, a_stream.block_ptr, a_ncols, a_u0, a_w0,
-            tiling.oy, tiling.ox, ws.values, ws.runs, ws.block_ptr, group_k0, group_kc,
-            phase_rv, phase_sv, dim_of, Cg, layer.C, gi * Cg, n_ph, arch.F, arch.I,
+            a_stream.values, a_off, a_stream.block_ptr, ws.values, w_off, ws.block_ptr,
+            group_k0, group_kc, T, Cg, layer.C, gi * Cg, n_ph, arch.F, arch.I,
             tiling.BH, tiling.BW, arch.acc_banks, mapping, contention, arch.queue_depth,
             arch.wide_words, per_channel, verify, Kg, count_merges)
         busy_tg.append(busy)
