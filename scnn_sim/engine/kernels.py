@@ -186,6 +186,13 @@ def simulate_tiles(
             now = 0
             n_busy = 0
             n_stall = 0
+            s_prod = 0
+            s_same = 0
+            s_wide = 0
+            s_pairs = 0
+            s_iaram = 0
+            s_fifo_r = 0
+            s_fifo_w = 0
             for b in range(banks):
                 occ_at[b] = 0
                 last[b] = 0
@@ -202,9 +209,9 @@ def simulate_tiles(
                         continue
                     n_av = (na + I - 1) // I
                     n_wv = (nw + F - 1) // F
-                    iaram[t, g] += na
-                    fifo_w[t, g] += nw
-                    fifo_r[t, g] += n_av * nw
+                    s_iaram += na
+                    s_fifo_w += nw
+                    s_fifo_r += n_av * nw
                     for av in range(n_av):
                         i_lo = a_lo + av * I
                         i_hi = min(i_lo + I, a_lo + na)
@@ -249,10 +256,10 @@ def simulate_tiles(
                                         out[t, k0 + addr // plane, (addr % plane) // BW,
                                             addr % BW] += (np.float64(w_vals[j])
                                                            * np.float64(a_vals[i]))
-                            products[t, g] += n_prod
-                            acc_same[t, g] += n_same
-                            acc_wide[t, g] += n_wide_acc
-                            pairs[t, g] += 1
+                            s_prod += n_prod
+                            s_same += n_same
+                            s_wide += n_wide_acc
+                            s_pairs += 1
                             if contention == LOCKSTEP:
                                 worst = 1
                                 for q in range(nt):
@@ -294,4 +301,11 @@ def simulate_tiles(
                 n_stall += tail
             busy[t, g] = n_busy
             stall[t, g] = n_stall
+            products[t, g] = s_prod
+            acc_same[t, g] = s_same
+            acc_wide[t, g] = s_wide
+            pairs[t, g] = s_pairs
+            iaram[t, g] = s_iaram
+            fifo_r[t, g] = s_fifo_r
+            fifo_w[t, g] = s_fifo_w
     return (busy, stall, products, acc_same, acc_wide, pairs, iaram, fifo_r, fifo_w, chan, out)
