@@ -78,7 +78,7 @@ def render(result: SimulationResult) -> str:
             f"I={m['arch']['multiplier']['I']}, {m['arch']['accumulator']['contention']})  "
             f"granularity={m['granularity']}  seed={m['seed']}  energy={m['energy_table']}")
     headers = ["layer", "w dens", "a dens", "products [M]", "cycles [k]", "oracle [k]",
-               "util", "conflict", "barrier", "DRAM [Mbit]", "energy [uJ]",
+               "util [frac]", "conflict [frac]", "barrier [frac]", "DRAM [Mbit]", "energy [uJ]",
                "vs DCNN [x]", "E vs DCNN [x]", "verified"]
     rows = []
     for lr in [*result.layers, result.totals]:
