@@ -89,7 +89,9 @@ def main() -> None:
                                            "accumulator.banks": 512,
                                            "buffers.iaram_bytes": 16 * 10240,
                                            "buffers.oaram_bytes": 16 * 10240,
-                                           "buffers.weight_fifo_entries": 50})):
+                                           "buffers.weight_fifo_entries": 50,
+                                           # Kc cap scaled with F (4 -> 16)
+                                           "dataflow.kc_max": 32})):
         tot = scnn_sim.simulate("googlenet", arch=base.replace(**over)).totals.record
         pe[label] = {"cycles": tot["cycles"], "utilization": tot["multiplier_utilization"]}
     out["pe_configs"] = pe
