@@ -137,6 +137,8 @@ def simulate(
             (i, t.layer, t) for i, t in enumerate(tensors)]
     else:
         items = [(i, lay, None) for i, lay in enumerate(wl.layers) if lay.kind == "conv"]
+    first_index = items[0][0] if items else None
+    next_of = {items[i][0]: items[i + 1] for i in range(len(items) - 1)}
     if layers is not None:
         wanted = set(layers)
         unknown = wanted - {lay.name for _, lay, _ in items}
@@ -153,24 +155,25 @@ def simulate(
 
         iterator = tqdm(items, desc=f"scnn-sim {name}", unit="layer")
     records, outputs = [], {}
-    for pos, (index, layer, given) in enumerate(iterator):
+    for index, layer, given in iterator:
         lt = given if given is not None else synthesize(layer, index, seed, clustered)
         try:
             lt = _prune_layer(lt, gran, density, pointwise_group)
-            out_acts = _output_activations(lt, items, pos, seed, index, clustered)
+            out_acts = _output_activations(lt, next_of.get(index), seed, index, clustered)
             storage = None
             if weight_format == "group" and gran not in (None, "fine"):
                 storage = size_group_index(lt.weights, gran, value_bits=arch_cfg.value_bits,
                                            index_bits=arch_cfg.index_bits,
                                            pointwise_group=pointwise_group)
-            counts = simulate_layer(lt, arch_cfg, verify=verify, input_from_dram=(pos == 0),
+            first = index == first_index
+            counts = simulate_layer(lt, arch_cfg, verify=verify, input_from_dram=first,
                                     out_activations=out_acts, count_merges=count_merges,
                                     weight_storage=storage)
         except ScnnSimError as exc:
             msg = str(exc)
             raise type(exc)(msg if msg.startswith(layer.name) else f"{layer.name}: {msg}") \
                 from None
-        records.append(layer_record(lt, counts, arch_cfg, table, input_from_dram=(pos == 0)))
+        records.append(layer_record(lt, counts, arch_cfg, table, input_from_dram=first))
         if verify and counts.output is not None:
             outputs[layer.name] = counts.output
     meta = {
@@ -203,17 +206,17 @@ def _prune_layer(lt: LayerTensors, granularity: str | None, density: float | Non
     return LayerTensors(layer, pruned, lt.activations)
 
 
-def _output_activations(lt: LayerTensors, items, pos: int, seed: int, index: int,
-                        clustered: float) -> np.ndarray:
+def _output_activations(lt: LayerTensors, nxt: tuple[int, Layer, LayerTensors | None] | None,
+                        seed: int, index: int, clustered: float) -> np.ndarray:
     """The layer's output activations for OARAM counts.
 
+    ``nxt`` is the next conv layer of the network (whether or not it is simulated).
     Exported tensors: the next layer's real input when its shape is this layer's output shape.
     Otherwise synthetic, at the next layer's input density when the next layer consumes this
     layer's K channels, else at this layer's own input density (README, modelling choices).
     """
     layer = lt.layer
     shape = (layer.K, layer.P, layer.Q)
-    nxt = items[pos + 1] if pos + 1 < len(items) else None
     if nxt is not None and nxt[2] is not None and nxt[2].activations.shape == shape:
         return nxt[2].activations
     dens = layer.act_density

@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 KINDS = ("conv", "fc")
-DENSITY_SOURCES = ("published", "default")
+DENSITY_SOURCES = ("published", "default", "measured")
 
 _INT_FIELDS = ("C", "K", "R", "S", "H", "W", "stride", "groups")
 _REQUIRED_LAYER_KEYS = ("name", "C", "K", "R", "S", "H", "W")

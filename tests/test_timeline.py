@@ -159,8 +159,10 @@ def test_total_is_sum_of_causes(steps, bpc, latency, double):
 
 
 @pytest.mark.parametrize("latency", [0, 100])
-def test_latency_paid_per_transfer(latency):
-    # Two steps, each 400 bits at 400 b/c: each weight transfer is 1 + latency.
+def test_latency_overlaps_next_transfer(latency):
+    # Two steps, each 400 bits at 400 b/c. Step 0's weights hold the channel for cycle 0 and
+    # arrive at 1 + latency; step 1's transfer starts when step 0 starts (one step ahead),
+    # takes the channel at cycle 1 and arrives at 2 + latency: its latency overlaps.
     steps = [step(0, w=400, first=True), step(0, w=400)]
     tl = run_timeline(steps, 400.0, latency, True)
-    assert tl.total == 2 * (1 + latency)
+    assert tl.total == 2 + latency

@@ -133,7 +133,7 @@ def choose_mapping(lt: LayerTensors, arch: ArchConfig) -> tuple[Tiling, int, RLE
     entry_bits = arch.value_bits + arch.index_bits
     iaram_bits = arch.iaram_bytes * 8
     n_ph = layer.stride ** 2
-    kc_need = arch.kc if arch.kc is not None else min(Kg, arch.kc_max)
+    kc_need = min(Kg, arch.kc if arch.kc is not None else arch.kc_max)
     pe_r = split_bounds(layer.H, arch.pe_rows, arch.tiling)
     pe_c = split_bounds(layer.W, arch.pe_cols, arch.tiling)
     tile_h = max(hi - lo for lo, hi in pe_r)
@@ -178,7 +178,7 @@ def choose_mapping(lt: LayerTensors, arch: ArchConfig) -> tuple[Tiling, int, RLE
             kc = kc_need if fits_acc else arch.acc_capacity // buf
             if arch.kc is not None and not fits_acc:
                 raise SimulationError(
-                    f"{layer.name}: Kc={arch.kc} x {tiling.BH}x{tiling.BW} accumulator entries "
+                    f"{layer.name}: Kc={kc_need} x {tiling.BH}x{tiling.BW} accumulator entries "
                     f"exceed the {arch.acc_capacity}-entry accumulator; lower dataflow.kc or "
                     f"raise dataflow.subtiles")
             if kc < 1:
@@ -231,14 +231,13 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
         and output DRAM bits; with ``verify`` the computed outputs are used instead.
     count_merges
         Count accumulator accesses under the same-address and wide models too (about 30%
-        slower). ``None``: only when ``arch.access_model`` needs them.
+        slower). Always on when ``arch.access_model`` needs them.
     weight_storage
         Size of the weights in another format (e.g. the group-index format of a coarse
         granularity: one index per kept group): DRAM weight bits come from it instead of
         from SCNN's per-weight encoding. Compute and coordinates are unchanged.
     """
-    if count_merges is None:
-        count_merges = arch.access_model != "per_product"
+    count_merges = bool(count_merges) or arch.access_model != "per_product"
     layer = lt.layer
     g_conv = layer.groups
     Kg, Cg = layer.K // g_conv, layer.C // g_conv

@@ -190,10 +190,14 @@ def halo_entries(layer: Layer, tiling: Tiling) -> np.ndarray:
     for t in range(tiling.n_tiles):
         if tiling.bh[t] == 0:
             continue
-        vr = max(0, min(tiling.oy[t] + tiling.bh[t], layer.P) - max(tiling.oy[t], 0))
-        vc = max(0, min(tiling.ox[t] + tiling.bw[t], layer.Q) - max(tiling.ox[t], 0))
-        owned = (own_r[t][1] - own_r[t][0]) * (own_c[t][1] - own_c[t][0])
-        out[t] = vr * vc - owned
+        r0, r1 = max(tiling.oy[t], 0), min(tiling.oy[t] + tiling.bh[t], layer.P)
+        c0, c1 = max(tiling.ox[t], 0), min(tiling.ox[t] + tiling.bw[t], layer.Q)
+        vr, vc = max(0, r1 - r0), max(0, c1 - c0)
+        # Owned outputs outside the buffer (border outputs that see only padding) are
+        # produced by the PPU without partial sums: they are not in the buffer.
+        own_in_r = max(0, min(own_r[t][1], r1) - max(own_r[t][0], r0))
+        own_in_c = max(0, min(own_c[t][1], c1) - max(own_c[t][0], c0))
+        out[t] = vr * vc - own_in_r * own_in_c
     return out
 
 

@@ -14,7 +14,8 @@ Processes (no event per multiply: the per-cycle work of a step comes from the nu
 * **drain**: PPU drain of an accumulator buffer (halo add, ReLU, compression into OARAM), then
   the outputs' DRAM write when they spill.
 * **DRAM channel**: a ``simpy.Resource`` of capacity 1; a transfer holds it for
-  ``bits / bits_per_cycle`` cycles, then arrives ``latency`` cycles later.
+  ``bits / bits_per_cycle`` cycles and arrives ``latency`` cycles later; the latency of one
+  transfer overlaps the next (pipelined requests).
 """
 
 from __future__ import annotations
@@ -62,23 +63,29 @@ def run_timeline(steps: list[Step], bits_per_cycle: float, latency: int,
     writes: list[simpy.Process] = []
     stats = {"compute": 0, "halo": 0, "dram_stall": 0, "drain_stall": 0, "dram_busy": 0}
 
+    def arrive(done: simpy.Event):
+        yield env.timeout(latency)
+        done.succeed()
+
     def transfer(bits: float, done: simpy.Event | None):
+        # Holds the channel for the transfer only; the latency overlaps the next transfer
+        # (requests are pipelined), and ``done`` fires when the data has arrived.
         if bits > 0:
             with dram.request() as req:
                 yield req
                 busy = int(-(-bits // bits_per_cycle))
                 stats["dram_busy"] += busy
                 yield env.timeout(busy)
-            yield env.timeout(latency)
-        if done is not None:
+            if done is not None:
+                env.process(arrive(done))
+        elif done is not None:
             done.succeed()
 
     def weight_fetcher():
         for i, st in enumerate(steps):
             if i > 0:
                 yield started[i - 1]
-            yield env.process(transfer(st.weight_bits, None))
-            w_ready[i].succeed()
+            yield env.process(transfer(st.weight_bits, w_ready[i]))
 
     def act_fetcher():
         prev_pass_start = None
@@ -95,7 +102,9 @@ def run_timeline(steps: list[Step], bits_per_cycle: float, latency: int,
         yield env.timeout(steps[i].drain_cycles)
         drained[i].succeed()
         if steps[i].out_bits > 0:
-            yield env.process(transfer(steps[i].out_bits, None))
+            written = env.event()
+            yield env.process(transfer(steps[i].out_bits, written))
+            yield written
 
     def sequencer():
         reuse = 2 if double_buffered else 1
