@@ -1,0 +1,93 @@
+"""``scnn-sim sweep``: run a design-space sweep spec into one HDF5 results file."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+from scnn_sim.report import format_table
+
+#: Rows of the per-point table printed at the end (the file has them all).
+MAX_TABLE_ROWS = 60
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sweep", help="run a design-space sweep (architecture x granularity x density x seed)",
+        description="Expand SPEC.yaml into points, simulate them in parallel (local processes, "
+        "or a dask.distributed scheduler) and stream the results into one HDF5 file. "
+        "Re-running the same command resumes: complete points are skipped, failed ones retried.")
+    p.add_argument("spec", metavar="SPEC.yaml", help="sweep specification "
+                   "(see workloads/sweeps/example.yaml)")
+    p.add_argument("-o", "--output", default=None, metavar="RESULTS.h5",
+                   help="results file (default: SPEC's name with .h5, in the current directory)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="local worker processes (default: the cores available; 1 = in-process)")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="submit points to this dask.distributed scheduler instead "
+                   "(needs scnn-sim[distributed])")
+    p.add_argument("--max-points", type=int, default=None, metavar="N",
+                   help="run at most N new points, then stop (run again to continue)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from scnn_sim.sweep import load_spec, load_sweep_results, run_sweep
+
+    spec = load_spec(args.spec)
+    out = args.output or f"{Path(args.spec).stem}.h5"
+    varied = ", ".join(spec.varied) or "-"
+    print(f"sweep {spec.name}: {len(spec)} points (varied: {varied}) -> {out}", flush=True)
+    summary = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler,
+                        progress=not args.no_progress, max_points=args.max_points)
+    print(render(load_sweep_results(out), summary.point_ids, spec.varied))
+    print(summary)
+    for pid, msg in summary.error_messages[:10]:
+        print(f"  error {pid}: {msg}")
+    if len(summary.error_messages) > 10:
+        print(f"  ... {len(summary.error_messages) - 10} more errors (column 'error' of the file)")
+    return 1 if summary.errors else 0
+
+
+def _num(v: Any) -> Any:
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "-"
+        if v.is_integer() and abs(v) < 2**53:
+            return int(v)
+    return v
+
+
+def render(df: Any, point_ids: list[str], varied: list[str]) -> str:
+    """One line per point of this spec (its ``total`` row), with units."""
+    tot = df[(df["layer"] == "total") & df["point_id"].isin(point_ids)]
+    order = {pid: i for i, pid in enumerate(point_ids)}
+    tot = tot.assign(_o=tot["point_id"].map(order)).sort_values("_o")
+    labels = "label" in tot and bool((tot["label"] != "").any())
+    # Labelled configurations (mode: list) are shown by label, others by their varied values.
+    arch_cols = [] if labels else [f"arch.{k}" for k in varied if f"arch.{k}" in tot]
+    headers = ["point", "workload", "PEs", *(["label"] if labels else []),
+               *[c.split(".", 1)[1] for c in arch_cols],
+               "granularity", "density", "seed", "cycles [k]", "energy [uJ]", "util",
+               "vs DCNN [x]", "status"]
+    rows = []
+    for _, r in tot.head(MAX_TABLE_ROWS).iterrows():
+        ok = r["status"] == "ok"
+        rows.append([
+            r["point_id"][:8], r["workload"], r["pe_config"], *([r["label"]] if labels else []),
+            *[_num(r[c]) for c in arch_cols],
+            r["granularity"] or "-", _num(r["density"]), int(r["seed"]),
+            r.get("cycles", math.nan) / 1e3 if ok else "-",
+            r.get("energy_pj.total", math.nan) / 1e6 if ok else "-",
+            r.get("multiplier_utilization", "-") if ok else "-",
+            r.get("speedup_vs_dcnn", "-") if ok else "-",
+            r["status"],
+        ])
+    text = format_table(headers, rows)
+    if len(tot) > MAX_TABLE_ROWS:
+        text += f"\n... {len(tot) - MAX_TABLE_ROWS} more points in the file"
+    return text
+

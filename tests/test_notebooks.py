@@ -1,0 +1,122 @@
+"""The notebooks run headless (SMALL mode) without errors and print their key numbers.
+
+Also checks that the committed notebooks carry no outputs and match their generator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NAMES = ("01_scnn_reproduction.ipynb", "02_granularity_study.ipynb", "03_pe_sweep.ipynb")
+
+
+def kernel_name() -> str:
+    """The ``python3`` kernel, after checking it runs this interpreter (the venv's)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec("python3")
+    except NoSuchKernel:  # pragma: no cover - ipykernel ships the native spec
+        pytest.skip("no python3 kernelspec; run: python -m ipykernel install --sys-prefix")
+    exe = spec.argv[0]
+    # jupyter_client runs a spec's bare "python" as sys.executable.
+    if exe not in ("python", "python3", sys.executable) and \
+            Path(exe).resolve() != Path(sys.executable).resolve():
+        pytest.skip(f"python3 kernel runs {exe}, not {sys.executable}; run: "
+                    f"{sys.executable} -m ipykernel install --sys-prefix")
+    return "python3"
+
+
+def load(name: str):
+    return nbformat.read(NOTEBOOKS / name, as_version=4)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_committed_without_outputs(name):
+    nb = load(name)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(not c.outputs and c.execution_count is None for c in code)
+    assert "parameters" in code[0].metadata.get("tags", [])
+    assert "SCNN_SIM_NOTEBOOK_SMALL" in code[0].source
+
+
+def test_generator_matches_committed():
+    sys.path.insert(0, str(NOTEBOOKS))
+    try:
+        import make_notebooks
+    finally:
+        sys.path.remove(str(NOTEBOOKS))
+    built = make_notebooks.build()
+    assert sorted(built) == sorted(NAMES)
+    for name, nb in built.items():
+        assert [c.source for c in nb.cells] == [c.source for c in load(name).cells], name
+
+
+def run(name: str, workdir: Path, monkeypatch) -> tuple[dict, list]:
+    monkeypatch.setenv("SCNN_SIM_NOTEBOOK_SMALL", "1")
+    nb = load(name)
+    client = nbclient.NotebookClient(nb, kernel_name=kernel_name(), timeout=180,
+                                     resources={"metadata": {"path": str(workdir)}})
+    client.execute()  # raises CellExecutionError on any error
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    lines = [ln for ln in text.splitlines() if ln.startswith("RESULT ")]
+    assert len(lines) == 1, text[-2000:]
+    return json.loads(lines[0][len("RESULT "):]), outputs
+
+
+def images(outputs) -> int:
+    return sum("image/png" in o.get("data", {}) for o in outputs
+               if o.output_type in ("display_data", "execute_result"))
+
+
+def test_01_scnn_reproduction(tmp_path, monkeypatch):
+    result, outputs = run("01_scnn_reproduction.ipynb", tmp_path, monkeypatch)
+    assert result["small"] is True
+    speed = result["density_speedup"]
+    assert set(speed) == {"0.1", "0.3", "0.5", "0.7", "0.85", "1.0"}
+    assert speed["0.1"] > 5 > speed["1.0"]  # big win when sparse, none when dense
+    assert speed["1.0"] < 1.2
+    assert set(result["network_speedup"]) == {"alexnet", "googlenet", "vgg16"}
+    assert all(v > 1 for v in result["network_speedup"].values())
+    assert result["paper"]["network_speedup"]["vgg16"] == 3.52
+    assert images(outputs) >= 4
+
+
+def test_02_granularity_study(tmp_path, monkeypatch):
+    result, outputs = run("02_granularity_study.ipynb", tmp_path, monkeypatch)
+    saving = result["index_saving_pct"]
+    assert saving["fine"] == 0 and saving["kernel"] > saving["vector"] > 0
+    rel = result["relative_to_fine"]
+    assert rel["weight storage [Mbit]"]["fine"] == 1
+    assert rel["weight storage [Mbit]"]["kernel"] < 1
+    assert set(rel["energy [uJ]"]) == {"fine", "vector", "kernel", "filter"}
+    assert images(outputs) >= 2
+
+
+def test_03_pe_sweep(tmp_path, monkeypatch):
+    result, outputs = run("03_pe_sweep.ipynb", tmp_path, monkeypatch)
+    assert set(result["cycles"]) == {"256 PEs of 2x2", "64 PEs of 4x4", "16 PEs of 8x8",
+                                     "4 PEs of 16x16"}
+    assert all(v > 0 for v in result["cycles"].values())
+    assert result["speedup_64x4x4_vs_4x16x16"] > 0
+    assert (tmp_path / "results" / "03_pe_sweep.h5").is_file()
+    assert images(outputs) >= 1
+
+
+@pytest.fixture(autouse=True)
+def _quiet_env(monkeypatch):
+    # Keep kernels from picking up a user's IPython start-up files.
+    monkeypatch.setenv("IPYTHONDIR", os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                                                  "scnn-sim-ipython"))

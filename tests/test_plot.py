@@ -1,0 +1,231 @@
+"""Plots: every kind rendered headless to PNG and PDF from small real results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import textwrap
+
+import h5py
+import pytest
+
+from scnn_sim.energy import COMPONENTS
+from scnn_sim.errors import ScnnSimError
+from scnn_sim.plot import (
+    KINDS,
+    PlotError,
+    pareto_front,
+    plot_cycles,
+    plot_energy_breakdown,
+    plot_granularity,
+    plot_pe_sweep,
+    plot_utilization,
+    render,
+)
+
+TINY = textwrap.dedent("""\
+    name: tiny
+    layers:
+      - {name: c1, kind: conv, C: 8, K: 16, R: 3, S: 3, H: 12, W: 12, stride: 1, padding: 1,
+         groups: 1, weight_density: 0.5, act_density: 0.6}
+      - {name: c2, kind: conv, C: 16, K: 16, R: 3, S: 3, H: 12, W: 12, stride: 1, padding: 1,
+         groups: 1, weight_density: 0.4, act_density: 0.5}
+      - {name: c3, kind: conv, C: 16, K: 8, R: 1, S: 1, H: 12, W: 12, stride: 1, padding: 0,
+         groups: 1, weight_density: 0.6, act_density: 0.5}
+    """)
+N_LAYERS = 3
+GRANS = ("fine", "vector", "kernel")
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    from scnn_sim.simulation import simulate
+    from scnn_sim.sweep import run_sweep
+
+    d = tmp_path_factory.mktemp("plot")
+    (d / "tiny.yaml").write_text(TINY)
+    run = simulate(d / "tiny.yaml")
+    run.write_json(d / "run.json")
+    gran = {"workload": "tiny", "granularities": {}}
+    for g in GRANS:
+        r = simulate(d / "tiny.yaml", granularity=g, density=0.4, count_merges=True,
+                     weight_format="group")
+        gran["granularities"][g] = {"layers": [lr.record for lr in r.layers],
+                                    "totals": r.totals.record}
+    (d / "gran.json").write_text(json.dumps(gran))
+    (d / "spec.yaml").write_text(textwrap.dedent("""\
+        workloads: [tiny.yaml]
+        mode: list
+        points:
+          - {label: "16 PEs of 4x4", pe_array.rows: 4, pe_array.cols: 4}
+          - {label: "4 PEs of 8x8", pe_array.rows: 2, pe_array.cols: 2, multiplier.F: 8,
+             multiplier.I: 8, accumulator.banks: 128}
+        granularities: [fine, kernel]
+        densities: [0.3, 0.6]
+        """))
+    run_sweep(d / "spec.yaml", d / "sweep.h5", workers=1, progress=False)
+    return d
+
+
+def check_image(path):
+    data = path.read_bytes()
+    if path.suffix == ".png":
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    else:
+        assert data[:5] == b"%PDF-"
+    assert len(data) > 5000
+
+
+@pytest.mark.parametrize("source, kind", [
+    ("run.json", "energy-breakdown"), ("run.json", "cycles"),
+    ("gran.json", "energy-breakdown"), ("gran.json", "cycles"), ("gran.json", "granularity"),
+    ("sweep.h5", "energy-breakdown"), ("sweep.h5", "cycles"), ("sweep.h5", "pe-sweep"),
+])
+def test_render_png_and_pdf(results, tmp_path, source, kind):
+    for suffix in (".png", ".pdf"):
+        out = render(results / source, kind, tmp_path / f"fig{suffix}")
+        check_image(out)
+
+
+def legend_texts(ax):
+    legend = ax.get_legend()
+    assert legend is not None
+    return [t.get_text() for t in legend.get_texts()]
+
+
+def test_energy_breakdown_artists(results):
+    fig = plot_energy_breakdown(results / "run.json")
+    assert tuple(fig.get_size_inches())[0] == pytest.approx(3.5)
+    ax = fig.axes[0]
+    assert len(ax.containers) == len(COMPONENTS)
+    assert sum(len(c.patches) for c in ax.containers) == N_LAYERS * len(COMPONENTS)
+    assert "[uJ]" in ax.get_ylabel()
+    assert legend_texts(ax) == [c.replace("_", " ") for c in COMPONENTS]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["c1", "c2", "c3"]
+    # Bar heights are the record's energies in uJ.
+    rec = json.loads((results / "run.json").read_text())["layers"][0]
+    assert ax.containers[0].patches[0].get_height() == pytest.approx(
+        rec["energy_pj"]["multipliers"] / 1e6)
+    assert all(t.get_fontsize() <= 9 for t in ax.get_xticklabels() + ax.get_yticklabels())
+
+    fig = plot_energy_breakdown(results / "gran.json")
+    ax = fig.axes[0]
+    assert sum(len(c.patches) for c in ax.containers) == N_LAYERS * len(GRANS) * len(COMPONENTS)
+    assert legend_texts(ax)[-len(GRANS):] == list(GRANS)
+
+
+def test_cycles_and_utilization_artists(results):
+    ax = plot_cycles(results / "run.json").axes[0]
+    assert len(ax.containers) == 3
+    assert all(len(c.patches) == N_LAYERS for c in ax.containers)
+    assert legend_texts(ax) == ["SCNN", "oracle", "DCNN"]
+    assert "cycles]" in ax.get_ylabel()
+
+    ax = plot_utilization(results / "sweep.h5").axes[0]
+    assert len(ax.lines) == 2 * 2  # granularity x PE configuration
+    assert all(len(line.get_xdata()) == 2 for line in ax.lines)  # two densities
+    assert ax.get_xlabel() == "weight density [%]"
+    assert "[%]" in ax.get_ylabel()
+    assert any(t.startswith("fine") for t in legend_texts(ax))
+    # The sweep form of the cycles kind is the utilisation plot.
+    assert len(plot_cycles(results / "sweep.h5").axes[0].lines) == 4
+
+
+def test_granularity_artists(results):
+    ax = plot_granularity(results / "gran.json").axes[0]
+    assert len(ax.containers) == len(GRANS)
+    assert all(len(c.patches) == 7 for c in ax.containers)
+    assert all(p.get_height() == pytest.approx(1.0) for p in ax.containers[0].patches)
+    assert ax.get_ylabel() == "relative to fine [x]"
+    assert legend_texts(ax) == list(GRANS)
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert "weight storage" in labels and "acc. wide" in labels
+    # Coarser groups store fewer index bits.
+    storage = labels.index("weight storage")
+    assert ax.containers[2].patches[storage].get_height() < 1.0
+
+
+def test_pe_sweep_artists(results):
+    ax = plot_pe_sweep(results / "sweep.h5").axes[0]
+    assert ax.get_xlabel() == "latency [ms]" and ax.get_ylabel() == "energy [uJ]"
+    texts = legend_texts(ax)
+    assert texts[-1] == "Pareto front"
+    assert len(texts) == 1 + 4  # series: granularity x density
+    labels = {t.get_text() for t in ax.texts}
+    assert labels == {"16 PEs of 4x4", "4 PEs of 8x8"}
+
+
+def test_pareto_front():
+    x = [1, 2, 3, 4, 2.5]
+    y = [5, 3, 4, 1, 2]
+    assert list(pareto_front(x, y)) == [0, 1, 4, 3]
+
+
+def test_axes_argument_draws_into_given_axes(results):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 2.5))
+    FigureCanvasAgg(fig)
+    a, b = fig.subplots(1, 2)
+    assert plot_energy_breakdown(results / "run.json", ax=a) is fig
+    assert plot_pe_sweep(results / "sweep.h5", ax=b) is fig
+    assert len(a.containers) == len(COMPONENTS)
+
+
+@pytest.mark.parametrize("make, kind, expected", [
+    (lambda d: d / "run.json", "histogram", "--kind: unknown plot kind 'histogram'"),
+    (lambda d: d / "tiny.yaml", "cycles", "unsupported results file type '.yaml'"),
+    (lambda d: d / "missing.json", "cycles", "no such results file"),
+    (lambda d: _write(d, "shape.json", '{"foo": 1, "bar": 2}'), "cycles",
+     "not scnn-sim results: expected 'layers'"),
+    (lambda d: _write(d, "storage.json", '{"workload": "x", "granularities": [{}]}'),
+     "granularity", "looks like a `storage --json` report"),
+    (lambda d: _write(d, "layers.json", '{"layers": [{"x": 1}]}'), "cycles",
+     "layers[0]: expected a layer record"),
+    (lambda d: _write(d, "broken.json", '{"layers": [1, 2'), "cycles", ":1: malformed JSON"),
+    (lambda d: d / "run.json", "pe-sweep", "needs sweep results"),
+    (lambda d: d / "run.json", "granularity", "a single run"),
+    (lambda d: d / "sweep.h5", "granularity", "several points per granularity"),
+    (lambda d: _h5(d), "cycles", "a `run --h5` file"),
+])
+def test_bad_input_is_one_clear_error(results, tmp_path, make, kind, expected):
+    with pytest.raises(PlotError) as exc:
+        render(make(results), kind, tmp_path / "x.png")
+    assert expected in str(exc.value)
+    assert "\n" not in str(exc.value)
+    assert isinstance(exc.value, ScnnSimError)
+
+
+def test_bad_output_suffix(results, tmp_path):
+    with pytest.raises(PlotError, match=r"x\.jpg: output must end in"):
+        render(results / "run.json", "cycles", tmp_path / "x.jpg")
+
+
+def _write(d, name, text):
+    (d / name).write_text(text)
+    return d / name
+
+
+def _h5(d):
+    with h5py.File(d / "run.h5", "w") as f:
+        f.attrs["format"] = "scnn-sim-results"
+    return d / "run.h5"
+
+
+def test_cli_plot(results, tmp_path, capsys):
+    from scnn_sim.commands import plot
+
+    parser = argparse.ArgumentParser(prog="scnn-sim")
+    plot.register(parser.add_subparsers())
+    out = tmp_path / "e.pdf"
+    args = parser.parse_args(["plot", str(results / "run.json"), "--kind", "energy-breakdown",
+                              "-o", str(out)])
+    assert args.func(args) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    check_image(out)
+    args = parser.parse_args(["plot", str(results / "run.json"), "--kind", "nope", "-o",
+                              str(out)])
+    with pytest.raises(ScnnSimError, match="unknown plot kind"):
+        args.func(args)
+    assert set(KINDS) == {"energy-breakdown", "cycles", "granularity", "pe-sweep"}
