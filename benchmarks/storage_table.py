@@ -30,8 +30,8 @@ def main() -> None:
     t0 = time.time()
     reports = {n: storage_report(n, args.density, value_bits=args.value_bits,
                                  index_bits=args.index_bits) for n in NETS}
-    lines = [f"| network | granularity | kept weights | value [Mbit] | index [Mbit] | "
-             f"total [Mbit] | compression [x] | index vs fine | SCNN-RLE index [Mbit] |",
+    lines = ["| network | granularity | kept weights | value [Mbit] | index [Mbit] | "
+             "total [Mbit] | compression [x] | index vs fine | SCNN-RLE index [Mbit] |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for n, rep in reports.items():
         fine = rep["granularities"][0]["index_bits"]
