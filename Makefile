@@ -16,6 +16,7 @@ $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
 
 $(VENV)/.installed-test: $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(VENV)/.installed $@
 
 run: $(VENV)/.installed
