@@ -374,6 +374,26 @@ def test_one_bank_serialises_a_pair(arch1, cont):
     assert c.conflict_stall_cycles == 15
 
 
+@pytest.mark.parametrize(("model", "accesses", "cycles"),
+                         [("per_product", 16, 16), ("same_address", 7, 7), ("wide", 2, 2)])
+def test_access_model_sets_bank_load(arch1, model, accesses, cycles):
+    """A 1x4 kernel over a 1x4 row, F = I = 4, one bank, lock-step: one vector pair of 16
+    products whose outputs x - s span 7 addresses (buffer columns 0..6), i.e. 2 aligned wide
+    words of 4. Merged products take one bank slot, so the pair holds the array for 16, 7 or 2
+    cycles, and the accumulator is accessed that many times."""
+    a = _one_pe(arch1, **{"accumulator.banks": 1, "accumulator.entries_per_bank": 1024,
+                          "accumulator.contention": "lockstep",
+                          "accumulator.access_model": model})
+    lt = _layer(1, 1, 1, 4, 1, 4, np.ones(4), np.ones(4))
+    c = simulate_layer(lt, a, verify=True, count_merges=True)
+    assert c.verified
+    assert c.mapping["buffer"] == [1, 7]
+    assert (c.vector_pairs, c.products) == (1, 16)
+    assert c.accumulator_accesses == {"per_product": 16, "same_address": 7, "wide": 2}
+    assert c.accesses["acc_writes"] == accesses
+    assert c.busy_cycles + c.conflict_stall_cycles == cycles
+
+
 @pytest.mark.parametrize(("index_bits", "pairs", "busy", "stall"),
                          [(8, 1, 1, 15), (4, 2, 2, 14)])
 def test_colliding_addresses_mod_banks(arch1, index_bits, pairs, busy, stall):

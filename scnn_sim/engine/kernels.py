@@ -33,6 +33,9 @@ QUEUED = 0
 LOCKSTEP = 1
 MAP_LINEAR = 0
 MAP_XOR = 1
+ACC_PER_PRODUCT = 0
+ACC_SAME_ADDRESS = 1
+ACC_WIDE = 2
 
 
 @njit(cache=True, inline="always")
@@ -117,13 +120,19 @@ def simulate_tiles(
     group_k0, group_kc,               # per g: first output channel (within conv group), Kc
     T, C, CA, c_off, NP, F, I, BH, BW,  # tiles; channels of this conv group, of the act stream
     banks, mapping, contention, depth, wide_words,
-    per_channel, verify, K_out, merges,
+    per_channel, verify, K_out, merges, access_model,
 ):
     """Simulate all work tiles through all output-channel groups; return per-(t, g) counts.
 
     ``a_off`` and ``w_off`` are the decoded buffer offsets (:func:`decode_activation_offsets`,
     :func:`decode_weight_offsets`); a product's accumulator address is their sum. Entries whose
     value is 0 are placeholders: they occupy a vector slot but their product is gated.
+
+    ``access_model`` (needs ``merges``) sets what a bank queue receives: every product
+    (``ACC_PER_PRODUCT``), one update per distinct address of a vector pair, the products
+    summed in the scatter network (``ACC_SAME_ADDRESS``), or one update per distinct wide word
+    (``ACC_WIDE``; a wide word is ``wide_words`` adjacent entries of one buffer row, held in
+    one bank).
 
     Returns
     -------
@@ -165,12 +174,16 @@ def simulate_tiles(
     shift = max(shift, 1)
 
     # Address -> bank and address -> wide-access word, tabulated once (no division per product).
+    # A wide word (wide_words adjacent entries of one buffer row) lives in one bank.
     bank_of = np.empty(max(n_addr, 1), np.int32)
     wide_of = np.empty(max(n_addr, 1), np.int32)
+    wide_bank_of = np.empty(max(n_wide, 1), np.int32)
     for addr in range(n_addr):
         bank_of[addr] = _bank(addr, banks, mapping, shift)
         row = addr // BW
         wide_of[addr] = row * wide_cols + (addr - row * BW) // wide_words
+    for wkey in range(n_wide):
+        wide_bank_of[wkey] = _bank(wkey, banks, mapping, shift)
 
     for t in prange(T):
         addr_stamp = np.full(max(n_addr, 1), -1, np.int32)
@@ -237,21 +250,29 @@ def simulate_tiles(
                                         continue
                                     addr = wo + a_off[i]
                                     n_prod += 1
+                                    bk = bank_of[addr]
                                     if merges:
-                                        if addr_stamp[addr] != pid:
+                                        new_addr = addr_stamp[addr] != pid
+                                        if new_addr:
                                             addr_stamp[addr] = pid
                                             n_same += 1
                                         wkey = wide_of[addr]
-                                        if wide_stamp[wkey] != pid:
+                                        new_wide = wide_stamp[wkey] != pid
+                                        if new_wide:
                                             wide_stamp[wkey] = pid
                                             n_wide_acc += 1
-                                    bk = bank_of[addr]
-                                    if bank_stamp[bk] != pid:
-                                        bank_stamp[bk] = pid
-                                        load[bk] = 0
-                                        touched[nt] = bk
-                                        nt += 1
-                                    load[bk] += 1
+                                        # Merged products occupy one bank-queue slot.
+                                        if access_model == ACC_SAME_ADDRESS:
+                                            bk = bk if new_addr else -1
+                                        elif access_model == ACC_WIDE:
+                                            bk = wide_bank_of[wkey] if new_wide else -1
+                                    if bk >= 0:
+                                        if bank_stamp[bk] != pid:
+                                            bank_stamp[bk] = pid
+                                            load[bk] = 0
+                                            touched[nt] = bk
+                                            nt += 1
+                                        load[bk] += 1
                                     if verify:
                                         out[t, k0 + addr // plane, (addr % plane) // BW,
                                             addr % BW] += (np.float64(w_vals[j])

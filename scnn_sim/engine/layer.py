@@ -264,6 +264,9 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
     contention = kernels.QUEUED if arch.contention == "queued" else kernels.LOCKSTEP
     mapping = kernels.MAP_XOR if arch.bank_mapping == "xor" else kernels.MAP_LINEAR
     per_channel = arch.barrier == "input_channel"
+    access_model = {"per_product": kernels.ACC_PER_PRODUCT,
+                    "same_address": kernels.ACC_SAME_ADDRESS,
+                    "wide": kernels.ACC_WIDE}[arch.access_model]
 
     a_off = kernels.decode_activation_offsets(a_stream.runs, a_stream.block_ptr, layer.C, n_ph,
                                               a_ncols, a_u0, a_w0, tiling.oy, tiling.ox,
@@ -281,7 +284,7 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
             a_stream.values, a_off, a_stream.block_ptr, ws.values, w_off, ws.block_ptr,
             group_k0, group_kc, T, Cg, layer.C, gi * Cg, n_ph, arch.F, arch.I,
             tiling.BH, tiling.BW, arch.acc_banks, mapping, contention, arch.queue_depth,
-            arch.wide_words, per_channel, verify, Kg, count_merges)
+            arch.wide_words, per_channel, verify, Kg, count_merges, access_model)
         busy_tg.append(busy)
         stall_tg.append(stall)
         chan_tg.append(chan)
