@@ -14,7 +14,7 @@ from scnn_sim import __version__
 from scnn_sim.errors import ScnnSimError
 
 # Each module exposes ``register(subparsers)``, which adds its parser and sets ``func``.
-COMMAND_MODULES = ("workloads", "storage", "arch", "run", "prune", "sweep", "plot")
+COMMAND_MODULES = ("workloads", "storage", "arch", "run", "granularity", "prune", "sweep", "plot")
 
 
 def build_parser() -> argparse.ArgumentParser:
