@@ -252,27 +252,26 @@ def simulate_tiles(
                                     n_prod += 1
                                     bk = bank_of[addr]
                                     if merges:
-                                        new_addr = addr_stamp[addr] != pid
-                                        if new_addr:
-                                            addr_stamp[addr] = pid
-                                            n_same += 1
+                                        new_addr = 1 if addr_stamp[addr] != pid else 0
+                                        addr_stamp[addr] = pid
+                                        n_same += new_addr
                                         wkey = wide_of[addr]
-                                        new_wide = wide_stamp[wkey] != pid
-                                        if new_wide:
-                                            wide_stamp[wkey] = pid
-                                            n_wide_acc += 1
+                                        new_wide = 1 if wide_stamp[wkey] != pid else 0
+                                        wide_stamp[wkey] = pid
+                                        n_wide_acc += new_wide
                                         # Merged products occupy one bank-queue slot.
                                         if access_model == ACC_SAME_ADDRESS:
-                                            bk = bk if new_addr else -1
+                                            bk = bk if new_addr == 1 else -1
                                         elif access_model == ACC_WIDE:
-                                            bk = wide_bank_of[wkey] if new_wide else -1
+                                            bk = wide_bank_of[wkey] if new_wide == 1 else -1
                                     if bk >= 0:
-                                        if bank_stamp[bk] != pid:
-                                            bank_stamp[bk] = pid
-                                            load[bk] = 0
-                                            touched[nt] = bk
-                                            nt += 1
-                                        load[bk] += 1
+                                        # Branch-free: whether bk is new in this pair is
+                                        # data-dependent and would mispredict half the time.
+                                        fresh = 1 if bank_stamp[bk] != pid else 0
+                                        bank_stamp[bk] = pid
+                                        touched[nt] = bk
+                                        nt += fresh
+                                        load[bk] = load[bk] * (1 - fresh) + 1
                                     if verify:
                                         out[t, k0 + addr // plane, (addr % plane) // BW,
                                             addr % BW] += (np.float64(w_vals[j])
