@@ -147,7 +147,7 @@ def simulate(
         items = [it for it in items if it[1].name in wanted]
     if not items:
         raise WorkloadError(f"{name}: no conv layers to simulate")
-    gran = granularity or ("fine" if tensors is None else None)
+    gran = granularity or ("fine" if tensors is None or density is not None else None)
 
     iterator: Any = items
     if progress:
