@@ -1,0 +1,109 @@
+"""Sub-command ``study``: the real-data granularity study (accuracy vs density, then SCNN).
+
+``scnn-sim study --dataset digits|fashion-mnist [--data DIR] [--seed N] [--epochs N]
+[--finetune-epochs N] [--schedule 1,0.8,...] [--granularities fine,vector,kernel,filter]
+[-o OUTDIR]`` trains a small CNN, prunes it iteratively at each granularity with fine-tuning
+(:func:`scnn_sim.study_real.run_study`), prints the accuracy-vs-density table, the no-loss
+densities and the SCNN table per granularity, and writes ``study.json``,
+``accuracy_vs_density.png`` and the exported ``.h5`` files into OUTDIR.
+
+Needs PyTorch and scikit-learn (``pip install 'scnn-sim[torch]'``); Fashion-MNIST needs
+Debian's ``dataset-fashion-mnist`` package or ``--data DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from scnn_sim.study_real import (
+    DATASETS,
+    DEFAULT_GRANULARITIES,
+    DEFAULT_SCHEDULE,
+    run_study,
+    text_report,
+)
+
+
+def run_study_command(args: argparse.Namespace) -> int:
+    """Run ``scnn-sim study``; print the tables and return the exit status."""
+    out_dir = args.output or f"real-study-{args.dataset}"
+    result = run_study(
+        args.dataset,
+        data_root=args.data,
+        seed=args.seed,
+        schedule=args.schedule,
+        epochs=args.epochs,
+        finetune_epochs=args.finetune_epochs,
+        granularities=args.granularities,
+        out_dir=out_dir,
+        train_limit=args.train_limit,
+        threads=args.threads,
+        simulate_scnn=not args.no_simulate,
+        progress=args.progress,
+    )
+    print(text_report(result))
+    n_h5 = len(result["files"]["h5"])
+    print(f"\nwrote {out_dir}/study.json, {out_dir}/accuracy_vs_density.png"
+          + (f" and {n_h5} .h5 file(s)" if n_h5 else ""))
+    return 0
+
+
+def _int_arg(minimum: int) -> Callable[[str], int]:
+    """argparse type: an integer >= ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {n}")
+        return n
+    return parse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``study`` sub-command.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        The sub-parser collection of the top-level ``scnn-sim`` parser.
+    """
+    p = subparsers.add_parser(
+        "study",
+        help="real-data granularity study: accuracy vs density per granularity, on SCNN",
+        description="Train a small VGG-style CNN on real images, prune every conv layer "
+        "iteratively (with fine-tuning) at each granularity over a density schedule, report "
+        "test accuracy vs density and the lowest density within 0.5 points of the dense "
+        "model, then export the pruned models with their real activations and simulate them "
+        "on SCNN. Needs pip install 'scnn-sim[torch]'; fashion-mnist needs apt-get install "
+        "dataset-fashion-mnist (or --data DIR).",
+    )
+    p.add_argument("--dataset", required=True, choices=DATASETS)
+    p.add_argument("--data", metavar="DIR", default=None,
+                   help="directory of the Fashion-MNIST IDX files (default: Debian's "
+                   "dataset-fashion-mnist package)")
+    p.add_argument("--seed", type=int, default=0, help="seed of split, weights, shuffling")
+    p.add_argument("--epochs", type=_int_arg(1), default=None, metavar="N",
+                   help="dense training epochs (default: digits 20, fashion-mnist 6)")
+    p.add_argument("--finetune-epochs", type=_int_arg(0), default=None, metavar="N",
+                   help="fine-tuning epochs after each pruning step (default: digits 3, "
+                   "fashion-mnist 1)")
+    p.add_argument("--schedule", default=",".join(f"{d:g}" for d in DEFAULT_SCHEDULE),
+                   metavar="D,D,...",
+                   help="strictly decreasing densities in (0, 1] (default %(default)s)")
+    p.add_argument("--granularities", default=",".join(DEFAULT_GRANULARITIES),
+                   metavar="G,G,...", help="default %(default)s (fine always runs)")
+    p.add_argument("--train-limit", type=_int_arg(0), default=None, metavar="N",
+                   help="train on a seeded subset of N images, 0 = all (default: digits "
+                   "all, fashion-mnist 30000)")
+    p.add_argument("--threads", type=_int_arg(1), default=1, metavar="N",
+                   help="torch intra-op threads (default 1; results are repeatable for a "
+                   "given thread count)")
+    p.add_argument("--no-simulate", action="store_true",
+                   help="accuracy part only: no export and no SCNN simulation")
+    p.add_argument("--progress", action="store_true", help="one line per step on stderr")
+    p.add_argument("-o", "--output", metavar="OUTDIR", default=None,
+                   help="output directory (default real-study-DATASET)")
+    p.set_defaults(func=run_study_command)
