@@ -24,7 +24,10 @@ Pipeline
    measure the accuracy (before fine-tuning), fine-tune ``finetune_epochs`` epochs with the
    mask held fixed, measure the accuracy again. Every granularity sees the same data order.
 5. **No-loss density.** For each granularity, the lowest achieved density of the schedule
-   whose accuracy is at most ``tolerance`` (0.5 points) below the dense model's.
+   whose accuracy is at most ``tolerance`` (0.5 points) below the dense model's. A *dense
+   control* -- the unpruned model fine-tuned through the same steps (same epochs, learning
+   rate and data order) -- gives a second reference with the same training budget
+   (``no_loss_vs_control``).
 6. **SCNN.** The pruned models at a *common* density (by default the fine-grained no-loss
    density) and at each granularity's *own* no-loss density, plus the dense model, are exported
    with :func:`scnn_sim.export.from_torch` on a batch of real test images and simulated with
@@ -466,7 +469,8 @@ def parse_schedule(schedule: str | Sequence[float]) -> tuple[float, ...]:
     Raises
     ------
     RealStudyError
-        Empty, non-numeric, out of ``(0, 1]``, NaN, or not strictly decreasing.
+        Empty, non-numeric, out of ``(0, 1]``, NaN, not strictly decreasing, or no density
+        below 1.
     """
     if isinstance(schedule, str):
         items: list[Any] = [s.strip() for s in schedule.split(",") if s.strip()]
@@ -497,6 +501,8 @@ def parse_schedule(schedule: str | Sequence[float]) -> tuple[float, ...]:
             )
     if values[0] != 1.0:
         values.insert(0, 1.0)
+    if len(values) < 2:
+        raise RealStudyError("schedule: give at least one density below 1 (e.g. 1,0.5,0.25)")
     return tuple(values)
 
 
@@ -947,10 +953,10 @@ def run_study(
             not (0.0 <= tolerance < 1.0):
         raise RealStudyError(f"tolerance must be in [0, 1), got {tolerance!r}")
     if common_density is not None:
-        if not any(abs(common_density - d) < 1e-12 for d in sched):
+        if not any(abs(common_density - d) < 1e-12 for d in sched[1:]):
             raise RealStudyError(
-                f"common density {common_density!r} is not a schedule density "
-                f"({', '.join(f'{d:g}' for d in sched)})"
+                f"common density {common_density!r} is not a pruned schedule density "
+                f"({', '.join(f'{d:g}' for d in sched[1:])})"
             )
     torch = _import_torch()
     data = load_dataset(dataset, root=data_root, seed=seed)
@@ -1062,7 +1068,7 @@ def _run(torch: Any, data: DatasetSplit, out: Path, *, seed: int, sched: tuple[f
         if common >= 1.0 and len(sched) > 1:
             common = sched[1]
     else:
-        common = float(common_density)
+        common = next(d for d in sched[1:] if abs(common_density - d) < 1e-12)
 
     result: dict[str, Any] = {
         "provenance": {

@@ -194,7 +194,7 @@ def test_no_loss_density() -> None:
         no_loss_density(pts, 0.90, references=[0.9])
 
 
-@pytest.mark.parametrize("bad", ["", "1,0.5,0.7", "1,1", "0", "1.5", "0.5,-0.1", "abc",
+@pytest.mark.parametrize("bad", ["", "1", "1,0.5,0.7", "1,1", "0", "1.5", "0.5,-0.1", "abc",
                                  "nan", [0.5, 0.0]])
 def test_bad_schedules(bad: object, tmp_path: Path) -> None:
     with pytest.raises(RealStudyError, match="schedule"):
@@ -222,8 +222,9 @@ def test_bad_inputs(tmp_path: Path) -> None:
         load_fashion_mnist(tmp_path)  # a directory without the IDX files
     with pytest.raises(ScnnSimError, match="epochs"):
         run_study("digits", epochs=0, out_dir=tmp_path)
-    with pytest.raises(ScnnSimError, match="common density"):
-        run_study("digits", schedule="1,0.5", common_density=0.3, out_dir=tmp_path)
+    for common in (0.3, 1.0):
+        with pytest.raises(ScnnSimError, match="common density"):
+            run_study("digits", schedule="1,0.5", common_density=common, out_dir=tmp_path)
     with pytest.raises(ScnnSimError, match="granularities"):
         run_study("digits", granularities="nm:2:4", out_dir=tmp_path)
 
