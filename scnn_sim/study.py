@@ -43,6 +43,7 @@ from typing import Any
 from scnn_sim import __version__
 from scnn_sim.arch import ArchConfig, load_arch
 from scnn_sim.energy import COMPONENTS, EnergyTable, load_energy_table
+from scnn_sim.engine.layer import ACC_MODELS
 from scnn_sim.errors import ConfigError, ScnnSimError
 from scnn_sim.sparsity import parse_granularity
 from scnn_sim.tensors import LayerTensors
@@ -59,8 +60,6 @@ __all__ = [
     "weight_order_effect",
 ]
 
-#: Accumulator access models, in the order the engine reports them.
-ACC_MODELS = ("per_product", "same_address", "wide")
 #: Granularities of the study by default (``fine`` is always the reference).
 DEFAULT_GRANULARITIES = ("fine", "vector", "kernel", "filter")
 #: Bits of one DRAM reference (word) when DRAM traffic is added to SRAM references.

@@ -94,9 +94,11 @@ from typing import Any
 import numpy as np
 
 from scnn_sim import __version__
+from scnn_sim.engine.layer import ACC_MODELS
 from scnn_sim.errors import ScnnSimError
 from scnn_sim.report import atomic_write_bytes, atomic_write_json, format_table
 from scnn_sim.sparsity import block_shape_for, parse_granularity, prune
+from scnn_sim.study import _ratio, memory_references
 
 __all__ = [
     "ACC_MODELS",
@@ -131,8 +133,6 @@ DATASETS = ("digits", "fashion-mnist")
 DEFAULT_SCHEDULE = (1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.15, 0.1)
 #: Granularities of the study (``fine`` is the reference of the common density).
 DEFAULT_GRANULARITIES = ("fine", "vector", "kernel", "filter")
-#: Accumulator access models reported by the engine with ``count_merges=True``.
-ACC_MODELS = ("per_product", "same_address", "wide")
 #: Accuracy loss (fraction, 0.005 = 0.5 points) still counted as "no loss".
 NO_LOSS_TOLERANCE = 0.005
 #: Default training settings per dataset: epochs, fine-tuning epochs, batch size, conv widths.
@@ -797,44 +797,22 @@ def no_loss_density(
             "accuracy": best["accuracy"], "loss_points": 100.0 * (ref - best["accuracy"])}
 
 
-def _memory_references(rec: dict[str, Any]) -> dict[str, Any]:
-    """SRAM word references per accumulator model and DRAM bits of a simulation record.
-
-    SRAM = IARAM reads + OARAM writes + weight FIFO reads and writes + accumulator
-    references, where an accumulator read-modify-write is 2 references and the final drain
-    reads every entry once (the definition of ``scnn_sim.study.memory_references``).
-    """
-    a = rec["accesses"]
-    rmw = rec["accumulator_accesses"]
-    other = a["iaram_reads"] + a["oaram_writes"] + a["weight_fifo_reads"] \
-        + a["weight_fifo_writes"]
-    sram = {m: None if rmw.get(m) is None else int(other + 2 * rmw[m] + a["acc_drain_reads"])
-            for m in ACC_MODELS}
-    dram = int(sum(v for k, v in a.items() if k.startswith("dram_")))
-    return {"sram": sram, "dram_bits": dram,
-            "weight_index_bits": int(a.get("dram_read_bits_weight_index", 0)),
-            "weight_value_bits": int(a.get("dram_read_bits_weight_values", 0))}
-
-
 def _scnn_summary(rec: dict[str, Any]) -> dict[str, Any]:
-    mem = _memory_references(rec)
+    mem = memory_references(rec)
     return {
         "cycles": int(rec["cycles"]),
         "multiplier_utilization": float(rec["multiplier_utilization"]),
         "products": int(rec["products"]),
         "dense_macs": int(rec["dense_macs"]),
         "accumulator_accesses": {m: rec["accumulator_accesses"].get(m) for m in ACC_MODELS},
-        "sram_references": mem["sram"],
-        "dram_bits": mem["dram_bits"],
-        "weight_index_bits": mem["weight_index_bits"],
-        "weight_value_bits": mem["weight_value_bits"],
+        "sram_references": {m: None if v is None else int(v)
+                            for m, v in mem["sram"]["total"].items()},
+        "dram_bits": int(mem["dram_bits"]),
+        "weight_index_bits": int(mem["weight_index_bits"]),
+        "weight_value_bits": int(rec["accesses"]["dram_read_bits_weight_values"]),
         "energy_pj": {k: float(v) for k, v in rec["energy_pj"].items()},
         "speedup_vs_dcnn": float(rec["speedup_vs_dcnn"]),
     }
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None or not b else float(a) / float(b)
 
 
 # --------------------------------------------------------------------------------------------
