@@ -36,12 +36,16 @@ if kind == "dense":
     wl = load_workload("alexnet")
     layer = replace(wl.layer(name), weight_density=1.0, act_density=1.0)
     wl = Workload("alexnet-dense", (layer,), wl.source, "dense " + name)
-    res = scnn_sim.simulate(wl)
 else:
-    res = scnn_sim.simulate(name)
+    wl = name
+res = scnn_sim.simulate(wl)          # first call: loads numba's cached machine code
 t2 = time.perf_counter()
+rss_cold = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+res = scnn_sim.simulate(wl)          # warm: what a notebook or a sweep worker sees
+t3 = time.perf_counter()
 tot = res.totals.record
-print(json.dumps({"import_s": t1 - t0, "simulate_s": t2 - t1, "products": tot["products"],
+print(json.dumps({"import_s": t1 - t0, "simulate_s": t2 - t1, "simulate_warm_s": t3 - t2,
+                  "peak_rss_cold_mb": rss_cold, "products": tot["products"],
                   "dense_macs": tot["dense_macs"], "cycles": tot["cycles"],
                   "layers": len(res.layers),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -79,16 +83,21 @@ def main() -> None:
         results[name] = best
     dense = child("dense", "conv3")
     dense["macs_per_s"] = dense["dense_macs"] / dense["simulate_s"]
+    dense["macs_per_s_warm"] = dense["dense_macs"] / dense["simulate_warm_s"]
     dense["vs_scalesim_3M_per_s"] = dense["macs_per_s"] / 3e6
+    dense["vs_scalesim_3M_per_s_warm"] = dense["macs_per_s_warm"] / 3e6
     results["alexnet_conv3_dense"] = dense
-    print(f"{'workload':22} {'CLI wall [s]':>12} {'simulate [s]':>12} {'products [M]':>12} "
-          f"{'Mprod/s':>8} {'peak RSS [MB]':>13}")
+    print(f"{'workload':22} {'CLI wall [s]':>12} {'simulate [s]':>12} {'warm [s]':>9} "
+          f"{'products [M]':>12} {'Mprod/s':>8} {'warm Mprod/s':>12} {'peak RSS [MB]':>13}")
     for name, r in results.items():
         print(f"{name:22} {r.get('cli_wall_s', float('nan')):12.2f} {r['simulate_s']:12.2f} "
-              f"{r['products'] / 1e6:12.1f} {r['products'] / r['simulate_s'] / 1e6:8.1f} "
-              f"{r['peak_rss_mb']:13.0f}")
-    print(f"AlexNet conv3 dense: {dense['macs_per_s'] / 1e6:.1f} M simulated MACs/s = "
-          f"{dense['vs_scalesim_3M_per_s']:.0f}x SCALE-Sim 3.0's ~3 M/s")
+              f"{r['simulate_warm_s']:9.2f} {r['products'] / 1e6:12.1f} "
+              f"{r['products'] / r['simulate_s'] / 1e6:8.1f} "
+              f"{r['products'] / r['simulate_warm_s'] / 1e6:12.1f} {r['peak_rss_cold_mb']:13.0f}")
+    print(f"AlexNet conv3 dense: {dense['macs_per_s'] / 1e6:.1f} M simulated MACs/s on the "
+          f"first call of a process ({dense['vs_scalesim_3M_per_s']:.0f}x SCALE-Sim 3.0's "
+          f"~3 M/s), {dense['macs_per_s_warm'] / 1e6:.1f} M/s warm "
+          f"({dense['vs_scalesim_3M_per_s_warm']:.0f}x)")
     meta = {"python": platform.python_version(), "machine": platform.machine(),
             "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -272,7 +272,15 @@ def simulate_tiles(
                                         touched[nt] = bk
                                         nt += fresh
                                         load[bk] = load[bk] * (1 - fresh) + 1
-                                    if verify:
+                            if verify:
+                                # Functional model: the pair's products, scattered by value.
+                                for j in range(j_lo, j_hi):
+                                    if w_vals[j] == 0.0:
+                                        continue
+                                    for i in range(i_lo, i_hi):
+                                        if a_vals[i] == 0.0:
+                                            continue
+                                        addr = w_off[j] + a_off[i]
                                         out[t, k0 + addr // plane, (addr % plane) // BW,
                                             addr % BW] += (np.float64(w_vals[j])
                                                            * np.float64(a_vals[i]))
