@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 WORKLOAD ?= alexnet
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-all bench-real clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,8 +26,22 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check scnn_sim tests benchmarks
 	$(BIN)/python -m pytest
 
+# Speed and memory of `scnn-sim run` (benchmarks/results/bench_run.json).
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_run.py
+
+# Every measurement quoted in README.md (about 15 minutes on 2 cores).
+bench-all: bench
+	$(BIN)/python benchmarks/storage_table.py
+	$(BIN)/python benchmarks/scnn_reproduction.py
+	$(BIN)/python benchmarks/granularity_study.py
+
+# The real-data study (issue 5): needs Debian's dataset-fashion-mnist (root) and torch.
+bench-real: $(BIN)/python
+	dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || \
+		(apt-get update -q && apt-get install -y -q dataset-fashion-mnist)
+	$(BIN)/pip install -q -e '.[torch]'
+	$(BIN)/python benchmarks/real_study.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
