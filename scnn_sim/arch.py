@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from scnn_sim.errors import ConfigError
+from scnn_sim.yamlio import parse_yaml
 
 DEFAULT_ARCH = "scnn"
 
@@ -286,12 +287,7 @@ def load_arch(path: str | os.PathLike | None = None) -> ArchConfig:
         text = p.read_text()
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read architecture file ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{p}{line}: malformed YAML ({getattr(exc, 'problem', exc)})") from None
+    data = parse_yaml(text, str(p), ConfigError)
     if data is None:
         data = {}
     return arch_from_dict(data, where=str(p))

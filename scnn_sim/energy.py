@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
 from scnn_sim.errors import ConfigError
+from scnn_sim.yamlio import parse_yaml
 
 DEFAULT_TABLE = "horowitz45"
 ACTIONS = (
@@ -77,12 +76,7 @@ def load_energy_table(name_or_path: str | os.PathLike | None = None) -> EnergyTa
         except OSError as exc:
             raise ConfigError(f"{name}: cannot read energy table ({exc.strerror}); built-in "
                               f"tables: {', '.join(builtin_tables())}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{where}{line}: malformed YAML") from None
+    data = parse_yaml(text, where, ConfigError)
     if not isinstance(data, dict) or not isinstance(data.get("actions"), dict):
         raise ConfigError(f"{where}: needs a mapping with an 'actions' mapping")
     actions = data["actions"]

@@ -100,11 +100,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from scnn_sim import __version__
 from scnn_sim.arch import ArchConfig, arch_fields, arch_from_dict, load_arch
 from scnn_sim.errors import ConfigError, ScnnSimError
+from scnn_sim.yamlio import parse_yaml
 
 FORMAT = "scnn-sim-sweep"
 FORMAT_VERSION = 1
@@ -121,27 +121,6 @@ __all__ = ["SweepPoint", "SweepSpec", "SweepSummary", "load_spec", "spec_from_di
 
 # --------------------------------------------------------------------------------------------
 # Spec
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """Safe YAML loader refusing duplicate keys."""
-
-
-def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict:
-    loader.flatten_mapping(node)
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        with contextlib.suppress(TypeError):
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping", node.start_mark,
-                    f"found duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-    return loader.construct_mapping(node, deep=True)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
 
 
 def _canon(obj: Any) -> str:
@@ -250,13 +229,7 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
         raise ConfigError(f"{shown}: cannot read sweep spec ({reason})") from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{shown}{line}: malformed YAML ({problem})") from None
+    data = parse_yaml(text, shown, ConfigError)
     return spec_from_dict(data, where=shown, base_dir=p.parent)
 
 

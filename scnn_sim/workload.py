@@ -33,9 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
-
 from scnn_sim.errors import WorkloadError
+from scnn_sim.yamlio import parse_yaml
 
 __all__ = [
     "Layer",
@@ -317,42 +316,6 @@ def validate_layer(layer: Layer, where: str) -> None:
 # --------------------------------------------------------------------------- YAML loading
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe YAML loader that rejects duplicate mapping keys instead of keeping the last."""
-
-
-def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict:
-    loader.flatten_mapping(node)
-    seen: dict[Any, Any] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            duplicate = key in seen
-        except TypeError:  # unhashable key: SafeLoader reports it below
-            break
-        if duplicate:
-            raise yaml.constructor.ConstructorError(
-                "while constructing a mapping",
-                node.start_mark,
-                f"found duplicate key {key!r}",
-                key_node.start_mark,
-            )
-        seen[key] = True
-    return loader.construct_mapping(node, deep=True)
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
-)
-
-
-def _yaml_error_line(path: str, exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    where = f"{path}:{mark.line + 1}" if mark is not None else path
-    return f"{where}: malformed YAML: {problem}"
-
-
 def _resolve(name_or_path: str | os.PathLike) -> Path:
     if not isinstance(name_or_path, str):
         return Path(os.fspath(name_or_path))
@@ -385,10 +348,7 @@ def _read_yaml(path: Path, shown: str) -> Any:
         raise WorkloadError(f"{shown}: not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise WorkloadError(f"{shown}: cannot read: {exc.strerror or exc}") from None
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise WorkloadError(_yaml_error_line(shown, exc)) from None
+    return parse_yaml(text, shown, WorkloadError)
 
 
 def _check_keys(mapping: dict, where: str, required: tuple, allowed: tuple) -> None:

@@ -306,3 +306,15 @@ def test_breakdown_with_horowitz_numbers():
     assert b["multipliers"] == pytest.approx(1000 * t.energy_pj["multiply"])
     assert b["dram"] == pytest.approx(160 * t.energy_pj["dram_bit"])
     assert sum(v for k, v in b.items() if k not in ("multipliers", "dram")) == 0
+
+
+def test_duplicate_keys_refused_in_arch_and_energy(tmp_path):
+    """A repeated key is a mistake, not 'last one wins': both readers name file and line."""
+    arch = tmp_path / "dup.yaml"
+    arch.write_text("multiplier:\n  F: 4\n  F: 8\n")
+    with pytest.raises(ConfigError, match=r"dup\.yaml:3: malformed YAML: found duplicate key 'F'"):
+        load_arch(arch)
+    table = tmp_path / "dup_energy.yaml"
+    table.write_text("name: x\nname: y\nactions: {}\n")
+    with pytest.raises(ConfigError, match=r"dup_energy\.yaml:2: malformed YAML"):
+        load_energy_table(table)

@@ -99,7 +99,8 @@ SPEC4 = """\
     ("- just\n- a list\n", "spec.yaml: the spec must be a mapping"),
     ("", "spec.yaml: empty spec"),
     ("workloads: [tiny.yaml\n", "spec.yaml:2: malformed YAML"),
-    ("workloads: [tiny.yaml]\nseeds: [0]\nseeds: [1]\n", "malformed YAML (found duplicate key"),
+    ("workloads: [tiny.yaml]\nseeds: [0]\nseeds: [1]\n",
+     "spec.yaml:3: malformed YAML: found duplicate key"),
 ])
 def test_spec_errors(tiny, body, expected):
     path = write_spec(tiny, body)
