@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -35,6 +35,15 @@ class EnergyTable:
     technology_node: str
     energy_pj: Mapping[str, float]
     sources: Mapping[str, str]
+    bits: Mapping[str, float] = field(default_factory=dict)
+
+    def _per_bits(self, action: str, count: float, bits: float | None) -> float:
+        # An action whose entry gives ``bits`` is priced per bit moved when the bits are
+        # known (weight FIFO entries shrink when a group index replaces per-weight indices).
+        width = self.bits.get(action)
+        if width and bits is not None:
+            return bits / width * self.energy_pj[action]
+        return count * self.energy_pj[action]
 
     def breakdown(self, accesses: Mapping[str, float]) -> dict[str, float]:
         """Energy in pJ per component for a dict of action counts (engine ``accesses`` keys)."""
@@ -48,8 +57,11 @@ class EnergyTable:
             "crossbar": a["crossbar_transfers"] * e["crossbar_transfer"],
             "iaram": a["iaram_reads"] * e["iaram_read"],
             "oaram": a["oaram_writes"] * e["oaram_write"],
-            "weight_fifo": (a["weight_fifo_reads"] * e["weight_fifo_read"]
-                            + a["weight_fifo_writes"] * e["weight_fifo_write"]),
+            "weight_fifo": (
+                self._per_bits("weight_fifo_read", a["weight_fifo_reads"],
+                               a.get("weight_fifo_read_bits"))
+                + self._per_bits("weight_fifo_write", a["weight_fifo_writes"],
+                                 a.get("weight_fifo_write_bits"))),
             "ppu": a["ppu_ops"] * e["ppu_op"],
             "halo": a["halo_words"] * e["halo_word"],
             "dram": dram_bits * e["dram_bit"],
@@ -64,7 +76,7 @@ def builtin_tables() -> list[str]:
 
 def load_energy_table(name_or_path: str | os.PathLike | None = None) -> EnergyTable:
     """Load a shipped table by name or a YAML file; every action needs ``energy_pj`` and
-    ``source``."""
+    ``source``; an optional ``bits`` (entry width) prices the action per bit moved."""
     name = DEFAULT_TABLE if name_or_path is None else str(name_or_path)
     if name in builtin_tables():
         where = f"{name}.yaml"
@@ -80,7 +92,7 @@ def load_energy_table(name_or_path: str | os.PathLike | None = None) -> EnergyTa
     if not isinstance(data, dict) or not isinstance(data.get("actions"), dict):
         raise ConfigError(f"{where}: needs a mapping with an 'actions' mapping")
     actions = data["actions"]
-    energy, sources = {}, {}
+    energy, sources, bits = {}, {}, {}
     for act in ACTIONS:
         entry = actions.get(act)
         if not isinstance(entry, dict):
@@ -96,10 +108,17 @@ def load_energy_table(name_or_path: str | os.PathLike | None = None) -> EnergyTa
             raise ConfigError(f"{where}:actions.{act}.source: every entry needs a cited source")
         energy[act] = float(value)
         sources[act] = src
+        if "bits" in entry:
+            b = entry["bits"]
+            if (isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b)
+                    or b <= 0):
+                raise ConfigError(f"{where}:actions.{act}.bits: must be a positive number "
+                                  f"(the entry width the energy is for), got {b!r}")
+            bits[act] = float(b)
     unknown = sorted(set(actions) - set(ACTIONS))
     if unknown:
         raise ConfigError(f"{where}:actions.{unknown[0]}: unknown action "
                           f"(allowed: {', '.join(ACTIONS)})")
     return EnergyTable(name=str(data.get("name", Path(where).stem)),
                        technology_node=str(data.get("technology_node", "unknown")),
-                       energy_pj=energy, sources=sources)
+                       energy_pj=energy, sources=sources, bits=bits)

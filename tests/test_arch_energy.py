@@ -318,3 +318,23 @@ def test_duplicate_keys_refused_in_arch_and_energy(tmp_path):
     table.write_text("name: x\nname: y\nactions: {}\n")
     with pytest.raises(ConfigError, match=r"dup_energy\.yaml:2: malformed YAML"):
         load_energy_table(table)
+
+
+def test_energy_entry_bits_price_per_bit(tmp_path):
+    data = yaml.safe_load(resources.files("scnn_sim").joinpath(
+        "data/energy/horowitz45.yaml").read_text())
+    t = load_energy_table("horowitz45")
+    acc = {k: 0 for k in ("multiplies", "acc_reads", "acc_drain_reads", "acc_writes",
+                          "crossbar_transfers", "iaram_reads", "oaram_writes", "ppu_ops",
+                          "halo_words")}
+    acc.update(weight_fifo_reads=10, weight_fifo_writes=4, weight_fifo_read_bits=150,
+               weight_fifo_write_bits=80)
+    # 150 / 20 * 0.625 + 80 / 20 * 0.625
+    assert t.breakdown(acc)["weight_fifo"] == pytest.approx(7.5 * 0.625 + 4 * 0.625)
+    del acc["weight_fifo_read_bits"], acc["weight_fifo_write_bits"]
+    assert t.breakdown(acc)["weight_fifo"] == pytest.approx(14 * 0.625)
+    data["actions"]["weight_fifo_read"]["bits"] = 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"actions\.weight_fifo_read\.bits"):
+        load_energy_table(bad)

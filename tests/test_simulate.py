@@ -323,3 +323,18 @@ def test_speedup_positive_and_sane(conv3):
     # Sparse conv3 (35% weights, 53% activations) is faster than dense on equal multipliers.
     assert rec["speedup_vs_dcnn"] > 1
     assert rec["cycles"] >= math.ceil(rec["oracle_cycles"])
+
+
+def test_group_index_format_shrinks_weight_fifo_and_dram_traffic():
+    """Index saving reaches the weight FIFO and DRAM: a kept 3x3 kernel costs one index
+    instead of nine, so its FIFO entries carry fewer bits; SCNN's format is 16 + 4 bits."""
+    kw = dict(layers=["conv3"], granularity="kernel", density=0.35)
+    scnn = simulate("alexnet", weight_format="scnn", **kw).layers[0].record
+    group = simulate("alexnet", weight_format="group", **kw).layers[0].record
+    a_s, a_g = scnn["accesses"], group["accesses"]
+    assert a_s["weight_fifo_read_bits"] == 20 * a_s["weight_fifo_reads"]
+    assert a_g["weight_fifo_reads"] == a_s["weight_fifo_reads"]  # same entries, fewer bits
+    assert a_g["weight_fifo_read_bits"] < 0.85 * a_s["weight_fifo_read_bits"]
+    assert a_g["dram_read_bits_weight_index"] < 0.2 * a_s["dram_read_bits_weight_index"]
+    assert group["energy_pj"]["weight_fifo"] < scnn["energy_pj"]["weight_fifo"]
+    assert group["products"] == scnn["products"] and group["cycles"] == scnn["cycles"]

@@ -31,7 +31,8 @@ from scnn_sim.workload import Layer
 #: Keys of LayerCounts.accesses; DRAM in bits, everything else in accesses (entries / words).
 ACCESS_KEYS = (
     "multiplies", "crossbar_transfers", "acc_reads", "acc_writes", "acc_drain_reads",
-    "iaram_reads", "oaram_writes", "weight_fifo_reads", "weight_fifo_writes", "ppu_ops",
+    "iaram_reads", "oaram_writes", "weight_fifo_reads", "weight_fifo_writes",
+    "weight_fifo_read_bits", "weight_fifo_write_bits", "ppu_ops",
     "halo_words", "dram_read_bits_weight_values", "dram_read_bits_weight_index",
     "dram_read_bits_act_values", "dram_read_bits_act_index", "dram_write_bits_values",
     "dram_write_bits_index",
@@ -380,6 +381,10 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
         "oaram_writes": o_stream.n_entries,
         "weight_fifo_reads": sums["fifo_r"],
         "weight_fifo_writes": sums["fifo_w"],
+        # Bits moved: an entry carries its value and its share of the weight index bits (one
+        # index per kept group in the group-index format, one per weight in SCNN's).
+        "weight_fifo_read_bits": round(sums["fifo_r"] * w_bits_per_entry),
+        "weight_fifo_write_bits": round(sums["fifo_w"] * w_bits_per_entry),
         "ppu_ops": int(layer.K * layer.P * layer.Q) + halo_words,
         "halo_words": halo_words,
         "dram_read_bits_weight_values": w_value_bits * tiling.n_passes,
