@@ -375,11 +375,14 @@ def test_sigterm_mid_sweep_then_resume(tmp_path):
     import time
 
     (tmp_path / "mid.yaml").write_text(MID)
-    # Many short points, so the SIGTERM lands mid-sweep even on a loaded machine.
-    n = 60
+    n = 20
     spec = write_spec(tmp_path, f"workloads: [mid.yaml]\nseeds: {list(range(n))}\n")
     out = tmp_path / "t.h5"
-    code = ("import sys; from scnn_sim.sweep import run_sweep; "
+    # Each point is slowed by 0.3 s in the child, so the SIGTERM lands mid-sweep however fast
+    # or loaded the machine is (points are otherwise a few ms and can all finish first).
+    code = ("import sys, time; import scnn_sim.simulation as s; orig = s.simulate; "
+            "s.simulate = lambda *a, **k: (time.sleep(0.3), orig(*a, **k))[1]; "
+            "from scnn_sim.sweep import run_sweep; "
             "run_sweep(sys.argv[1], sys.argv[2], workers=1, progress=False)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(spec), str(out)],
                             stderr=subprocess.PIPE)
