@@ -237,13 +237,7 @@ def run_granularity(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``granularity`` sub-command.
-
-    Parameters
-    ----------
-    subparsers : argparse._SubParsersAction
-        The sub-parser collection of the top-level ``scnn-sim`` parser.
-    """
+    """Add the ``granularity`` sub-command to the top-level parser."""
     p = subparsers.add_parser(
         "granularity",
         help="compare pruning granularities on SCNN (Mao et al. 2017)",

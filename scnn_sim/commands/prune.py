@@ -188,13 +188,7 @@ def _positive_int(text: str) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``prune`` sub-command.
-
-    Parameters
-    ----------
-    subparsers : argparse._SubParsersAction
-        The sub-parser collection of the top-level ``scnn-sim`` parser.
-    """
+    """Add the ``prune`` sub-command to the top-level parser."""
     p = subparsers.add_parser(
         "prune",
         help="prune the weights of an exported-layer HDF5 file",

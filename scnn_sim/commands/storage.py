@@ -102,13 +102,7 @@ def run_storage(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``storage`` sub-command.
-
-    Parameters
-    ----------
-    subparsers : argparse._SubParsersAction
-        The sub-parser collection of the top-level ``scnn-sim`` parser.
-    """
+    """Add the ``storage`` sub-command to the top-level parser."""
     p = subparsers.add_parser(
         "storage",
         help="weight storage and index bits of each pruning granularity",

@@ -63,13 +63,7 @@ def _int_arg(minimum: int) -> Callable[[str], int]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``study`` sub-command.
-
-    Parameters
-    ----------
-    subparsers : argparse._SubParsersAction
-        The sub-parser collection of the top-level ``scnn-sim`` parser.
-    """
+    """Add the ``study`` sub-command to the top-level parser."""
     p = subparsers.add_parser(
         "study",
         help="real-data granularity study: accuracy vs density per granularity, on SCNN",

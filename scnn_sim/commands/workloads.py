@@ -122,13 +122,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``workloads`` and ``show`` sub-commands.
-
-    Parameters
-    ----------
-    subparsers : argparse._SubParsersAction
-        The sub-parser collection of the top-level ``scnn-sim`` parser.
-    """
+    """Add the ``workloads`` and ``show`` sub-commands to the top-level parser."""
     p = subparsers.add_parser(
         "workloads",
         help="list the built-in workloads",
