@@ -137,7 +137,6 @@ def simulate(
             (i, t.layer, t) for i, t in enumerate(tensors)]
     else:
         items = [(i, lay, None) for i, lay in enumerate(wl.layers) if lay.kind == "conv"]
-    first_index = items[0][0] if items else None
     chain = _Chain(items, tensors is not None, arch_cfg, seed, clustered)
     if layers is not None:
         wanted = set(layers)
