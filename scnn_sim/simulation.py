@@ -310,7 +310,8 @@ def layer_record(lt: LayerTensors, c: LayerCounts, arch: ArchConfig, table: Ener
     for key, val in base.items():
         e = table.breakdown(val["accesses"])
         e["total"] = sum(e.values())
-        dcnn[key] = {"cycles": int(val["cycles"]), "energy_pj": e}
+        dcnn[key] = {"cycles": int(val["cycles"]),
+                     "dram_stall_cycles": int(val["dram_stall_cycles"]), "energy_pj": e}
     return {
         "name": layer.name,
         "shape": {"C": layer.C, "K": layer.K, "R": layer.R, "S": layer.S, "H": layer.H,

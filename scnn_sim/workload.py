@@ -109,6 +109,12 @@ class Pool:
         """The YAML mapping of this pool."""
         return dataclasses.asdict(self)
 
+    def describe(self) -> str:
+        """Short text, e.g. ``max 3x3/2 pad 0`` (``ceil`` appended in ceil mode)."""
+        w = self.window
+        return (f"{self.kind} {w}x{w}/{self.stride} pad {self.padding}"
+                + (" ceil" if self.ceil_mode else ""))
+
 
 @dataclass(frozen=True)
 class Layer:
