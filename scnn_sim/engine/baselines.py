@@ -93,9 +93,11 @@ def dcnn_counts(layer: Layer, arch: ArchConfig, scnn: LayerCounts,
     for key in ("dram_write_bits_values", "dram_write_bits_index"):
         opt[key] = (s["oaram_writes"] * (vb if key.endswith("values") else arch.index_bits)
                     if dense["dram_write_bits_values"] else 0)
-    return {"dcnn": {"cycles": cycles, "dram_stall_cycles": tl.dram_stall, "accesses": dense},
-            "dcnn_opt": {"cycles": cycles, "dram_stall_cycles": tl.dram_stall,
-                         "accesses": opt}}
+    # No halos or drains: every cycle beyond compute waits for DRAM (input and weights
+    # before a step, or the last spilled outputs after the final step).
+    stall = tl.total - tl.compute
+    return {"dcnn": {"cycles": cycles, "dram_stall_cycles": stall, "accesses": dense},
+            "dcnn_opt": {"cycles": cycles, "dram_stall_cycles": stall, "accesses": opt}}
 
 
 def dcnn_timeline(layer: Layer, arch: ArchConfig, max_pixels: int, act_bits: float,
