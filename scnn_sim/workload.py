@@ -19,6 +19,11 @@ Per layer ``name C K R S H W`` are required; ``kind`` (``conv``), ``stride`` (1)
 ``default_densities``. ``density_source`` is optional: when absent it is ``published`` if the
 file gives both densities of the layer and ``default`` otherwise.
 
+A conv layer may carry ``pool: {kind: max|avg, window: N, stride: N, padding: N,
+ceil_mode: false}`` (the PPU pools its outputs before OARAM) and ``input: NAME`` or
+``input: [A, B]`` (the earlier layers whose pooled outputs, concatenated, are its input; by
+default the previous layer when shapes match). The loader checks that chains are consistent.
+
 Every mistake raises :class:`~scnn_sim.errors.WorkloadError` with a one-line message
 ``file:layer:field: problem``.
 """
