@@ -255,3 +255,20 @@ def test_input_channel_mismatch_is_reported(tmp_path):
                  "  - {name: b, C: 9, K: 8, R: 3, S: 3, H: 8, W: 8, padding: 1, input: a}\n")
     with pytest.raises(WorkloadError, match=r"bad.yaml:b:input: .*add up to 8, C is 9"):
         load_workload(p)
+
+
+def test_dcnn_opt_reads_compressed_input_that_scnn_keeps_on_chip(tensors, arch):
+    """A sparse 64 x 160 x 160 input fits SCNN's IARAM compressed (chained: no DRAM) but is
+    3.3 MB dense, over DCNN's 2 MB SRAM: DCNN reads it dense, DCNN-opt compressed."""
+    from scnn_sim.engine.baselines import dcnn_counts
+
+    lt = tensors(C=64, K=4, R=1, S=1, H=160, W=160, wd=1.0, ad=0.05, seed=4, name="big")
+    c = simulate_layer(lt, arch, input_from_dram=False,
+                       out_activations=np.zeros((4, 160, 160), np.float32))
+    assert c.mapping["activations_resident"] is True
+    assert c.accesses["dram_read_bits_act_values"] == 0
+    base = dcnn_counts(lt.layer, arch, c, input_from_dram=False)
+    assert base["dcnn"]["accesses"]["dram_read_bits_act_values"] == 64 * 160 * 160 * 16
+    opt = base["dcnn_opt"]["accesses"]
+    assert opt["dram_read_bits_act_values"] == c.mapping["act_entries"] * 16 > 0
+    assert opt["dram_read_bits_act_index"] == c.mapping["act_entries"] * 4

@@ -88,8 +88,12 @@ def dcnn_counts(layer: Layer, arch: ArchConfig, scnn: LayerCounts,
     opt["multiplies"] = scnn.products
     for key in ("dram_read_bits_weight_values", "dram_read_bits_weight_index"):
         opt[key] = s[key] // max(1, int(scnn.mapping["passes"]))
-    for key in ("dram_read_bits_act_values", "dram_read_bits_act_index"):
-        opt[key] = s[key] if dense["dram_read_bits_act_values"] else 0
+    # Compressed input, once (SCNN's encoded entries), whenever DCNN reads it: also when SCNN
+    # keeps a sparse input on chip that is larger than 2 MB dense.
+    act_entries = int(scnn.mapping["act_entries"])
+    for key, bits in (("dram_read_bits_act_values", vb),
+                      ("dram_read_bits_act_index", arch.index_bits)):
+        opt[key] = act_entries * bits if act_read else 0
     for key in ("dram_write_bits_values", "dram_write_bits_index"):
         opt[key] = (s["oaram_writes"] * (vb if key.endswith("values") else arch.index_bits)
                     if dense["dram_write_bits_values"] else 0)
