@@ -9,9 +9,9 @@ over PEs for the first three), ``oracle_cycles``, ``products``, ``dense_macs``,
 ``multiplier_utilization``, ``barrier_fraction``, ``conflict_stall_fraction``, ``accesses``
 (counts by component; keys starting ``dram_`` are bits), ``accumulator_accesses``
 (``per_product``, ``same_address``, ``wide``; ``null`` when not counted), ``energy_pj``
-(by component, plus ``total``), ``dcnn`` and ``dcnn_opt`` (``cycles``, ``energy_pj``),
-``speedup_vs_dcnn``, ``oracle_fraction`` (oracle / SCNN cycles), ``mapping`` and ``verified``
-(true / false / null when not checked).
+(by component, plus ``total``), ``dcnn`` and ``dcnn_opt`` (``cycles``, ``dram_stall_cycles``,
+``energy_pj``), ``speedup_vs_dcnn``, ``oracle_fraction`` (oracle / SCNN cycles), ``mapping``
+and ``verified`` (true / false / null when not checked).
 """
 
 from __future__ import annotations
@@ -78,8 +78,12 @@ def totals_record(records: list[dict[str, Any]], multipliers: int) -> dict[str, 
         "accumulator_accesses": add([r["accumulator_accesses"] for r in records]),
         "energy_pj": add([r["energy_pj"] for r in records]),
         "dcnn": {"cycles": dc,
+                 "dram_stall_cycles": sum(r["dcnn"].get("dram_stall_cycles", 0)
+                                          for r in records),
                  "energy_pj": add([r["dcnn"]["energy_pj"] for r in records])},
         "dcnn_opt": {"cycles": dc,
+                     "dram_stall_cycles": sum(r["dcnn_opt"].get("dram_stall_cycles", 0)
+                                              for r in records),
                      "energy_pj": add([r["dcnn_opt"]["energy_pj"] for r in records])},
         "speedup_vs_dcnn": _ratio(dc, cycles),
         "oracle_fraction": _ratio(products / multipliers, cycles),
@@ -137,8 +141,11 @@ class SimulationResult:
             g = f.create_group("layers")
             for k in keys:
                 vals = [r.get(k) for r in rows]
-                if all(isinstance(v, str) for v in vals):
-                    g.create_dataset(k, data=np.array(vals, dtype=h5py.string_dtype()))
+                if any(isinstance(v, str) for v in vals):
+                    # Text columns (e.g. mapping.input_source); the total row has none: "".
+                    g.create_dataset(k, data=np.array(["" if v is None else str(v)
+                                                       for v in vals],
+                                                      dtype=h5py.string_dtype()))
                 else:
                     g.create_dataset(k, data=np.array(
                         [np.nan if v is None else float(v) for v in vals]))

@@ -18,13 +18,13 @@ from scnn_sim import __version__
 from scnn_sim.arch import ArchConfig, load_arch
 from scnn_sim.energy import EnergyTable, load_energy_table
 from scnn_sim.engine.baselines import dcnn_counts
-from scnn_sim.engine.layer import LayerCounts, simulate_layer
+from scnn_sim.engine.layer import LayerCounts, encode_outputs, simulate_layer
 from scnn_sim.errors import ConfigError, ScnnSimError, SparsityError, WorkloadError
 from scnn_sim.formats import size_group_index
 from scnn_sim.results import LayerResult, SimulationResult, totals_record
 from scnn_sim.sparsity import parse_granularity, prune, synthetic_activations, synthetic_weights
 from scnn_sim.tensors import LayerTensors
-from scnn_sim.workload import Layer, Workload, load_workload
+from scnn_sim.workload import Layer, Workload, chain_producers, load_workload
 
 H5_SUFFIXES = (".h5", ".hdf5")
 
@@ -137,8 +137,7 @@ def simulate(
             (i, t.layer, t) for i, t in enumerate(tensors)]
     else:
         items = [(i, lay, None) for i, lay in enumerate(wl.layers) if lay.kind == "conv"]
-    first_index = items[0][0] if items else None
-    next_of = {items[i][0]: items[i + 1] for i in range(len(items) - 1)}
+    chain = _Chain(items, tensors is not None, arch_cfg, seed, clustered)
     if layers is not None:
         wanted = set(layers)
         unknown = wanted - {lay.name for _, lay, _ in items}
@@ -159,21 +158,28 @@ def simulate(
         lt = given if given is not None else synthesize(layer, index, seed, clustered)
         try:
             lt = _prune_layer(lt, gran, density, pointwise_group)
-            out_acts = _output_activations(lt, next_of.get(index), seed, index, clustered)
+            out_acts = chain.output_activations(index, lt.layer)
             storage = None
             if weight_format == "group" and gran not in (None, "fine"):
                 storage = size_group_index(lt.weights, gran, value_bits=arch_cfg.value_bits,
                                            index_bits=arch_cfg.index_bits,
                                            pointwise_group=pointwise_group)
-            first = index == first_index
-            counts = simulate_layer(lt, arch_cfg, verify=verify, input_from_dram=first,
+            from_dram, reason = chain.input_from_dram(index, layer)
+            counts = simulate_layer(lt, arch_cfg, verify=verify, input_from_dram=from_dram,
                                     out_activations=out_acts, count_merges=count_merges,
                                     weight_storage=storage)
         except ScnnSimError as exc:
             msg = str(exc)
             raise type(exc)(msg if msg.startswith(layer.name) else f"{layer.name}: {msg}") \
                 from None
-        records.append(layer_record(lt, counts, arch_cfg, table, input_from_dram=first))
+        chain.spilled[layer.name] = bool(counts.mapping["outputs_spill"])
+        if not from_dram and not counts.mapping["activations_resident"]:
+            from_dram, reason = True, "input does not fit the IARAM: streamed from DRAM"
+        counts.mapping["input_source"] = "dram" if from_dram else "chained"
+        counts.mapping["input_source_reason"] = reason
+        counts.mapping["producers"] = list(chain.producers.get(layer.name) or [])
+        records.append(layer_record(lt, counts, arch_cfg, table,
+                                    input_from_dram=chain.network_input(index, layer)))
         if verify and counts.output is not None:
             outputs[layer.name] = counts.output
     meta = {
@@ -206,28 +212,96 @@ def _prune_layer(lt: LayerTensors, granularity: str | None, density: float | Non
     return LayerTensors(layer, pruned, lt.activations)
 
 
-def _output_activations(lt: LayerTensors, nxt: tuple[int, Layer, LayerTensors | None] | None,
-                        seed: int, index: int, clustered: float) -> np.ndarray:
-    """The layer's output activations for OARAM counts.
+class _Chain:
+    """Which layer feeds which, and whether a layer's input is on chip (README "layer
+    chaining").
 
-    ``nxt`` is the next conv layer of the network (whether or not it is simulated).
-    Exported tensors: the next layer's real input when its shape is this layer's output shape.
-    Otherwise synthetic, at the next layer's input density when the next layer consumes this
-    layer's K channels, else at this layer's own input density (README, modelling choices).
+    ``items`` are all conv layers of the network, ``(index, layer, tensors or None)``, in order
+    (before any ``layers=`` selection, so a layer's result does not depend on the selection).
     """
-    layer = lt.layer
-    shape = (layer.K, layer.P, layer.Q)
-    if nxt is not None and nxt[2] is not None and nxt[2].activations.shape == shape:
-        return nxt[2].activations
-    dens = layer.act_density
-    if nxt is not None and nxt[1].C == layer.K:
-        dens = nxt[1].act_density
-    return synthetic_activations(shape, dens, _layer_rng(seed, index, 2), clustered=clustered)
+
+    def __init__(self, items: list[tuple[int, Layer, LayerTensors | None]], exported: bool,
+                 arch: ArchConfig, seed: int, clustered: float) -> None:
+        self.items = items
+        self.pos = {index: k for k, (index, _, _) in enumerate(items)}
+        self.by_name = {lay.name: k for k, (_, lay, _) in enumerate(items)}
+        self.exported = exported
+        self.arch, self.seed, self.clustered = arch, seed, clustered
+        layers = [lay for _, lay, _ in items]
+        self.producers = _exported_producers(layers) if exported else chain_producers(layers)
+        self.consumer: dict[str, int] = {}
+        for k, lay in enumerate(layers):
+            for name in self.producers.get(lay.name) or ():
+                self.consumer.setdefault(name, k)
+        self.spilled: dict[str, bool] = {}
+
+    def network_input(self, index: int, layer: Layer) -> bool:
+        """The layer reads the network's input, or an input of unknown producer, from DRAM."""
+        return self.pos[index] == 0 or self.producers.get(layer.name) is None
+
+    def input_from_dram(self, index: int, layer: Layer) -> tuple[bool, str]:
+        """Whether the layer's input comes from DRAM, and why (before the IARAM check)."""
+        if self.pos[index] == 0:
+            return True, "the network's first layer reads its input from DRAM"
+        prods = self.producers.get(layer.name)
+        if prods is None:
+            return True, ("no producer: the input is not the previous layer's output "
+                          "(a branch or concatenation without an input field)")
+        for name in prods:
+            if self._spills(name):
+                return True, f"producer {name!r} spilled its outputs to DRAM"
+        return False, "on chip: the producers' outputs stay in OARAM, swapped to IARAM"
+
+    def _spills(self, name: str) -> bool:
+        if name not in self.spilled:
+            index, lay, given = self.items[self.by_name[name]]
+            out = self.output_activations(index, lay)
+            self.spilled[name] = encode_outputs(lay, out, self.arch)[1]
+        return self.spilled[name]
+
+    def output_activations(self, index: int, layer: Layer) -> np.ndarray:
+        """The layer's outputs after the PPU (ReLU, pooling), for OARAM counts.
+
+        Exported tensors: the consumer's real input when it is this layer's output alone (its
+        plane may be smaller: pooled in the exported model). Synthetic: drawn post-pool,
+        ``layer.out_shape``, at the first consumer's input density; without a consumer at the
+        next layer's density when it reads K channels, else at this layer's own input density.
+        """
+        k = self.pos[index]
+        c = self.consumer.get(layer.name)
+        if self.exported and c is not None and c == k + 1:
+            acts = self.items[c][2].activations
+            if acts.shape[0] == layer.K and self.producers[self.items[c][1].name] == (
+                    layer.name,):
+                return acts
+        dens = layer.act_density
+        if c is not None:
+            dens = self.items[c][1].act_density
+        elif k + 1 < len(self.items) and self.items[k + 1][1].C == layer.K:
+            dens = self.items[k + 1][1].act_density
+        return synthetic_activations(layer.out_shape, dens, _layer_rng(self.seed, index, 2),
+                                     clustered=self.clustered)
+
+
+def _exported_producers(layers: list[Layer]) -> dict[str, tuple[str, ...] | None]:
+    """Exported networks: the previous layer feeds a layer that reads its K channels on the
+    same or a smaller plane (pooled in the model; the file does not store pooling layers)."""
+    out: dict[str, tuple[str, ...] | None] = {}
+    prev: Layer | None = None
+    for lay in layers:
+        ok = (prev is not None and prev.K == lay.C and lay.H <= prev.P and lay.W <= prev.Q)
+        out[lay.name] = (prev.name,) if ok else None
+        prev = lay
+    return out
 
 
 def layer_record(lt: LayerTensors, c: LayerCounts, arch: ArchConfig, table: EnergyTable,
                  input_from_dram: bool) -> dict[str, Any]:
-    """The JSON record of one layer (see :mod:`scnn_sim.results` for the schema)."""
+    """The JSON record of one layer (see :mod:`scnn_sim.results` for the schema).
+
+    ``input_from_dram``: the dense baselines read the layer's input from DRAM whatever their
+    SRAM holds (the network's first layer, or an input of unknown producer).
+    """
     layer = lt.layer
     energy = table.breakdown(c.accesses)
     energy["total"] = sum(energy.values())
@@ -236,7 +310,8 @@ def layer_record(lt: LayerTensors, c: LayerCounts, arch: ArchConfig, table: Ener
     for key, val in base.items():
         e = table.breakdown(val["accesses"])
         e["total"] = sum(e.values())
-        dcnn[key] = {"cycles": int(val["cycles"]), "energy_pj": e}
+        dcnn[key] = {"cycles": int(val["cycles"]),
+                     "dram_stall_cycles": int(val["dram_stall_cycles"]), "energy_pj": e}
     return {
         "name": layer.name,
         "shape": {"C": layer.C, "K": layer.K, "R": layer.R, "S": layer.S, "H": layer.H,

@@ -19,6 +19,11 @@ Per layer ``name C K R S H W`` are required; ``kind`` (``conv``), ``stride`` (1)
 ``default_densities``. ``density_source`` is optional: when absent it is ``published`` if the
 file gives both densities of the layer and ``default`` otherwise.
 
+A conv layer may carry ``pool: {kind: max|avg, window: N, stride: N, padding: N,
+ceil_mode: false}`` (the PPU pools its outputs before OARAM) and ``input: NAME`` or
+``input: [A, B]`` (the earlier layers whose pooled outputs, concatenated, are its input; by
+default the previous layer when shapes match). The loader checks that chains are consistent.
+
 Every mistake raises :class:`~scnn_sim.errors.WorkloadError` with a one-line message
 ``file:layer:field: problem``.
 """
@@ -38,10 +43,13 @@ from scnn_sim.yamlio import parse_yaml
 
 __all__ = [
     "Layer",
+    "POOL_KINDS",
+    "Pool",
     "Workload",
     "builtin_dir",
     "builtin_names",
     "load_workload",
+    "chain_producers",
     "validate_layer",
 ]
 
@@ -58,9 +66,59 @@ _OPTIONAL_LAYER_KEYS = (
     "weight_density",
     "act_density",
     "density_source",
+    "pool",
+    "input",
 )
+POOL_KINDS = ("max", "avg")
+_POOL_KEYS = ("kind", "window", "stride", "padding", "ceil_mode")
 _TOP_KEYS = ("name", "description", "provenance", "default_densities", "layers")
 _DEFAULT_DENSITY_KEYS = ("weight", "act", "reason")
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A pooling layer applied by the PPU to a conv layer's (ReLU'd) outputs before OARAM.
+
+    Parameters
+    ----------
+    kind : str
+        ``"max"`` or ``"avg"``.
+    window : int
+        Square window size.
+    stride : int
+        Window stride (the YAML default is ``window``).
+    padding : int
+        Symmetric padding, at most ``window // 2``; padding never wins a max and is not
+        counted by an average.
+    ceil_mode : bool
+        Round the output size up (Caffe's pooling; GoogLeNet's ``3x3_s2`` pools need it).
+    """
+
+    kind: str
+    window: int
+    stride: int
+    padding: int = 0
+    ceil_mode: bool = False
+
+    def out_size(self, n: int) -> int:
+        """Pooled extent of ``n`` inputs along one axis."""
+        span = n + 2 * self.padding - self.window
+        if not self.ceil_mode:
+            return span // self.stride + 1
+        out = -(-span // self.stride) + 1
+        if (out - 1) * self.stride >= n + self.padding:
+            out -= 1   # the last window would start in the right padding
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML mapping of this pool."""
+        return dataclasses.asdict(self)
+
+    def describe(self) -> str:
+        """Short text, e.g. ``max 3x3/2 pad 0`` (``ceil`` appended in ceil mode)."""
+        w = self.window
+        return (f"{self.kind} {w}x{w}/{self.stride} pad {self.padding}"
+                + (" ceil" if self.ceil_mode else ""))
 
 
 @dataclass(frozen=True)
@@ -85,6 +143,12 @@ class Layer:
         Fraction of non-zero weights and of non-zero input activations, in [0, 1].
     density_source : str
         ``"published"`` or ``"default"``: where the densities came from.
+    pool : Pool or None
+        Pooling the PPU applies to the outputs before they are written to OARAM.
+    inputs : tuple of str or None
+        Explicit producers (YAML ``input``): the layers whose pooled outputs, concatenated
+        along channels in this order, are this layer's input. ``None``: the previous layer
+        (see :func:`chain_producers`).
 
     Notes
     -----
@@ -105,6 +169,8 @@ class Layer:
     weight_density: float = 1.0
     act_density: float = 1.0
     density_source: str = "default"
+    pool: Pool | None = None
+    inputs: tuple[str, ...] | None = None
 
     @property
     def P(self) -> int:
@@ -115,6 +181,13 @@ class Layer:
     def Q(self) -> int:
         """Output width: ``(W + 2*padding - S) // stride + 1``."""
         return (self.W + 2 * self.padding - self.S) // self.stride + 1
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        """Output shape after the PPU's pooling: ``(K, P', Q')`` (``(K, P, Q)`` unpooled)."""
+        if self.pool is None:
+            return (self.K, self.P, self.Q)
+        return (self.K, self.pool.out_size(self.P), self.pool.out_size(self.Q))
 
     @property
     def weight_shape(self) -> tuple[int, int, int, int]:
@@ -299,6 +372,15 @@ def validate_layer(layer: Layer, where: str) -> None:
                 fail(field, f"must be 1 for an fc layer, got {v}")
         if layer.padding != 0:
             fail("padding", f"must be 0 for an fc layer, got {layer.padding}")
+    if layer.pool is not None:
+        _validate_pool(layer, where)
+    if layer.inputs is not None:
+        if (not isinstance(layer.inputs, tuple) or not layer.inputs
+                or not all(isinstance(n, str) and n.strip() for n in layer.inputs)):
+            fail("input", f"must be a layer name or a non-empty list of layer names, "
+                          f"got {layer.inputs!r}")
+        if layer.name in layer.inputs:
+            fail("input", "a layer cannot be its own input")
     for field, size, k, out in (
         ("R", layer.H, layer.R, "P"),
         ("S", layer.W, layer.S, "Q"),
@@ -311,6 +393,104 @@ def validate_layer(layer: Layer, where: str) -> None:
                 f"({'H' if field == 'R' else 'W'}={size} + 2*padding={layer.padding}): "
                 f"output {out} would be < 1",
             )
+
+
+def _validate_pool(layer: Layer, where: str) -> None:
+    pool = layer.pool
+
+    def fail(field: str, problem: str) -> NoReturn:
+        raise WorkloadError(f"{where}:pool.{field}: {problem}")
+
+    if not isinstance(pool, Pool):
+        raise WorkloadError(f"{where}:pool: must be a mapping with keys "
+                            f"{', '.join(_POOL_KEYS)}, got {pool!r}")
+    if layer.kind != "conv":
+        fail("kind", "pooling is only allowed after a conv layer")
+    if pool.kind not in POOL_KINDS:
+        fail("kind", f"must be one of {', '.join(POOL_KINDS)}, got {pool.kind!r}")
+    for field in ("window", "stride"):
+        v = getattr(pool, field)
+        if not _is_int(v) or v < 1:
+            fail(field, f"must be a positive integer, got {v!r}")
+    if not _is_int(pool.padding) or pool.padding < 0:
+        fail("padding", f"must be a non-negative integer, got {pool.padding!r}")
+    if pool.padding > pool.window // 2:
+        fail("padding", f"{pool.padding} is more than half the window {pool.window}")
+    if not isinstance(pool.ceil_mode, bool):
+        fail("ceil_mode", f"must be true or false, got {pool.ceil_mode!r}")
+    if layer.P >= 1 and layer.Q >= 1:
+        small = min(layer.P, layer.Q) + 2 * pool.padding
+        if pool.window > small:
+            fail("window", f"{pool.window} is larger than the padded conv output "
+                           f"{layer.P}x{layer.Q} + 2*padding={pool.padding}")
+
+
+def chain_producers(layers: tuple[Layer, ...] | list[Layer]) -> dict[str, tuple[str, ...] | None]:
+    """Which layers' outputs are each conv layer's input (README "layer chaining").
+
+    Parameters
+    ----------
+    layers : sequence of Layer
+        A network's layers in order (fc layers are skipped).
+
+    Returns
+    -------
+    dict
+        Per conv layer name: the explicit ``input`` producers if given, else the previous conv
+        layer when its pooled output shape ``out_shape`` is this layer's input ``(C, H, W)``,
+        else ``None`` (the input's producer is unknown: the network's first layer, or a branch
+        or concatenation input without an ``input`` field).
+    """
+    out: dict[str, tuple[str, ...] | None] = {}
+    prev: Layer | None = None
+    for layer in layers:
+        if layer.kind != "conv":
+            continue
+        if layer.inputs is not None:
+            out[layer.name] = tuple(layer.inputs)
+        elif prev is not None and prev.out_shape == (layer.C, layer.H, layer.W):
+            out[layer.name] = (prev.name,)
+        else:
+            out[layer.name] = None
+        prev = layer
+    return out
+
+
+def _check_chain(layers: list[Layer], shown: str) -> None:
+    """Explicit inputs must name earlier conv layers whose pooled outputs, concatenated, are the
+    layer's input; a pooled layer whose next layer reads its K channels must match it."""
+    by_name = {lay.name: (i, lay) for i, lay in enumerate(layers)}
+    for i, layer in enumerate(layers):
+        where = f"{shown}:{layer.name}"
+        if layer.inputs is not None:
+            if layer.kind != "conv":
+                raise WorkloadError(f"{where}:input: only conv layers take an input field")
+            for name in layer.inputs:
+                if name not in by_name:
+                    raise WorkloadError(f"{where}:input: no layer named {name!r}")
+                j, src = by_name[name]
+                if j >= i:
+                    raise WorkloadError(f"{where}:input: {name!r} comes after this layer; "
+                                        "inputs must be earlier layers")
+                if src.kind != "conv":
+                    raise WorkloadError(f"{where}:input: {name!r} is not a conv layer")
+                plane = src.out_shape[1:]
+                if plane != (layer.H, layer.W):
+                    raise WorkloadError(
+                        f"{where}:input: {name!r} outputs {plane[0]}x{plane[1]} (after its "
+                        f"pool), this layer's input is {layer.H}x{layer.W}")
+            channels = sum(by_name[n][1].K for n in layer.inputs)
+            if channels != layer.C:
+                raise WorkloadError(
+                    f"{where}:input: the inputs' channels add up to {channels}, C is {layer.C}")
+        nxt = layers[i + 1] if i + 1 < len(layers) else None
+        if (layer.pool is not None and nxt is not None and nxt.kind == "conv"
+                and nxt.inputs is None and nxt.C == layer.K
+                and (nxt.H, nxt.W) != layer.out_shape[1:]):
+            _, pp, pq = layer.out_shape
+            raise WorkloadError(
+                f"{where}:pool: pooled output {pp}x{pq} (from {layer.P}x{layer.Q}) does not "
+                f"match the next layer {nxt.name!r}'s input {nxt.H}x{nxt.W}")
 
 
 # --------------------------------------------------------------------------- YAML loading
@@ -404,6 +584,12 @@ def _layer_from_mapping(entry: Any, index: int, shown: str, defaults: tuple[floa
         for k, v in entry.items()
         if not (v is None and k in ("weight_density", "act_density", "density_source"))
     }
+    if "pool" in fields:
+        fields["pool"] = _pool_from_mapping(fields["pool"], where)
+    if "input" in fields:
+        raw = fields.pop("input")
+        fields["inputs"] = (raw,) if isinstance(raw, str) else (
+            tuple(raw) if isinstance(raw, list) else raw)
     has_w = "weight_density" in fields
     has_a = "act_density" in fields
     fields.setdefault("weight_density", defaults[0])
@@ -417,6 +603,24 @@ def _layer_from_mapping(entry: Any, index: int, shown: str, defaults: tuple[floa
         weight_density=float(layer.weight_density),
         act_density=float(layer.act_density),
     )
+
+
+def _pool_from_mapping(entry: Any, where: str) -> Pool | None:
+    if entry is None:
+        return None
+    if not isinstance(entry, dict):
+        raise WorkloadError(f"{where}:pool: must be a mapping with keys "
+                            f"{', '.join(_POOL_KEYS)}, got {entry!r}")
+    for key in entry:
+        if key not in _POOL_KEYS:
+            raise WorkloadError(f"{where}:pool.{key}: unknown key; allowed keys: "
+                                f"{', '.join(_POOL_KEYS)}")
+    for key in ("kind", "window"):
+        if key not in entry:
+            raise WorkloadError(f"{where}:pool.{key}: missing required key")
+    return Pool(kind=entry["kind"], window=entry["window"],
+                stride=entry.get("stride", entry["window"]),
+                padding=entry.get("padding", 0), ceil_mode=entry.get("ceil_mode", False))
 
 
 def load_workload(name_or_path: str | os.PathLike) -> Workload:
@@ -469,6 +673,7 @@ def load_workload(name_or_path: str | os.PathLike) -> Workload:
             )
         first_index[layer.name] = i
         layers.append(layer)
+    _check_chain(layers, shown)
     return Workload(
         name=name,
         layers=tuple(layers),

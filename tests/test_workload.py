@@ -630,6 +630,7 @@ def test_cli_show(capsys: pytest.CaptureFixture[str]) -> None:
         "2",
         "2",
         "27x27",
+        "max3x3/2->13x13",
         "223.9",
         "0.379",
         "0.936",

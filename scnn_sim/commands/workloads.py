@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from scnn_sim.report import format_table
-from scnn_sim.workload import Workload, builtin_names, load_workload
+from scnn_sim.workload import Layer, Workload, builtin_names, load_workload
 
 
 def _density_summary(workload: Workload) -> str:
@@ -38,6 +38,16 @@ def workloads_table() -> str:
     return format_table(headers, rows)
 
 
+def _pool_cell(layer: Layer) -> str:
+    """``max3x3/2->27x27`` (``p1``: padding, ``c``: ceil rounding), or ``-`` without pool."""
+    pool = layer.pool
+    if pool is None:
+        return "-"
+    return (f"{pool.kind}{pool.window}x{pool.window}/{pool.stride}"
+            f"{f'p{pool.padding}' if pool.padding else ''}{'c' if pool.ceil_mode else ''}"
+            f"->{layer.out_shape[1]}x{layer.out_shape[2]}")
+
+
 def show_table(workload: Workload) -> str:
     """Render the layer table of one workload followed by its totals.
 
@@ -62,6 +72,7 @@ def show_table(workload: Workload) -> str:
         "pad",
         "groups",
         "PxQ",
+        "pool",
         "dense MACs [M]",
         "weight density",
         "act density",
@@ -81,6 +92,7 @@ def show_table(workload: Workload) -> str:
                 layer.padding,
                 layer.groups,
                 f"{layer.P}x{layer.Q}",
+                _pool_cell(layer),
                 round(layer.dense_macs / 1e6, 3),
                 layer.weight_density,
                 layer.act_density,

@@ -13,10 +13,18 @@
 * Cycles = groups x max over PEs (owned pixels) x ceil(Kg / F) x ceil(Cg / I) x R x S:
   fragmentation comes from channel counts that are not multiples of F or I.
 * On-chip SRAM of 2 MB (SCNN's DCNN): activations go to DRAM only when a layer's dense input or
-  output exceeds it, or for a network's first layer. Weights are read once from DRAM.
-* DCNN-opt: the same cycles; multipliers are zero-gated (only the products with both operands
-  non-zero cost energy, which are SCNN's products) and DRAM transfers are compressed (SCNN's
-  encoded bits).
+  (pooled) output exceeds it, or for a layer whose input is the network's input or of unknown
+  producer. Weights are read once from DRAM.
+* Cycles include DRAM time when bandwidth binds, overlapped with compute like SCNN's
+  (:func:`~scnn_sim.engine.timeline.run_timeline`): one step per group of F output channels
+  (per convolution group), its dense weights streamed one step ahead; the input arrives before
+  the first step; spilled outputs are written behind the steps. An input larger than half the
+  SRAM is processed in ``ceil(input bits / (SRAM / 2))`` spatial passes (double-buffered
+  halves of the SRAM), each pass's input share prefetched during the previous pass; weights
+  stay in SRAM across passes.
+* DCNN-opt: the same cycles ([SCNN]: same speed as DCNN); multipliers are zero-gated (only the
+  products with both operands non-zero cost energy, which are SCNN's products) and DRAM
+  transfers are compressed (SCNN's encoded bits).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from __future__ import annotations
 from scnn_sim.arch import ArchConfig
 from scnn_sim.engine.layer import LayerCounts
 from scnn_sim.engine.mapping import owner_bounds, split_bounds
+from scnn_sim.engine.timeline import Step, Timeline, run_timeline
 from scnn_sim.workload import Layer
 
 DCNN_SRAM_BITS = 2 * 1024 * 1024 * 8
@@ -37,17 +46,22 @@ def dcnn_counts(layer: Layer, arch: ArchConfig, scnn: LayerCounts,
     same access keys as the engine, so one energy table prices all three.
     """
     g = layer.groups
-    Kg, Cg = layer.K // g, layer.C // g
+    Cg = layer.C // g
     own_r = owner_bounds(layer, split_bounds(layer.H, arch.pe_rows, arch.tiling), layer.P, "row")
     own_c = owner_bounds(layer, split_bounds(layer.W, arch.pe_cols, arch.tiling), layer.Q, "col")
     pixels = [(r1 - r0) * (c1 - c0) for r0, r1 in own_r for c0, c1 in own_c]
     active_pes = sum(1 for p in pixels if p)
-    per_pixel = -(-Kg // arch.F) * -(-Cg // arch.I) * layer.R * layer.S
-    cycles = g * max(pixels) * per_pixel
     macs = layer.dense_macs
     vb = arch.value_bits
     act_bits = layer.C * layer.H * layer.W * vb
-    out_bits = layer.K * layer.P * layer.Q * vb
+    out_shape = scnn.mapping.get("output_shape") or layer.out_shape
+    out_elems = int(out_shape[0]) * int(out_shape[1]) * int(out_shape[2])
+    out_bits = out_elems * vb
+    act_read = input_from_dram or act_bits > DCNN_SRAM_BITS
+    out_write = out_bits > DCNN_SRAM_BITS
+    tl = dcnn_timeline(layer, arch, max(pixels), act_bits if act_read else 0,
+                       out_bits if out_write else 0)
+    cycles = tl.total
     dense = {
         "multiplies": macs,
         "crossbar_transfers": 0,
@@ -55,19 +69,18 @@ def dcnn_counts(layer: Layer, arch: ArchConfig, scnn: LayerCounts,
         "acc_writes": macs / arch.I,
         "acc_drain_reads": layer.K * layer.P * layer.Q,
         "iaram_reads": macs / arch.F,
-        "oaram_writes": layer.K * layer.P * layer.Q,
+        "oaram_writes": out_elems,
         "weight_fifo_reads": layer.K * Cg * layer.R * layer.S * active_pes,
         "weight_fifo_writes": layer.K * Cg * layer.R * layer.S * active_pes,
         "weight_fifo_read_bits": layer.K * Cg * layer.R * layer.S * active_pes * arch.value_bits,
         "weight_fifo_write_bits": layer.K * Cg * layer.R * layer.S * active_pes * arch.value_bits,
-        "ppu_ops": layer.K * layer.P * layer.Q,
+        "ppu_ops": layer.K * layer.P * layer.Q + int(scnn.mapping.get("pool_ops", 0)),
         "halo_words": 0,
         "dram_read_bits_weight_values": layer.K * Cg * layer.R * layer.S * vb,
         "dram_read_bits_weight_index": 0,
-        "dram_read_bits_act_values": act_bits if (input_from_dram or act_bits > DCNN_SRAM_BITS)
-        else 0,
+        "dram_read_bits_act_values": act_bits if act_read else 0,
         "dram_read_bits_act_index": 0,
-        "dram_write_bits_values": out_bits if out_bits > DCNN_SRAM_BITS else 0,
+        "dram_write_bits_values": out_bits if out_write else 0,
         "dram_write_bits_index": 0,
     }
     s = scnn.accesses
@@ -75,10 +88,60 @@ def dcnn_counts(layer: Layer, arch: ArchConfig, scnn: LayerCounts,
     opt["multiplies"] = scnn.products
     for key in ("dram_read_bits_weight_values", "dram_read_bits_weight_index"):
         opt[key] = s[key] // max(1, int(scnn.mapping["passes"]))
-    for key in ("dram_read_bits_act_values", "dram_read_bits_act_index"):
-        opt[key] = s[key] if dense["dram_read_bits_act_values"] else 0
+    # Compressed input, once (SCNN's encoded entries), whenever DCNN reads it: also when SCNN
+    # keeps a sparse input on chip that is larger than 2 MB dense.
+    act_entries = int(scnn.mapping["act_entries"])
+    for key, bits in (("dram_read_bits_act_values", vb),
+                      ("dram_read_bits_act_index", arch.index_bits)):
+        opt[key] = act_entries * bits if act_read else 0
     for key in ("dram_write_bits_values", "dram_write_bits_index"):
         opt[key] = (s["oaram_writes"] * (vb if key.endswith("values") else arch.index_bits)
                     if dense["dram_write_bits_values"] else 0)
-    return {"dcnn": {"cycles": cycles, "accesses": dense},
-            "dcnn_opt": {"cycles": cycles, "accesses": opt}}
+    # No halos or drains: every cycle beyond compute waits for DRAM (input and weights
+    # before a step, or the last spilled outputs after the final step).
+    stall = tl.total - tl.compute
+    return {"dcnn": {"cycles": cycles, "dram_stall_cycles": stall, "accesses": dense},
+            "dcnn_opt": {"cycles": cycles, "dram_stall_cycles": stall, "accesses": opt}}
+
+
+def dcnn_timeline(layer: Layer, arch: ArchConfig, max_pixels: int, act_bits: float,
+                  out_bits: float) -> Timeline:
+    """DCNN's cycles with its DRAM transfers overlapped with compute (module docstring).
+
+    Parameters
+    ----------
+    layer
+        The conv layer.
+    arch
+        Multiplier array (F, I), DRAM bandwidth and latency.
+    max_pixels
+        Output pixels of the busiest PE.
+    act_bits, out_bits
+        Dense input bits read from DRAM and (pooled) output bits written to it (0: on chip).
+
+    Returns
+    -------
+    Timeline
+        ``total`` cycles, of which ``dram_stall`` waiting for DRAM.
+    """
+    g = layer.groups
+    Kg, Cg = layer.K // g, layer.C // g
+    per_pixel = -(-Cg // arch.I) * layer.R * layer.S
+    n_kf = -(-Kg // arch.F)
+    n_pass = max(1, -(-int(act_bits) // (DCNN_SRAM_BITS // 2)))
+    n_pass = min(n_pass, max(max_pixels, 1))
+    pass_pixels = [hi - lo for lo, hi in split_bounds(max_pixels, n_pass)]
+    w_bits_f = Cg * layer.R * layer.S * arch.value_bits   # one output channel's weights
+    n_steps = n_pass * g * n_kf
+    steps = []
+    for p, pix in enumerate(pass_pixels):
+        for gi in range(g):
+            for f in range(n_kf):
+                first = gi == 0 and f == 0
+                kf = min(arch.F, Kg - f * arch.F)
+                steps.append(Step(
+                    compute_cycles=pix * per_pixel, halo_cycles=0, drain_cycles=0,
+                    weight_bits=float(kf * w_bits_f) if p == 0 else 0.0,
+                    act_bits=act_bits / n_pass if first else 0.0,
+                    out_bits=out_bits / n_steps, first_of_pass=first))
+    return run_timeline(steps, arch.dram_bits_per_cycle, arch.dram_latency_cycles, True)

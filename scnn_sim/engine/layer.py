@@ -22,6 +22,7 @@ from scnn_sim.engine.mapping import (
     phases,
     split_bounds,
 )
+from scnn_sim.engine.ppu import pool2d, pool_ops, pooled_owner_bounds
 from scnn_sim.engine.timeline import Step, run_timeline
 from scnn_sim.errors import SimulationError
 from scnn_sim.formats import FormatSize, RLEStream, rle_encode_blocks
@@ -228,8 +229,9 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
     input_from_dram
         The activations come from DRAM even when they fit the IARAM (a network's first layer).
     out_activations
-        The layer's output activations ``[K, P, Q]`` (after ReLU) used to count OARAM writes
-        and output DRAM bits; with ``verify`` the computed outputs are used instead.
+        The layer's output activations after the PPU (ReLU, then the layer's ``pool``):
+        ``layer.out_shape``, used to count OARAM writes, the OARAM spill and output DRAM
+        bits; with ``verify`` the computed outputs, ReLU'd and pooled, are used instead.
     count_merges
         Count accumulator accesses under the same-address and wide models too (about 30%
         slower). Always on when ``arch.access_model`` needs them.
@@ -307,16 +309,15 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
         scale = float(np.max(np.abs(ref))) if ref.size else 0.0
         verified = bool(max_err <= 1e-4 * max(scale, 1.0))
         output = full
+        # The PPU: ReLU, then pooling, before compression into OARAM.
         out_activations = np.maximum(full, 0.0).astype(np.float32)
+        if layer.pool is not None:
+            out_activations = pool2d(out_activations, layer.pool)
     if out_activations is None:
         raise SimulationError(f"{layer.name}: output activations are needed to count OARAM "
                               "writes (pass out_activations or verify=True)")
-    own_r = owner_bounds(layer, split_bounds(layer.H, arch.pe_rows, arch.tiling), layer.P, "row")
-    own_c = owner_bounds(layer, split_bounds(layer.W, arch.pe_cols, arch.tiling), layer.Q, "col")
-    o_stream = _encode_owned(out_activations, own_r, own_c, arch.index_bits)
+    o_stream, out_spill = encode_outputs(layer, out_activations, arch)
     entry_bits = arch.value_bits + arch.index_bits
-    o_tile_bits = _tile_entries(o_stream, arch.n_pes) * entry_bits
-    out_spill = bool(o_tile_bits.max(initial=0) > arch.oaram_bytes * 8)
 
     # Per-step timing: barrier per output-channel group (or per input channel).
     w_entries = sum(ws.n_entries for ws in w_streams)
@@ -365,6 +366,7 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
                       arch.acc_double_buffered)
 
     act_from_dram = (not resident) or input_from_dram
+    n_pool_ops = pool_ops(layer.K, layer.P, layer.Q, layer.pool)
     buffer_entries = int(group_kc.sum()) * tiling.BH * tiling.BW
     drain_reads = buffer_entries * int((tiling.bh > 0).sum()) * g_conv
     acc_models = {"per_product": sums["products"],
@@ -385,7 +387,9 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
         # index per kept group in the group-index format, one per weight in SCNN's).
         "weight_fifo_read_bits": round(sums["fifo_r"] * w_bits_per_entry),
         "weight_fifo_write_bits": round(sums["fifo_w"] * w_bits_per_entry),
-        "ppu_ops": int(layer.K * layer.P * layer.Q) + halo_words,
+        # ReLU/compression of every conv output, halo additions, and the pooling
+        # comparisons (max) or additions and scaling (avg) of engine.ppu.pool_ops.
+        "ppu_ops": int(layer.K * layer.P * layer.Q) + halo_words + n_pool_ops,
         "halo_words": halo_words,
         "dram_read_bits_weight_values": w_value_bits * tiling.n_passes,
         "dram_read_bits_weight_index": w_index_bits * tiling.n_passes,
@@ -414,7 +418,9 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
             "kc": kc, "subtiles": list(tiling.sub), "passes": tiling.n_passes,
             "work_tiles": T, "buffer": [tiling.BH, tiling.BW], "output_channel_groups": G,
             "conv_groups": g_conv, "stride_phases": n_ph, "activations_resident": resident,
-            "outputs_spill": out_spill, "weight_entries": w_entries,
+            "outputs_spill": out_spill, "output_shape": list(out_activations.shape),
+            "pool": layer.pool.describe() if layer.pool is not None else "none",
+            "pool_ops": n_pool_ops, "weight_entries": w_entries,
             "weight_placeholders": sum(ws.placeholders for ws in w_streams),
             "act_entries": a_stream.n_entries, "act_placeholders": a_stream.placeholders,
             "dram_busy_cycles": tl.dram_busy,
@@ -424,6 +430,43 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
         max_abs_error=max_err,
         output=output,
     )
+
+
+def encode_outputs(layer: Layer, out_activations: np.ndarray,
+                   arch: ArchConfig) -> tuple[RLEStream, bool]:
+    """Compress a layer's PPU outputs per PE for OARAM; say whether they spill to DRAM.
+
+    Parameters
+    ----------
+    layer
+        The conv layer (its ``pool`` decides the expected shape and the owners).
+    out_activations
+        Outputs after ReLU and pooling: ``layer.out_shape``. Without ``layer.pool`` a smaller
+        plane than ``P x Q`` is accepted (an exported network's real next-layer input, pooled
+        by parameters we do not know).
+    arch
+        The accelerator (PE grid, tiling, OARAM size, index bits).
+
+    Returns
+    -------
+    (RLEStream, bool)
+        The per-(PE, channel) output stream and whether some PE's share exceeds its OARAM.
+    """
+    shape = tuple(out_activations.shape)
+    ok = (shape == layer.out_shape if layer.pool is not None else
+          len(shape) == 3 and shape[0] == layer.K and 1 <= shape[1] <= layer.P
+          and 1 <= shape[2] <= layer.Q)
+    if not ok:
+        raise SimulationError(f"{layer.name}: output activations shaped {shape}, expected "
+                              f"{layer.out_shape} (after the PPU's pooling)")
+    own_r = owner_bounds(layer, split_bounds(layer.H, arch.pe_rows, arch.tiling), layer.P, "row")
+    own_c = owner_bounds(layer, split_bounds(layer.W, arch.pe_cols, arch.tiling), layer.Q, "col")
+    if layer.pool is not None or shape[1:] != (layer.P, layer.Q):
+        own_r = pooled_owner_bounds(own_r, layer.P, shape[1], layer.pool)
+        own_c = pooled_owner_bounds(own_c, layer.Q, shape[2], layer.pool)
+    o_stream = _encode_owned(out_activations, own_r, own_c, arch.index_bits)
+    o_tile_bits = _tile_entries(o_stream, arch.n_pes) * (arch.value_bits + arch.index_bits)
+    return o_stream, bool(o_tile_bits.max(initial=0) > arch.oaram_bytes * 8)
 
 
 def _encode_owned(out: np.ndarray, own_r, own_c, index_bits: int) -> RLEStream:
