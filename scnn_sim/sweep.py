@@ -203,13 +203,45 @@ class SweepSpec:
         return len(self.point_list)
 
 
+def builtin_sweeps() -> list[str]:
+    """Names of the shipped sweep specs (``workloads/sweeps/*.yaml``), e.g. ``example``."""
+    from scnn_sim.workload import builtin_dir
+
+    d = builtin_dir() / "sweeps"
+    return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []
+
+
+def resolve_spec(name_or_path: str | os.PathLike) -> Path:
+    """The spec file of a shipped sweep name (see :func:`builtin_sweeps`) or a path.
+
+    A plain word (no directory part, no ``.yaml`` suffix) that is not an existing file names a
+    shipped spec; anything else is a path.
+
+    Raises
+    ------
+    ConfigError
+        A plain word that is no shipped sweep.
+    """
+    from scnn_sim.workload import builtin_dir
+
+    p = Path(name_or_path)
+    text = os.fspath(name_or_path)
+    if p.exists() or "/" in text or os.sep in text or p.suffix:
+        return p
+    if text in builtin_sweeps():
+        return builtin_dir() / "sweeps" / f"{text}.yaml"
+    known = ", ".join(builtin_sweeps()) or "(none found)"
+    raise ConfigError(f"{text}: no such sweep spec file or shipped sweep (shipped: {known})")
+
+
 def load_spec(path: str | os.PathLike) -> SweepSpec:
     """Read and validate a sweep spec YAML.
 
     Parameters
     ----------
     path
-        The spec file; relative paths inside it are relative to its directory.
+        The spec file, or the name of a shipped spec (:func:`resolve_spec`); relative paths
+        inside it are relative to its directory.
 
     Returns
     -------
@@ -222,7 +254,7 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
         unknown key, empty list, bad value, unknown architecture path, impossible
         architecture, unknown workload or layer, duplicate point).
     """
-    p = Path(path)
+    p = resolve_spec(path)
     shown = str(path)
     try:
         text = p.read_text(encoding="utf-8")

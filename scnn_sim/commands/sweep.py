@@ -19,8 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Expand SPEC.yaml into points, simulate them in parallel (local processes, "
         "or a dask.distributed scheduler) and stream the results into one HDF5 file. "
         "Re-running the same command resumes: complete points are skipped, failed ones retried.")
-    p.add_argument("spec", metavar="SPEC.yaml", help="sweep specification "
-                   "(see workloads/sweeps/example.yaml)")
+    p.add_argument("spec", metavar="SPEC.yaml|NAME", help="sweep specification, or the "
+                   "name of a shipped one: example (workloads/sweeps/example.yaml)")
     p.add_argument("-o", "--output", default=None, metavar="RESULTS.h5",
                    help="results file (default: SPEC's name with .h5, in the current directory)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
