@@ -12,6 +12,6 @@ from setuptools import find_namespace_packages, setup
 
 setup(
     packages=find_namespace_packages(include=["scnn_sim", "scnn_sim.*"])
-    + ["scnn_sim.workloads"],
+    + ["scnn_sim.workloads", "scnn_sim.workloads.sweeps"],
     package_dir={"scnn_sim.workloads": "workloads"},
 )

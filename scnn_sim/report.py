@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """Render rows as an aligned text table; numbers right-aligned, text left-aligned.
@@ -42,6 +44,33 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     out = [line(list(headers)), line(["-" * w for w in widths])]
     out += [line(r) for r in text]
     return "\n".join(out)
+
+
+def table_records(table: Any) -> list[dict[str, Any]]:
+    """The rows of a results table as plain dicts, with or without pandas.
+
+    Parameters
+    ----------
+    table
+        A pandas DataFrame, a numpy structured array (what
+        :func:`scnn_sim.sweep.load_sweep_results` returns without pandas), or an iterable of
+        mappings.
+
+    Returns
+    -------
+    list of dict
+        One dict per row, column name -> value (numpy scalars as Python numbers).
+    """
+    if hasattr(table, "to_dict") and hasattr(table, "columns"):
+        return [dict(r) for r in table.to_dict("records")]
+    if isinstance(table, np.ndarray) and table.dtype.names:
+        names = table.dtype.names
+        return [{n: _py(row[n]) for n in names} for row in table]
+    return [dict(r) for r in table]
+
+
+def _py(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
