@@ -22,9 +22,12 @@ $(VENV)/.installed-test: $(BIN)/python setup.cfg pyproject.toml
 run: $(VENV)/.installed
 	$(BIN)/scnn-sim run $(WORKLOAD)
 
+# Lint, the test suite, then the install check: the wheel, installed without extras into a
+# fresh venv, runs workloads / run / sweep example / plot from outside the checkout.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check scnn_sim tests benchmarks
 	$(BIN)/python -m pytest
+	PY=$(PY) BUILD_PY=$(BIN)/python .ci/wheel-check
 
 # Speed and memory of `scnn-sim run` (benchmarks/results/bench_run.json).
 bench: $(VENV)/.installed
@@ -44,4 +47,4 @@ bench-real: $(BIN)/python
 	$(BIN)/python benchmarks/real_study.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info
