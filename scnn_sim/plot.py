@@ -33,7 +33,7 @@ import numpy as np
 
 from scnn_sim.energy import COMPONENTS
 from scnn_sim.errors import ScnnSimError
-from scnn_sim.report import table_records
+from scnn_sim.report import check_interrupted, check_output_path, table_records
 
 KINDS = ("energy-breakdown", "cycles", "granularity", "pe-sweep")
 OUTPUT_SUFFIXES = (".png", ".pdf", ".svg")
@@ -741,12 +741,14 @@ def render(results: Any, kind: str, out_path: str | os.PathLike) -> Path:
         raise PlotError(f"{out}: output must end in {', '.join(OUTPUT_SUFFIXES)}")
     if kind not in KINDS:
         raise PlotError(f"--kind: unknown plot kind {kind!r} (choose from {', '.join(KINDS)})")
+    target = check_output_path(out, "-o")
     fig = plot(results, kind)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.stem}.tmp{target.suffix}")
     try:
         fig.savefig(tmp, dpi=300, bbox_inches="tight", pad_inches=0.02)
-        os.replace(tmp, out)
+        check_interrupted()
+        os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -5,8 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scnn_sim.report import format_table
+from scnn_sim.report import check_output_path, format_table
 from scnn_sim.results import SimulationResult
+
+
+def seed_arg(text: str) -> int:
+    """argparse type of ``--seed``: a non-negative integer (numpy's seeds)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {n}")
+    return n
 
 
 def add_sim_options(p: argparse.ArgumentParser) -> None:
@@ -15,7 +26,8 @@ def add_sim_options(p: argparse.ArgumentParser) -> None:
                    help="architecture YAML (default: SCNN's Table 3)")
     p.add_argument("--energy", default=None, metavar="TABLE",
                    help="energy table: horowitz45 (default), accelergy45 or a YAML path")
-    p.add_argument("--seed", type=int, default=0, help="seed of synthetic tensors (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0,
+                   help="seed of synthetic tensors, >= 0 (default 0)")
     p.add_argument("--clustered", type=float, default=0.0,
                    help="spatial clustering of synthetic activations, 0..1 (default 0)")
     p.add_argument("--pointwise-group", type=int, default=1, metavar="N",
@@ -47,6 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from scnn_sim.simulation import simulate
 
+    json_path = check_output_path(args.json, "--json") if args.json else None
+    h5_path = check_output_path(args.h5, "--h5") if args.h5 else None
     result = simulate(
         args.workload, arch=args.arch, energy=args.energy, granularity=args.granularity,
         density=args.density, seed=args.seed, verify=args.verify,
@@ -56,11 +70,11 @@ def main(args: argparse.Namespace) -> int:
         progress=sys.stderr.isatty(),
     )
     print(render(result))
-    if args.json:
-        result.write_json(args.json)
+    if json_path:
+        result.write_json(json_path)
         print(f"wrote {args.json}")
-    if args.h5:
-        result.write_h5(args.h5)
+    if h5_path:
+        result.write_h5(h5_path)
         print(f"wrote {args.h5}")
     if args.verify and result.totals["verified"] is False:
         print("scnn-sim: error: verification failed (see the 'verified' column)",

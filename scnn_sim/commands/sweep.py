@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from scnn_sim.report import format_table, table_records
+from scnn_sim.report import check_output_path, format_table, table_records
 
 #: Rows of the per-point table printed at the end (the file has them all).
 MAX_TABLE_ROWS = 60
@@ -39,6 +39,7 @@ def main(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec)
     out = args.output or f"{Path(args.spec).stem}.h5"
+    out = str(check_output_path(out, "-o" if args.output else "output"))
     varied = ", ".join(spec.varied) or "-"
     print(f"sweep {spec.name}: {len(spec)} points (varied: {varied}) -> {out}", flush=True)
     summary = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler,
