@@ -104,6 +104,7 @@ import numpy as np
 from scnn_sim import __version__
 from scnn_sim.arch import ArchConfig, arch_fields, arch_from_dict, load_arch
 from scnn_sim.errors import ConfigError, ScnnSimError
+from scnn_sim.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS
 from scnn_sim.yamlio import parse_yaml
 
 FORMAT = "scnn-sim-sweep"
@@ -406,10 +407,10 @@ def spec_from_dict(data: Any, where: str = "<spec>",
         raise ConfigError(f"{where}:count_merges: must be true, false or null, got {cm!r}")
     if cm is not None:
         options["count_merges"] = cm
-    wf = data.get("weight_format", "scnn")
-    if wf not in ("scnn", "group"):
-        raise ConfigError(f"{where}:weight_format: must be scnn or group, got {wf!r}")
-    if wf != "scnn":
+    wf = data.get("weight_format", DEFAULT_WEIGHT_FORMAT)
+    if wf not in WEIGHT_FORMATS:
+        raise ConfigError(f"{where}:weight_format: must be group or scnn, got {wf!r}")
+    if wf != "scnn":  # in the point id since "group" became the default (ids stay unique)
         options["weight_format"] = wf
     cl = data.get("clustered", 0.0)
     if not _is_real(cl) or not 0.0 <= float(cl) <= 1.0:
@@ -622,6 +623,7 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
             density=task.get("density"), seed=task.get("seed", 0),
             count_merges=task.get("count_merges"), clustered=task.get("clustered", 0.0),
             pointwise_group=task.get("pointwise_group", 1), layers=task.get("layers"),
+            # options omit weight_format only when it is scnn (see spec_from_dict)
             weight_format=task.get("weight_format", "scnn"), progress=False)
         out["rows"] = result.flat_rows()
         out["granularity"] = result.meta.get("granularity")

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from scnn_sim.commands.run import add_sim_options
+from scnn_sim.commands.run import add_sim_options, add_weight_format_option
 from scnn_sim.report import atomic_write_json, check_output_path, format_table
 from scnn_sim.study import ACC_MODELS, DEFAULT_GRANULARITIES, DRAM_WORD_BITS, StudyError
 
@@ -257,9 +257,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "block:AxBxCxD, nm:N:M (fine is always included as the reference; "
                    f"default {','.join(DEFAULT_GRANULARITIES)})")
     add_sim_options(p)
-    p.add_argument("--weight-format", choices=("scnn", "group"), default="group",
-                   help="DRAM weight format of coarse granularities: group (one index per "
-                   "kept group, default) or scnn (per-weight zero runs)")
+    add_weight_format_option(p)
     p.add_argument("--per-layer", action="store_true", help="also print per-layer tables")
     p.add_argument("--json", default=None, metavar="PATH",
                    help="write the study as JSON (atomically)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from scnn_sim.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS
 from scnn_sim.report import check_output_path, format_table
 from scnn_sim.results import SimulationResult
 
@@ -36,6 +37,14 @@ def add_sim_options(p: argparse.ArgumentParser) -> None:
                    help="simulate only these conv layers (comma-separated names)")
 
 
+def add_weight_format_option(p: argparse.ArgumentParser) -> None:
+    """``--weight-format``, with the one default of run, granularity and sweep."""
+    p.add_argument("--weight-format", choices=WEIGHT_FORMATS, default=DEFAULT_WEIGHT_FORMAT,
+                   help="DRAM weight format of coarse granularities: group (one index per "
+                   f"kept group; the same as scnn for fine) or scnn (per-weight zero runs); "
+                   f"default {DEFAULT_WEIGHT_FORMAT}")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="simulate a network on SCNN",
                        description="Simulate every conv layer of WORKLOAD (a built-in name, a "
@@ -47,6 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "channel, block:AxBxCxD, nm:N:M)")
     p.add_argument("--density", type=float, default=None,
                    help="weight density for every layer (default: each layer's own)")
+    add_weight_format_option(p)
     p.add_argument("--verify", action="store_true",
                    help="check each layer's outputs against a dense reference convolution")
     p.add_argument("--count-merges", action="store_true",
@@ -67,6 +77,7 @@ def main(args: argparse.Namespace) -> int:
         count_merges=True if args.count_merges else None, clustered=args.clustered,
         pointwise_group=args.pointwise_group,
         layers=args.layers.split(",") if args.layers else None,
+        weight_format=args.weight_format,
         progress=sys.stderr.isatty(),
     )
     print(render(result))
@@ -83,6 +94,22 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def non_default_options(meta: dict) -> dict[str, str]:
+    """The simulation options of a result's provenance that differ from their defaults."""
+    out: dict[str, str] = {}
+    if meta.get("density") is not None:
+        out["density"] = f"{meta['density']:g}"
+    if meta.get("weight_format", DEFAULT_WEIGHT_FORMAT) != DEFAULT_WEIGHT_FORMAT:
+        out["weight_format"] = str(meta["weight_format"])
+    if meta.get("clustered"):
+        out["clustered"] = f"{meta['clustered']:g}"
+    if meta.get("pointwise_group", 1) != 1:
+        out["pointwise_group"] = str(meta["pointwise_group"])
+    if meta.get("layer_subset"):
+        out["layers"] = ",".join(meta["layer_subset"])
+    return out
+
+
 def render(result: SimulationResult) -> str:
     """The per-layer table and network totals, with units."""
     m = result.meta
@@ -91,6 +118,7 @@ def render(result: SimulationResult) -> str:
             f"{m['arch']['pe_array']['cols']} PEs, F={m['arch']['multiplier']['F']} "
             f"I={m['arch']['multiplier']['I']}, {m['arch']['accumulator']['contention']})  "
             f"granularity={m['granularity']}  seed={m['seed']}  energy={m['energy_table']}")
+    head += "".join(f"  {k}={v}" for k, v in non_default_options(m).items())
     headers = ["layer", "w dens", "a dens", "products [M]", "cycles [k]", "oracle [k]",
                "util [frac]", "conflict [frac]", "barrier [frac]", "DRAM [Mbit]", "energy [uJ]",
                "vs DCNN [x]", "E vs DCNN [x]", "verified"]
