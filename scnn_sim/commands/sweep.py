@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,9 @@ def main(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec)
     out = args.output or f"{Path(args.spec).stem}.h5"
-    out = str(check_output_path(out, "-o" if args.output else "output"))
+    target = check_output_path(out, "-o" if args.output else "output")
+    if os.path.islink(out):  # write the link's target, not over the link
+        out = str(target)
     varied = ", ".join(spec.varied) or "-"
     print(f"sweep {spec.name}: {len(spec)} points (varied: {varied}) -> {out}", flush=True)
     summary = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler,
