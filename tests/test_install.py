@@ -158,3 +158,19 @@ def test_sweep_and_plot_commands_without_pandas(sweep_file, monkeypatch, capsys,
         png = tmp_path / f"np-{k}.png"
         assert main(["plot", str(out), "--kind", k, "-o", str(png)]) == 0
         assert np.array_equal(imread(png), imread(tmp_path / f"pd-{k}.png")), k
+
+
+def test_torch_is_a_range_pinned_only_by_the_ci_constraints():
+    from packaging.requirements import Requirement
+
+    cfg = (REPO / "setup.cfg").read_text()
+    reqs = [Requirement(line.strip()) for line in cfg.splitlines()
+            if line.strip().startswith("torch")]
+    assert len(reqs) == 2  # the torch extra and the test extra
+    pinned = next(line for line in (REPO / ".ci" / "constraints.txt").read_text().splitlines()
+                  if line.startswith("torch=="))
+    local = pinned.split("==")[1]
+    for r in reqs:
+        assert not any(s.operator == "==" for s in r.specifier), r
+        assert r.specifier.contains(local) and r.specifier.contains("2.2.0"), r
+    assert "-c .ci/constraints.txt" in (REPO / "Makefile").read_text()
