@@ -10,21 +10,27 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/pip install -q -e .
+# .ci/constraints.txt pins what the ranges of setup.cfg resolve to on this project's machines.
+CONSTRAINTS := -c .ci/constraints.txt
+
+$(VENV)/.installed: $(BIN)/python setup.cfg setup.py pyproject.toml
+	$(BIN)/pip install -q -e . $(CONSTRAINTS)
 	touch $@
 
-$(VENV)/.installed-test: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/pip install -q -e '.[test]'
+$(VENV)/.installed-test: $(BIN)/python setup.cfg setup.py pyproject.toml .ci/constraints.txt
+	$(BIN)/pip install -q -e '.[test]' $(CONSTRAINTS)
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(VENV)/.installed $@
 
 run: $(VENV)/.installed
 	$(BIN)/scnn-sim run $(WORKLOAD)
 
+# Lint, the test suite, then the install check: the wheel, installed without extras into a
+# fresh venv, runs workloads / run / sweep example / plot from outside the checkout.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check scnn_sim tests benchmarks
 	$(BIN)/python -m pytest
+	PY=$(PY) BUILD_PY=$(BIN)/python .ci/wheel-check
 
 # Speed and memory of `scnn-sim run` (benchmarks/results/bench_run.json).
 bench: $(VENV)/.installed
@@ -40,8 +46,8 @@ bench-all: bench
 bench-real: $(BIN)/python
 	dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || \
 		(apt-get update -q && apt-get install -y -q dataset-fashion-mnist)
-	$(BIN)/pip install -q -e '.[torch]'
+	$(BIN)/pip install -q -e '.[torch]' $(CONSTRAINTS)
 	$(BIN)/python benchmarks/real_study.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

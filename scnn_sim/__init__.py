@@ -20,9 +20,13 @@ __all__ = [
     "FormatError",
     "ScnnSimError",
     "SimulationError",
+    "SimulationResult",
     "SparsityError",
     "WorkloadError",
+    "simulate",
 ]
+
+_LAZY = ("simulate", "SimulationResult")
 
 
 def __getattr__(name: str):
@@ -36,3 +40,7 @@ def __getattr__(name: str):
 
         return SimulationResult
     raise AttributeError(f"module 'scnn_sim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -1,35 +1,75 @@
 """The ``scnn-sim`` command line: one sub-command per module in ``scnn_sim.commands``.
 
-Every user mistake (an :class:`~scnn_sim.errors.ScnnSimError`) becomes one line on stderr and
-exit status 2; no traceback.
+Exit status (README "Errors and guarantees"): 0 success; 1 an internal error (a bug: one line,
+``SCNN_SIM_DEBUG=1`` shows the traceback) or a documented failure (a sweep with failed points,
+``run --verify`` mismatches); 2 a user mistake (an :class:`~scnn_sim.errors.ScnnSimError` or a
+bad command line: one line ``scnn-sim: error: ...`` on stderr, no traceback); 130 / 143
+interrupted by SIGINT (Ctrl-C) / SIGTERM, with no partial output file left; 141 stdout closed
+early (``scnn-sim ... | head``), quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
+from typing import NoReturn
 
 from scnn_sim import __version__
 from scnn_sim.errors import ScnnSimError
+from scnn_sim.report import check_interrupted, interrupts_raise
 
 # Each module exposes ``register(subparsers)``, which adds its parser and sets ``func``.
 COMMAND_MODULES = ("workloads", "storage", "arch", "run", "granularity", "prune", "study", "sweep",
                    "plot")
 
+#: Exit status of a stdout closed by its reader (128 + SIGPIPE, what a shell reports for a
+#: program killed by the signal).
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with command-line mistakes reported as one line, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        where = self.prog.removeprefix("scnn-sim").strip()
+        hint = f"scnn-sim {where} --help" if where else "scnn-sim --help"
+        print(f"scnn-sim: error: {where + ': ' if where else ''}{message} (see {hint})",
+              file=sys.stderr)
+        sys.exit(2)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every sub-command registered."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="scnn-sim",
         description="Cycle-level simulator of the SCNN sparse CNN accelerator.",
+        epilog="Exit status: 0 ok, 1 internal error or failed points/verification, 2 user "
+        "error, 130/143 interrupted (SIGINT/SIGTERM), 141 output pipe closed. "
+        "SCNN_SIM_DEBUG=1 shows the traceback of an internal error.",
     )
     parser.add_argument("--version", action="version", version=f"scnn-sim {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(f"scnn_sim.commands.{name}").register(sub)
     return parser
+
+
+def _debug() -> bool:
+    return os.environ.get("SCNN_SIM_DEBUG", "").strip() not in ("", "0")
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,13 +77,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with interrupts_raise():
+            status = int(args.func(args) or 0)
+            sys.stdout.flush()
+            check_interrupted()  # a signal whose exception library C code swallowed
+        return status
     except ScnnSimError as exc:
-        print(f"scnn-sim: error: {exc}", file=sys.stderr)
+        msg = " ".join(str(exc).split("\n"))
+        print(f"scnn-sim: error: {msg}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("scnn-sim: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", None)
+        if signum is None:  # the sweep's own SIGTERM handler raises KeyboardInterrupt too
+            signum = signal.SIGTERM if str(exc) == "terminated" else signal.SIGINT
+        what = "terminated" if signum == signal.SIGTERM else "interrupted"
+        print(f"scnn-sim: {what}", file=sys.stderr)
+        return 128 + int(signum)
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
+    except Exception as exc:
+        if _debug():
+            raise
+        msg = " ".join(str(exc).split())
+        print(f"scnn-sim: internal error: {type(exc).__name__}: {msg[:300]} (a bug: please "
+              f"report it; SCNN_SIM_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

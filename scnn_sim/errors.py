@@ -23,3 +23,7 @@ class FormatError(ScnnSimError):
 
 class SimulationError(ScnnSimError):
     """A layer that cannot be mapped on the configured accelerator."""
+
+
+class OutputError(ScnnSimError):
+    """An output path that cannot be written (a directory, under a file, not writable)."""

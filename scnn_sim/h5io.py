@@ -82,6 +82,7 @@ import numpy as np
 
 from scnn_sim import __version__
 from scnn_sim.errors import FormatError, ScnnSimError, WorkloadError
+from scnn_sim.report import check_interrupted
 from scnn_sim.tensors import LayerTensors
 from scnn_sim.workload import Layer, Workload, validate_layer
 
@@ -344,7 +345,7 @@ def write_layers(
         acts = a if batch is None else _check_batch(where, batch[i], a)
         prepared.append((gname, lt.layer, w, acts, m))
 
-    target = Path(path)
+    target = Path(os.path.realpath(path))  # through a symbolic link: replace its target
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
@@ -382,6 +383,8 @@ def write_layers(
                 g.create_dataset("activations", data=acts, chunks=chunks, **_DATASET_OPTS)
                 if m is not None:
                     g.create_dataset("mask", data=m, **_DATASET_OPTS)
+                check_interrupted()
+        check_interrupted()  # a signal whose exception HDF5 swallowed: never commit the file
         os.replace(tmp, target)
     except OSError as exc:
         _unlink_quietly(tmp)

@@ -33,6 +33,7 @@ import numpy as np
 
 from scnn_sim.energy import COMPONENTS
 from scnn_sim.errors import ScnnSimError
+from scnn_sim.report import check_interrupted, check_output_path, table_records
 
 KINDS = ("energy-breakdown", "cycles", "granularity", "pe-sweep")
 OUTPUT_SUFFIXES = (".png", ".pdf", ".svg")
@@ -87,7 +88,8 @@ class PlotData:
         For run / granularity results: label -> ``{"layers": [...], "totals": {...}}``
         (a run has the single label ``""``).
     frame
-        For a sweep: the DataFrame of :func:`scnn_sim.sweep.load_sweep_results`.
+        For a sweep: the table of :func:`scnn_sim.sweep.load_sweep_results` (a DataFrame, or
+        a numpy structured array when pandas is not installed).
     """
 
     kind: str
@@ -183,9 +185,12 @@ def as_plot_data(data: Any, source: str = "<data>") -> PlotData:
         return load_results(data)
     if hasattr(data, "to_dict") and hasattr(data, "totals") and hasattr(data, "meta"):
         data = data.to_dict()  # SimulationResult
-    if hasattr(data, "columns") and hasattr(data, "loc"):
+    table_columns = (data.dtype.names if isinstance(data, np.ndarray) and data.dtype.names
+                     else data.columns if hasattr(data, "columns") and hasattr(data, "loc")
+                     else None)
+    if table_columns is not None:
         need = {"point_id", "layer", "status"}
-        missing = need - set(data.columns)
+        missing = need - set(table_columns)
         if missing:
             raise PlotError(f"{source}: not a sweep results table (missing columns "
                             f"{', '.join(sorted(missing))})")
@@ -290,18 +295,37 @@ def _top_legend(ax: Any, handles: Sequence[Any] | None = None, ncol: int = 5) ->
                      handlelength=1.2, columnspacing=0.8, borderaxespad=0.2)
 
 
-def _sweep_ok_totals(d: PlotData) -> Any:
-    df = d.frame
-    tot = df[(df["layer"] == "total") & (df["status"] == "ok")]
-    if tot.empty:
+Row = dict[str, Any]
+
+
+def _sweep_ok_totals(d: PlotData) -> list[Row]:
+    """The ``total`` rows of the completed points, as dicts, in spec order (pandas-free)."""
+    tot = [r for r in table_records(d.frame) if r["layer"] == "total" and r["status"] == "ok"]
+    if not tot:
         raise PlotError(f"{d.source}: the sweep has no completed points")
-    if "point_index" in tot:
-        tot = tot.sort_values("point_index", kind="stable")
+    if "point_index" in tot[0]:
+        tot.sort(key=lambda r: r["point_index"])
     return tot
 
 
-def _varying(tot: Any, cols: Sequence[str]) -> list[str]:
-    return [c for c in cols if c in tot and tot[c].astype(str).nunique() > 1]
+def _varying(tot: list[Row], cols: Sequence[str]) -> list[str]:
+    return [c for c in cols if c in tot[0] and len({str(r[c]) for r in tot}) > 1]
+
+
+def _isnan(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def _group(rows: list[Row], cols: Sequence[str]) -> list[tuple[tuple, list[Row]]]:
+    """Rows grouped by the values of ``cols``, groups in first-seen order."""
+    groups: dict[tuple, list[Row]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r[c] for c in cols), []).append(r)
+    return list(groups.items())
+
+
+def _all_labelled(tot: list[Row]) -> bool:
+    return "label" in tot[0] and all(r["label"] != "" for r in tot)
 
 
 def _fmt(v: Any) -> str:
@@ -312,13 +336,13 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _point_labels(tot: Any) -> list[str]:
-    lab = "label" if "label" in tot and (tot["label"] != "").all() else "pe_config"
+def _point_labels(tot: list[Row]) -> list[str]:
+    lab = "label" if _all_labelled(tot) else "pe_config"
     cols = [lab] + [c for c in _varying(tot, ["workload", "granularity", "density", "seed"])]
-    if len(cols) == 1 and tot[lab].nunique() < len(tot):
+    if len(cols) == 1 and len({r[lab] for r in tot}) < len(tot):
         cols.append("point_id")
     return [", ".join(_fmt(r[c])[:8] if c == "point_id" else _fmt(r[c]) for c in cols)
-            for _, r in tot.iterrows()]
+            for r in tot]
 
 
 def _clock_ghz(row: Any) -> float:
@@ -358,7 +382,7 @@ def plot_energy_breakdown(data: Any, ax: Any = None) -> Any:
         names = _point_labels(tot)
         series = {"": [{"name": n, "energy_pj": {c: r.get(f"energy_pj.{c}", 0.0)
                                                  for c in COMPONENTS}}
-                       for n, (_, r) in zip(names, tot.iterrows(), strict=True)]}
+                       for n, r in zip(names, tot, strict=True)]}
         xlabel = "sweep point"
     else:
         series = {g: run["layers"] for g, run in d.runs.items()}
@@ -479,19 +503,22 @@ def plot_utilization(data: Any, ax: Any = None) -> Any:
     if d.kind != "sweep":
         raise PlotError(f"{d.source}: utilisation vs density needs sweep results")
     tot = _sweep_ok_totals(d)
-    if tot["density"].isna().all():
+    tot = [r for r in tot if not _isnan(r["density"])]
+    if not tot:
         raise PlotError(f"{d.source}: the sweep has no density axis (give `densities:` "
                         f"numbers in the spec)")
-    tot = tot[tot["density"].notna()]
-    extra = _varying(tot, ["workload", "label" if "label" in tot else "pe_config",
+    extra = _varying(tot, ["workload", "label" if "label" in tot[0] else "pe_config",
                            "pe_config"])
     extra = list(dict.fromkeys(extra))
     group_cols = ["granularity", *extra]
     ax = _axes(ax, height=2.4)
-    for i, (key, grp) in enumerate(tot.groupby(group_cols, sort=False)):
-        key = key if isinstance(key, tuple) else (key,)
-        g = grp.groupby("density")["multiplier_utilization"].mean().sort_index()
-        ax.plot(g.index * 100, g.values * 100, marker=MARKERS[i % len(MARKERS)],
+    for i, (key, grp) in enumerate(_group(tot, group_cols)):
+        by_density = _group(grp, ["density"])
+        dens = np.array([k[0] for k, _ in by_density], dtype=float)
+        util = np.array([np.mean([float(r["multiplier_utilization"]) for r in rows])
+                         for _, rows in by_density])
+        o = np.argsort(dens, kind="stable")
+        ax.plot(dens[o] * 100, util[o] * 100, marker=MARKERS[i % len(MARKERS)],
                 color=SERIES_COLORS[i % len(SERIES_COLORS)],
                 label=", ".join(_fmt(k) or "default" for k in key))
     ax.set_xlabel("weight density [%]")
@@ -561,10 +588,10 @@ def plot_granularity(data: Any, ax: Any = None) -> Any:
     d = as_plot_data(data)
     if d.kind == "sweep":
         tot = _sweep_ok_totals(d)
-        if tot["granularity"].duplicated().any():
+        if len({r["granularity"] for r in tot}) < len(tot):
             raise PlotError(f"{d.source}: several points per granularity; filter the sweep "
                             f"to one configuration (load_sweep_results) first")
-        per = {str(r["granularity"]): _flat_to_record(r) for _, r in tot.iterrows()}
+        per = {str(r["granularity"]): _flat_to_record(r) for r in tot}
     elif d.kind == "granularity":
         per = {}
         for g, run in d.runs.items():
@@ -637,25 +664,26 @@ def plot_pe_sweep(data: Any, ax: Any = None) -> Any:
     d = as_plot_data(data)
     if d.kind != "sweep":
         raise PlotError(f"{d.source}: the pe-sweep plot needs sweep results (scnn-sim sweep)")
-    tot = _sweep_ok_totals(d).copy()
-    tot["_latency_ms"] = [r["cycles"] / (_clock_ghz(r) * 1e9) * 1e3 for _, r in tot.iterrows()]
-    tot["_energy_uj"] = tot["energy_pj.total"] / 1e6
-    lab = "label" if "label" in tot and (tot["label"] != "").all() else "pe_config"
+    tot = _sweep_ok_totals(d)
+    for r in tot:
+        r["_latency_ms"] = r["cycles"] / (_clock_ghz(r) * 1e9) * 1e3
+        r["_energy_uj"] = r["energy_pj.total"] / 1e6
+    lab = "label" if _all_labelled(tot) else "pe_config"
     other = _varying(tot, ["workload", "granularity", "density", "seed"])
-    if tot[lab].nunique() > 1:
+    if len({r[lab] for r in tot}) > 1:
         # Series = everything but the PE configuration; points labelled by PE configuration.
-        groups = list(tot.groupby(other, sort=False)) if other else [((), tot)]
+        groups = _group(tot, other) if other else [((), tot)]
     else:
         # One PE configuration: a single series, points labelled by what varies instead.
-        tot["_label"] = [", ".join(_fmt(r[c]) for c in other) or str(r[lab])
-                         for _, r in tot.iterrows()]
-        lab, groups = "_label", [((str(tot[lab].iloc[0]),), tot)]
+        for r in tot:
+            r["_label"] = ", ".join(_fmt(r[c]) for c in other) or str(r[lab])
+        lab, groups = "_label", [((str(tot[0][lab]),), tot)]
     ax = _axes(ax, height=2.6)
     for i, (key, grp) in enumerate(groups):
-        key = key if isinstance(key, tuple) else (key,)
         color = SERIES_COLORS[i % len(SERIES_COLORS)]
         name = ", ".join(_fmt(k) for k in key) or "sweep points"
-        x, y = grp["_latency_ms"].to_numpy(), grp["_energy_uj"].to_numpy()
+        x = np.array([r["_latency_ms"] for r in grp], dtype=float)
+        y = np.array([r["_energy_uj"] for r in grp], dtype=float)
         ax.scatter(x, y, s=12, marker=MARKERS[i % len(MARKERS)], color=color, alpha=0.55,
                    linewidths=0, label=name, zorder=2)
         front = pareto_front(x, y)
@@ -665,7 +693,7 @@ def plot_pe_sweep(data: Any, ax: Any = None) -> Any:
                    facecolors=color, edgecolors="black", linewidths=0.6, zorder=4,
                    label="_nolegend_")
         show = range(len(grp)) if len(grp) <= 12 else front
-        labels = grp[lab].astype(str).to_numpy()
+        labels = [str(r[lab]) for r in grp]
         for j in show:
             ax.annotate(labels[j], (x[j], y[j]), xytext=(3, 2), textcoords="offset points",
                         fontsize=5.5, color="black" if j in front else "0.35", zorder=5)
@@ -713,12 +741,14 @@ def render(results: Any, kind: str, out_path: str | os.PathLike) -> Path:
         raise PlotError(f"{out}: output must end in {', '.join(OUTPUT_SUFFIXES)}")
     if kind not in KINDS:
         raise PlotError(f"--kind: unknown plot kind {kind!r} (choose from {', '.join(KINDS)})")
+    target = check_output_path(out, "-o")
     fig = plot(results, kind)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.stem}.tmp{target.suffix}")
     try:
         fig.savefig(tmp, dpi=300, bbox_inches="tight", pad_inches=0.02)
-        os.replace(tmp, out)
+        check_interrupted()
+        os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -137,6 +137,8 @@ class SimulationResult:
         buf = io.BytesIO()
         with h5py.File(buf, "w") as f:
             f.attrs["format"] = "scnn-sim-results"
+            f.attrs["format_version"] = int(self.meta.get("format_version", 1))
+            f.attrs["scnn_sim_version"] = str(self.meta.get("scnn_sim_version", ""))
             f.attrs["meta_json"] = json.dumps(self.meta)
             g = f.create_group("layers")
             for k in keys:

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from scnn_sim import __version__
 from scnn_sim.arch import ArchConfig, load_arch
 from scnn_sim.energy import EnergyTable, load_energy_table
 from scnn_sim.engine.baselines import dcnn_counts
 from scnn_sim.engine.layer import LayerCounts, encode_outputs, simulate_layer
 from scnn_sim.errors import ConfigError, ScnnSimError, SparsityError, WorkloadError
 from scnn_sim.formats import size_group_index
+from scnn_sim.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS, provenance
 from scnn_sim.results import LayerResult, SimulationResult, totals_record
 from scnn_sim.sparsity import parse_granularity, prune, synthetic_activations, synthetic_weights
 from scnn_sim.tensors import LayerTensors
@@ -81,7 +81,7 @@ def simulate(
     clustered: float = 0.0,
     pointwise_group: int = 1,
     layers: Sequence[str] | None = None,
-    weight_format: str = "scnn",
+    weight_format: str = DEFAULT_WEIGHT_FORMAT,
     progress: bool = False,
 ) -> SimulationResult:
     """Simulate the conv layers of a network on SCNN.
@@ -113,9 +113,9 @@ def simulate(
     layers
         Simulate only these layer names.
     weight_format
-        ``"scnn"``: weights stored in SCNN's per-weight zero-run format. ``"group"``: stored
-        in the group-index format of the granularity (one index per kept group; for ``fine``
-        the same as ``"scnn"``); changes DRAM weight bits only.
+        ``"group"`` (default): weights stored in the group-index format of the granularity
+        (one index per kept group; for ``fine`` the same as ``"scnn"``). ``"scnn"``: SCNN's
+        per-weight zero-run format for every granularity. Changes DRAM weight bits only.
     progress
         Show a progress bar (tqdm) on stderr.
 
@@ -129,8 +129,10 @@ def simulate(
     _check_density(density)
     if granularity is not None:
         parse_granularity(granularity)
-    if weight_format not in ("scnn", "group"):
-        raise ConfigError(f"weight_format: must be scnn or group, got {weight_format!r}")
+    if weight_format not in WEIGHT_FORMATS:
+        raise ConfigError(f"weight_format: must be group or scnn, got {weight_format!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed: must be a non-negative integer, got {seed!r}")
     name, wl, tensors = resolve_workload(workload)
     if tensors is not None:
         items: list[tuple[int, Layer, LayerTensors | None]] = [
@@ -182,19 +184,12 @@ def simulate(
                                     input_from_dram=chain.network_input(index, layer)))
         if verify and counts.output is not None:
             outputs[layer.name] = counts.output
-    meta = {
-        "scnn_sim_version": __version__,
-        "workload": name,
-        "workload_source": wl.source if wl is not None else None,
-        "arch": arch_cfg.to_dict(),
-        "energy_table": table.name,
-        "seed": seed,
-        "granularity": gran or "as exported",
-        "density": density,
-        "clustered": clustered,
-        "pointwise_group": pointwise_group,
-        "weight_format": weight_format,
-    }
+    meta = provenance(
+        "scnn-sim-results", workload=name,
+        workload_source=wl.source if wl is not None else None, arch=arch_cfg, energy=table,
+        seed=seed, weight_format=weight_format, clustered=clustered,
+        pointwise_group=pointwise_group, layers=layers,
+        granularity=gran or "as exported", density=density)
     result_layers = [LayerResult(r) for r in records]
     totals = LayerResult(totals_record(records, arch_cfg.multipliers))
     return SimulationResult(meta=meta, layers=result_layers, totals=totals, outputs=outputs)

@@ -40,11 +40,11 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from scnn_sim import __version__
 from scnn_sim.arch import ArchConfig, load_arch
 from scnn_sim.energy import COMPONENTS, EnergyTable, load_energy_table
 from scnn_sim.engine.layer import ACC_MODELS
 from scnn_sim.errors import ConfigError, ScnnSimError
+from scnn_sim.provenance import DEFAULT_WEIGHT_FORMAT, provenance
 from scnn_sim.sparsity import parse_granularity
 from scnn_sim.tensors import LayerTensors
 from scnn_sim.workload import Workload
@@ -249,7 +249,7 @@ def granularity_study(
     arch: ArchConfig | str | os.PathLike | None = None,
     energy: EnergyTable | str | os.PathLike | None = None,
     seed: int = 0,
-    weight_format: str = "group",
+    weight_format: str = DEFAULT_WEIGHT_FORMAT,
     pointwise_group: int = 1,
     layers: Sequence[str] | None = None,
     clustered: float = 0.0,
@@ -291,7 +291,9 @@ def granularity_study(
     Returns
     -------
     dict
-        ``{"workload", "density", "seed", "scnn_sim_version", "arch", "granularities"}``;
+        The :func:`scnn_sim.provenance.provenance` fields (format ``scnn-sim-granularity``:
+        version, workload and source, full architecture, energy table values, seed, weight
+        format, clustering, pointwise group, layers), ``density`` and ``granularities``;
         ``density`` is the float or ``"published"``; ``granularities[g]`` is
         ``{"layers": [record, ...], "totals": record}`` where a record is the ``run --json``
         record (totals also get the network ``weight_density``) plus ``memory_references``,
@@ -317,20 +319,20 @@ def granularity_study(
         raise StudyError("published densities: no selected conv layer of this workload has a "
                          "published density (SCNN Fig. 1); give a density instead")
 
-    out: dict[str, Any] = {
-        "workload": None,
-        "density": d if d is not None else "published",
-        "seed": seed,
-        "scnn_sim_version": __version__,
-        "arch": arch_cfg.to_dict(),
-        "granularities": {},
-    }
+    out: dict[str, Any] = {"granularities": {}}
     for g in grans:
         res = simulate(workload, arch=arch_cfg, energy=table, granularity=g, density=d,
                        seed=seed, count_merges=True, clustered=clustered,
                        pointwise_group=pointwise_group, layers=layer_list,
                        weight_format=weight_format, progress=progress)
-        out["workload"] = res.meta["workload"]
+        if len(out) == 1:  # the first granularity: the workload's name and source are known
+            out = {**provenance("scnn-sim-granularity", workload=res.meta["workload"],
+                                workload_source=res.meta["workload_source"], arch=arch_cfg,
+                                energy=table, seed=seed, weight_format=weight_format,
+                                clustered=clustered, pointwise_group=pointwise_group,
+                                layers=layer_list,
+                                density=d if d is not None else "published"),
+                   "granularities": {}}
         entry = {"layers": [dict(lr.record) for lr in res.layers],
                  "totals": dict(res.totals.record)}
         entry["totals"]["weight_density"] = _network_weight_density(entry["layers"])

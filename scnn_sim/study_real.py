@@ -96,6 +96,7 @@ import numpy as np
 from scnn_sim import __version__
 from scnn_sim.engine.layer import ACC_MODELS
 from scnn_sim.errors import ScnnSimError
+from scnn_sim.provenance import FORMAT_VERSION
 from scnn_sim.report import atomic_write_bytes, atomic_write_json, format_table
 from scnn_sim.sparsity import block_shape_for, parse_granularity, prune
 from scnn_sim.study import _ratio, memory_references
@@ -1049,6 +1050,8 @@ def _run(torch: Any, data: DatasetSplit, out: Path, *, seed: int, sched: tuple[f
         common = next(d for d in sched[1:] if abs(common_density - d) < 1e-12)
 
     result: dict[str, Any] = {
+        "format": "scnn-sim-real-study",
+        "format_version": FORMAT_VERSION,
         "provenance": {
             "scnn_sim_version": __version__,
             "torch_version": str(torch.__version__),
@@ -1169,6 +1172,7 @@ def _export_and_simulate(
             "accuracy": point["accuracy"],
             "file": fname,
             "weight_format": "scnn" if g in ("dense", "fine") else "group",
+            "provenance": res.meta,  # scnn_sim.provenance: arch, energy values, options
             "totals": _scnn_summary(res.totals.record),
             "layers": layers,
         }

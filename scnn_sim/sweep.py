@@ -104,6 +104,7 @@ import numpy as np
 from scnn_sim import __version__
 from scnn_sim.arch import ArchConfig, arch_fields, arch_from_dict, load_arch
 from scnn_sim.errors import ConfigError, ScnnSimError
+from scnn_sim.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS
 from scnn_sim.yamlio import parse_yaml
 
 FORMAT = "scnn-sim-sweep"
@@ -203,13 +204,45 @@ class SweepSpec:
         return len(self.point_list)
 
 
+def builtin_sweeps() -> list[str]:
+    """Names of the shipped sweep specs (``workloads/sweeps/*.yaml``), e.g. ``example``."""
+    from scnn_sim.workload import builtin_dir
+
+    d = builtin_dir() / "sweeps"
+    return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []
+
+
+def resolve_spec(name_or_path: str | os.PathLike) -> Path:
+    """The spec file of a shipped sweep name (see :func:`builtin_sweeps`) or a path.
+
+    A plain word (no directory part, no ``.yaml`` suffix) that is not an existing file names a
+    shipped spec; anything else is a path.
+
+    Raises
+    ------
+    ConfigError
+        A plain word that is no shipped sweep.
+    """
+    from scnn_sim.workload import builtin_dir
+
+    p = Path(name_or_path)
+    text = os.fspath(name_or_path)
+    if p.exists() or "/" in text or os.sep in text or p.suffix:
+        return p
+    if text in builtin_sweeps():
+        return builtin_dir() / "sweeps" / f"{text}.yaml"
+    known = ", ".join(builtin_sweeps()) or "(none found)"
+    raise ConfigError(f"{text}: no such sweep spec file or shipped sweep (shipped: {known})")
+
+
 def load_spec(path: str | os.PathLike) -> SweepSpec:
     """Read and validate a sweep spec YAML.
 
     Parameters
     ----------
     path
-        The spec file; relative paths inside it are relative to its directory.
+        The spec file, or the name of a shipped spec (:func:`resolve_spec`); relative paths
+        inside it are relative to its directory.
 
     Returns
     -------
@@ -222,7 +255,7 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
         unknown key, empty list, bad value, unknown architecture path, impossible
         architecture, unknown workload or layer, duplicate point).
     """
-    p = Path(path)
+    p = resolve_spec(path)
     shown = str(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -374,10 +407,10 @@ def spec_from_dict(data: Any, where: str = "<spec>",
         raise ConfigError(f"{where}:count_merges: must be true, false or null, got {cm!r}")
     if cm is not None:
         options["count_merges"] = cm
-    wf = data.get("weight_format", "scnn")
-    if wf not in ("scnn", "group"):
-        raise ConfigError(f"{where}:weight_format: must be scnn or group, got {wf!r}")
-    if wf != "scnn":
+    wf = data.get("weight_format", DEFAULT_WEIGHT_FORMAT)
+    if wf not in WEIGHT_FORMATS:
+        raise ConfigError(f"{where}:weight_format: must be group or scnn, got {wf!r}")
+    if wf != "scnn":  # in the point id since "group" became the default (ids stay unique)
         options["weight_format"] = wf
     cl = data.get("clustered", 0.0)
     if not _is_real(cl) or not 0.0 <= float(cl) <= 1.0:
@@ -590,6 +623,7 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
             density=task.get("density"), seed=task.get("seed", 0),
             count_merges=task.get("count_merges"), clustered=task.get("clustered", 0.0),
             pointwise_group=task.get("pointwise_group", 1), layers=task.get("layers"),
+            # options omit weight_format only when it is scnn (see spec_from_dict)
             weight_format=task.get("weight_format", "scnn"), progress=False)
         out["rows"] = result.flat_rows()
         out["granularity"] = result.meta.get("granularity")

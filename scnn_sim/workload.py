@@ -278,12 +278,19 @@ class Workload:
 def builtin_dir() -> Path:
     """Return the directory that holds the built-in workload YAML files.
 
+    An installed wheel or sdist ships the repository's ``workloads/`` folder as the data
+    package ``scnn_sim/workloads``; a source checkout (and an editable install) reads the
+    folder itself.
+
     Returns
     -------
     Path
-        ``<repository>/workloads``.
+        ``<package>/workloads`` when it exists, else ``<repository>/workloads`` (which may
+        not exist: then there are no built-in workloads).
     """
-    return Path(__file__).resolve().parent.parent / "workloads"
+    here = Path(__file__).resolve().parent
+    installed = here / "workloads"
+    return installed if installed.is_dir() else here.parent / "workloads"
 
 
 def builtin_names() -> list[str]:

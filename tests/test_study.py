@@ -29,7 +29,10 @@ from scnn_sim.study import (
 from scnn_sim.tensors import LayerTensors
 from scnn_sim.workload import Layer, Workload
 
-TOP_KEYS = ["workload", "density", "seed", "scnn_sim_version", "arch", "granularities"]
+# The provenance block (scnn_sim.provenance) first, then the study's own fields.
+TOP_KEYS = ["format", "format_version", "scnn_sim_version", "workload", "workload_source", "arch",
+            "energy_table", "energy", "seed", "weight_format", "clustered", "pointwise_group",
+            "layer_subset", "density", "granularities"]
 
 
 # --------------------------------------------------------------------------------------------

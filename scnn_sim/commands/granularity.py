@@ -13,8 +13,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from scnn_sim.commands.run import add_sim_options
-from scnn_sim.report import atomic_write_json, format_table
+from scnn_sim.commands.run import add_sim_options, add_weight_format_option
+from scnn_sim.report import atomic_write_json, check_output_path, format_table
 from scnn_sim.study import ACC_MODELS, DEFAULT_GRANULARITIES, DRAM_WORD_BITS, StudyError
 
 _SHORT = {"per_product": "product", "same_address": "addr", "wide": "wide"}
@@ -215,6 +215,7 @@ def run_granularity(args: argparse.Namespace) -> int:
         raise StudyError("give either --density or --published-densities, not both")
     if args.density is None and not args.published_densities:
         raise StudyError("give --density D (e.g. 0.35) or --published-densities")
+    json_path = check_output_path(args.json, "--json") if args.json else None
     study = granularity_study(
         args.workload,
         density=args.density,
@@ -230,8 +231,8 @@ def run_granularity(args: argparse.Namespace) -> int:
         progress=sys.stderr.isatty(),
     )
     print(study_text(study, per_layer=args.per_layer))
-    if args.json:
-        atomic_write_json(args.json, study)
+    if json_path:
+        atomic_write_json(json_path, study)
         print(f"\nwrote {args.json}")
     return 0
 
@@ -256,9 +257,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "block:AxBxCxD, nm:N:M (fine is always included as the reference; "
                    f"default {','.join(DEFAULT_GRANULARITIES)})")
     add_sim_options(p)
-    p.add_argument("--weight-format", choices=("scnn", "group"), default="group",
-                   help="DRAM weight format of coarse granularities: group (one index per "
-                   "kept group, default) or scnn (per-weight zero runs)")
+    add_weight_format_option(p)
     p.add_argument("--per-layer", action="store_true", help="also print per-layer tables")
     p.add_argument("--json", default=None, metavar="PATH",
                    help="write the study as JSON (atomically)")

@@ -21,7 +21,7 @@ import numpy as np
 from scnn_sim import __version__
 from scnn_sim.errors import FormatError, SparsityError
 from scnn_sim.h5io import read_stored, write_layers
-from scnn_sim.report import format_table
+from scnn_sim.report import check_output_path, format_table
 from scnn_sim.sparsity import parse_granularity, prune
 from scnn_sim.tensors import LayerTensors
 
@@ -151,7 +151,7 @@ def run_prune(args: argparse.Namespace) -> int:
     """Run ``scnn-sim prune``; print the per-layer table and return the exit status."""
     rows = prune_file(
         args.input,
-        args.output,
+        check_output_path(args.output, "-o"),
         args.granularity,
         args.density,
         norm=args.norm,

@@ -5,8 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scnn_sim.report import format_table
+from scnn_sim.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS
+from scnn_sim.report import check_output_path, format_table
 from scnn_sim.results import SimulationResult
+
+
+def seed_arg(text: str) -> int:
+    """argparse type of ``--seed``: a non-negative integer (numpy's seeds)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {n}")
+    return n
 
 
 def add_sim_options(p: argparse.ArgumentParser) -> None:
@@ -15,13 +27,22 @@ def add_sim_options(p: argparse.ArgumentParser) -> None:
                    help="architecture YAML (default: SCNN's Table 3)")
     p.add_argument("--energy", default=None, metavar="TABLE",
                    help="energy table: horowitz45 (default), accelergy45 or a YAML path")
-    p.add_argument("--seed", type=int, default=0, help="seed of synthetic tensors (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0,
+                   help="seed of synthetic tensors, >= 0 (default 0)")
     p.add_argument("--clustered", type=float, default=0.0,
                    help="spatial clustering of synthetic activations, 0..1 (default 0)")
     p.add_argument("--pointwise-group", type=int, default=1, metavar="N",
                    help="vector/kernel groups on 1x1 layers: N consecutive input channels")
     p.add_argument("--layers", default=None, metavar="A,B",
                    help="simulate only these conv layers (comma-separated names)")
+
+
+def add_weight_format_option(p: argparse.ArgumentParser) -> None:
+    """``--weight-format``, with the one default of run, granularity and sweep."""
+    p.add_argument("--weight-format", choices=WEIGHT_FORMATS, default=DEFAULT_WEIGHT_FORMAT,
+                   help="DRAM weight format of coarse granularities: group (one index per "
+                   f"kept group; the same as scnn for fine) or scnn (per-weight zero runs); "
+                   f"default {DEFAULT_WEIGHT_FORMAT}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,6 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "channel, block:AxBxCxD, nm:N:M)")
     p.add_argument("--density", type=float, default=None,
                    help="weight density for every layer (default: each layer's own)")
+    add_weight_format_option(p)
     p.add_argument("--verify", action="store_true",
                    help="check each layer's outputs against a dense reference convolution")
     p.add_argument("--count-merges", action="store_true",
@@ -47,26 +69,45 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from scnn_sim.simulation import simulate
 
+    json_path = check_output_path(args.json, "--json") if args.json else None
+    h5_path = check_output_path(args.h5, "--h5") if args.h5 else None
     result = simulate(
         args.workload, arch=args.arch, energy=args.energy, granularity=args.granularity,
         density=args.density, seed=args.seed, verify=args.verify,
         count_merges=True if args.count_merges else None, clustered=args.clustered,
         pointwise_group=args.pointwise_group,
         layers=args.layers.split(",") if args.layers else None,
+        weight_format=args.weight_format,
         progress=sys.stderr.isatty(),
     )
     print(render(result))
-    if args.json:
-        result.write_json(args.json)
+    if json_path:
+        result.write_json(json_path)
         print(f"wrote {args.json}")
-    if args.h5:
-        result.write_h5(args.h5)
+    if h5_path:
+        result.write_h5(h5_path)
         print(f"wrote {args.h5}")
     if args.verify and result.totals["verified"] is False:
         print("scnn-sim: error: verification failed (see the 'verified' column)",
               file=sys.stderr)
         return 1
     return 0
+
+
+def non_default_options(meta: dict) -> dict[str, str]:
+    """The simulation options of a result's provenance that differ from their defaults."""
+    out: dict[str, str] = {}
+    if meta.get("density") is not None:
+        out["density"] = f"{meta['density']:g}"
+    if meta.get("weight_format", DEFAULT_WEIGHT_FORMAT) != DEFAULT_WEIGHT_FORMAT:
+        out["weight_format"] = str(meta["weight_format"])
+    if meta.get("clustered"):
+        out["clustered"] = f"{meta['clustered']:g}"
+    if meta.get("pointwise_group", 1) != 1:
+        out["pointwise_group"] = str(meta["pointwise_group"])
+    if meta.get("layer_subset"):
+        out["layers"] = ",".join(meta["layer_subset"])
+    return out
 
 
 def render(result: SimulationResult) -> str:
@@ -77,6 +118,7 @@ def render(result: SimulationResult) -> str:
             f"{m['arch']['pe_array']['cols']} PEs, F={m['arch']['multiplier']['F']} "
             f"I={m['arch']['multiplier']['I']}, {m['arch']['accumulator']['contention']})  "
             f"granularity={m['granularity']}  seed={m['seed']}  energy={m['energy_table']}")
+    head += "".join(f"  {k}={v}" for k, v in non_default_options(m).items())
     headers = ["layer", "w dens", "a dens", "products [M]", "cycles [k]", "oracle [k]",
                "util [frac]", "conflict [frac]", "barrier [frac]", "DRAM [Mbit]", "energy [uJ]",
                "vs DCNN [x]", "E vs DCNN [x]", "verified"]

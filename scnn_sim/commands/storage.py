@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from scnn_sim.report import atomic_write_json, format_table
+from scnn_sim.commands.run import seed_arg
+from scnn_sim.report import atomic_write_json, check_output_path, format_table
 from scnn_sim.storage import dense_bits, ratio_text, storage_report
 
 DEFAULT_GRANULARITIES = "fine,vector,kernel,filter"
@@ -83,6 +84,7 @@ def storage_text(report: dict[str, Any], per_layer: bool = False) -> str:
 
 def run_storage(args: argparse.Namespace) -> int:
     """Compute, print and optionally save the storage report; return the exit status."""
+    json_path = check_output_path(args.json, "--json") if args.json else None
     report = storage_report(
         args.workload,
         args.density,
@@ -95,8 +97,8 @@ def run_storage(args: argparse.Namespace) -> int:
         kc=args.kc,
     )
     print(storage_text(report, per_layer=args.per_layer))
-    if args.json:
-        atomic_write_json(args.json, report)
+    if json_path:
+        atomic_write_json(json_path, report)
         print(f"\nJSON written to {args.json}")
     return 0
 
@@ -120,7 +122,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="comma-separated: fine, vector, kernel, filter, channel, block:AxBxCxD, nm:N:M "
         f"(default {DEFAULT_GRANULARITIES})",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic weights")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the synthetic weights")
     p.add_argument("--norm", default="l1", help="group saliency: l1 (default) or l2")
     p.add_argument(
         "--pointwise-group",

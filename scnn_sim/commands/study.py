@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from scnn_sim.commands.run import seed_arg
+from scnn_sim.report import check_output_dir
 from scnn_sim.study_real import (
     DATASETS,
     DEFAULT_GRANULARITIES,
@@ -28,6 +30,7 @@ from scnn_sim.study_real import (
 def run_study_command(args: argparse.Namespace) -> int:
     """Run ``scnn-sim study``; print the tables and return the exit status."""
     out_dir = args.output or f"real-study-{args.dataset}"
+    check_output_dir(out_dir, "-o" if args.output else "output")
     result = run_study(
         args.dataset,
         data_root=args.data,
@@ -78,7 +81,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", metavar="DIR", default=None,
                    help="directory of the Fashion-MNIST IDX files (default: Debian's "
                    "dataset-fashion-mnist package)")
-    p.add_argument("--seed", type=int, default=0, help="seed of split, weights, shuffling")
+    p.add_argument("--seed", type=seed_arg, default=0,
+                   help="seed of split, weights, shuffling, >= 0")
     p.add_argument("--epochs", type=_int_arg(1), default=None, metavar="N",
                    help="dense training epochs (default: digits 20, fashion-mnist 6)")
     p.add_argument("--finetune-epochs", type=_int_arg(0), default=None, metavar="N",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from pathlib import Path
 from typing import Any
 
-from scnn_sim.report import format_table
+from scnn_sim.report import check_output_path, format_table, table_records
 
 #: Rows of the per-point table printed at the end (the file has them all).
 MAX_TABLE_ROWS = 60
@@ -19,8 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Expand SPEC.yaml into points, simulate them in parallel (local processes, "
         "or a dask.distributed scheduler) and stream the results into one HDF5 file. "
         "Re-running the same command resumes: complete points are skipped, failed ones retried.")
-    p.add_argument("spec", metavar="SPEC.yaml", help="sweep specification "
-                   "(see workloads/sweeps/example.yaml)")
+    p.add_argument("spec", metavar="SPEC.yaml|NAME", help="sweep specification, or the "
+                   "name of a shipped one: example (workloads/sweeps/example.yaml)")
     p.add_argument("-o", "--output", default=None, metavar="RESULTS.h5",
                    help="results file (default: SPEC's name with .h5, in the current directory)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
@@ -39,6 +40,9 @@ def main(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec)
     out = args.output or f"{Path(args.spec).stem}.h5"
+    target = check_output_path(out, "-o" if args.output else "output")
+    if os.path.islink(out):  # write the link's target, not over the link
+        out = str(target)
     varied = ", ".join(spec.varied) or "-"
     print(f"sweep {spec.name}: {len(spec)} points (varied: {varied}) -> {out}", flush=True)
     summary = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler,
@@ -61,20 +65,26 @@ def _num(v: Any) -> Any:
     return v
 
 
-def render(df: Any, point_ids: list[str], varied: list[str]) -> str:
-    """One line per point of this spec (its ``total`` row), with units."""
-    tot = df[(df["layer"] == "total") & df["point_id"].isin(point_ids)]
+def render(table: Any, point_ids: list[str], varied: list[str]) -> str:
+    """One line per point of this spec (its ``total`` row), with units.
+
+    ``table`` is what :func:`scnn_sim.sweep.load_sweep_results` returns (a DataFrame, or a
+    numpy structured array without pandas).
+    """
+    recs = table_records(table)
+    columns = set(recs[0]) if recs else set()
     order = {pid: i for i, pid in enumerate(point_ids)}
-    tot = tot.assign(_o=tot["point_id"].map(order)).sort_values("_o")
-    labels = "label" in tot and bool((tot["label"] != "").any())
+    tot = sorted((r for r in recs if r["layer"] == "total" and r["point_id"] in order),
+                 key=lambda r: order[r["point_id"]])
+    labels = "label" in columns and any(r["label"] != "" for r in tot)
     # Labelled configurations (mode: list) are shown by label, others by their varied values.
-    arch_cols = [] if labels else [f"arch.{k}" for k in varied if f"arch.{k}" in tot]
+    arch_cols = [] if labels else [f"arch.{k}" for k in varied if f"arch.{k}" in columns]
     headers = ["point", "workload", "PEs", *(["label"] if labels else []),
                *[c.split(".", 1)[1] for c in arch_cols],
                "granularity", "density", "seed", "cycles [k]", "energy [uJ]", "util",
                "vs DCNN [x]", "status"]
     rows = []
-    for _, r in tot.head(MAX_TABLE_ROWS).iterrows():
+    for r in tot[:MAX_TABLE_ROWS]:
         ok = r["status"] == "ok"
         rows.append([
             r["point_id"][:8], r["workload"], r["pe_config"], *([r["label"]] if labels else []),
@@ -90,4 +100,3 @@ def render(df: Any, point_ids: list[str], varied: list[str]) -> str:
     if len(tot) > MAX_TABLE_ROWS:
         text += f"\n... {len(tot) - MAX_TABLE_ROWS} more points in the file"
     return text
-

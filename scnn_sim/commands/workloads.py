@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from scnn_sim.errors import WorkloadError
 from scnn_sim.report import format_table
-from scnn_sim.workload import Layer, Workload, builtin_names, load_workload
+from scnn_sim.workload import Layer, Workload, builtin_dir, builtin_names, load_workload
 
 
 def _density_summary(workload: Workload) -> str:
@@ -21,7 +22,15 @@ def workloads_table() -> str:
     str
         One row per built-in workload: name, conv and fc layer counts, dense conv MACs and the
         number of layers whose densities are published.
+
+    Raises
+    ------
+    WorkloadError
+        No built-in workload is installed (a broken installation).
     """
+    if not builtin_names():
+        raise WorkloadError(f"{builtin_dir()}: no built-in workloads found (the installation "
+                            f"is missing its workloads/ folder; reinstall scnn-sim)")
     headers = ["workload", "conv layers", "fc layers", "dense conv MACs [GMAC]", "densities"]
     rows = []
     for name in builtin_names():
