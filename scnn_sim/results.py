@@ -6,7 +6,14 @@ JSON schema (stable keys; more may be added):
 "layers": [record, ...], "totals": record}`` where a record has ``name``, ``cycles``,
 ``cycle_breakdown`` (busy, conflict_stall, barrier_idle, halo, dram_stall, drain_stall; mean
 over PEs for the first three), ``oracle_cycles``, ``products``, ``dense_macs``,
-``multiplier_utilization``, ``barrier_fraction``, ``conflict_stall_fraction``, ``accesses``
+``multiplier_utilization`` (products over multiplier slots of all cycles),
+``intra_pe_utilization`` (products over the multiplier slots of PE-cycles issuing or stalled
+on banks: SCNN's Fig. 10), ``barrier_fraction`` (barrier idle over all PEs' cycles),
+``barrier_fraction_active`` (over the ``active_pes`` that hold pixels; ``cycle_breakdown``
+``barrier_idle_active`` is its mean over those PEs), ``temporal_tiling_penalty`` (energy over
+the energy without temporal-tiling DRAM re-fetches; 1.0 when the activations are resident;
+the total is total energy over the sum of the baselines), ``conflict_stall_fraction``,
+``accesses``
 (counts by component; keys starting ``dram_`` are bits), ``accumulator_accesses``
 (``per_product``, ``same_address``, ``wide``; ``null`` when not counted), ``energy_pj``
 (by component, plus ``total``), ``dcnn`` and ``dcnn_opt`` (``cycles``, ``energy_pj``),
@@ -60,6 +67,7 @@ def totals_record(records: list[dict[str, Any]], multipliers: int) -> dict[str, 
         return out
 
     cycles = sum(r["cycles"] for r in records)
+    energy = add([r["energy_pj"] for r in records])
     products = sum(r["products"] for r in records)
     bd = add([r["cycle_breakdown"] for r in records])
     dc = sum(r["dcnn"]["cycles"] for r in records)
@@ -72,11 +80,20 @@ def totals_record(records: list[dict[str, Any]], multipliers: int) -> dict[str, 
         "products": products,
         "dense_macs": sum(r["dense_macs"] for r in records),
         "multiplier_utilization": _ratio(products, cycles * multipliers),
+        "intra_pe_utilization": _ratio(products, (bd["busy"] + bd["conflict_stall"])
+                                       * multipliers),
         "barrier_fraction": _ratio(bd["barrier_idle"], cycles),
+        "barrier_fraction_active": _ratio(
+            sum(r["cycle_breakdown"]["barrier_idle_active"] * r["active_pes"] for r in records),
+            sum(r["cycles"] * r["active_pes"] for r in records)),
+        "active_pes": max((r["active_pes"] for r in records), default=0),
         "conflict_stall_fraction": _ratio(bd["conflict_stall"], cycles),
         "accesses": add([r["accesses"] for r in records]),
         "accumulator_accesses": add([r["accumulator_accesses"] for r in records]),
-        "energy_pj": add([r["energy_pj"] for r in records]),
+        "energy_pj": energy,
+        "temporal_tiling_penalty": _ratio(
+            energy["total"], sum(r["energy_pj"]["total"] / r["temporal_tiling_penalty"]
+                                 for r in records)),
         "dcnn": {"cycles": dc,
                  "energy_pj": add([r["dcnn"]["energy_pj"] for r in records])},
         "dcnn_opt": {"cycles": dc,
