@@ -9,8 +9,9 @@ over PEs for the first three), ``oracle_cycles``, ``products``, ``dense_macs``,
 ``multiplier_utilization`` (products over multiplier slots of all cycles),
 ``intra_pe_utilization`` (products over the multiplier slots of PE-cycles issuing or stalled
 on banks: SCNN's Fig. 10), ``barrier_fraction`` (barrier idle over all PEs' cycles),
-``barrier_fraction_active`` (over the ``active_pes`` that hold pixels; ``cycle_breakdown``
-``barrier_idle_active`` is its mean over those PEs), ``temporal_tiling_penalty`` (energy over
+``barrier_fraction_active`` (over the ``active_pes`` that hold pixels, the largest count
+over layers in totals; ``barrier_idle_active_cycles`` is the mean over those PEs),
+``temporal_tiling_penalty`` (energy over
 the energy without temporal-tiling DRAM re-fetches; 1.0 when the activations are resident;
 the total is total energy over the sum of the baselines), ``conflict_stall_fraction``,
 ``accesses``
@@ -84,9 +85,10 @@ def totals_record(records: list[dict[str, Any]], multipliers: int) -> dict[str, 
                                        * multipliers),
         "barrier_fraction": _ratio(bd["barrier_idle"], cycles),
         "barrier_fraction_active": _ratio(
-            sum(r["cycle_breakdown"]["barrier_idle_active"] * r["active_pes"] for r in records),
+            sum(r["barrier_idle_active_cycles"] * r["active_pes"] for r in records),
             sum(r["cycles"] * r["active_pes"] for r in records)),
         "active_pes": max((r["active_pes"] for r in records), default=0),
+        "barrier_idle_active_cycles": sum(r["barrier_idle_active_cycles"] for r in records),
         "conflict_stall_fraction": _ratio(bd["conflict_stall"], cycles),
         "accesses": add([r["accesses"] for r in records]),
         "accumulator_accesses": add([r["accumulator_accesses"] for r in records]),
@@ -154,8 +156,11 @@ class SimulationResult:
             g = f.create_group("layers")
             for k in keys:
                 vals = [r.get(k) for r in rows]
-                if all(isinstance(v, str) for v in vals):
-                    g.create_dataset(k, data=np.array(vals, dtype=h5py.string_dtype()))
+                if any(isinstance(v, str) for v in vals):
+                    # Text columns (e.g. mapping.overflow); rows without one get "".
+                    g.create_dataset(k, data=np.array(["" if v is None else str(v)
+                                                       for v in vals],
+                                                      dtype=h5py.string_dtype()))
                 else:
                     g.create_dataset(k, data=np.array(
                         [np.nan if v is None else float(v) for v in vals]))

@@ -271,7 +271,6 @@ def layer_record(lt: LayerTensors, c: LayerCounts, arch: ArchConfig, table: Ener
             "busy": c.busy_cycles, "conflict_stall": c.conflict_stall_cycles,
             "barrier_idle": c.barrier_idle_cycles, "halo": c.halo_cycles,
             "dram_stall": c.dram_stall_cycles, "drain_stall": c.drain_stall_cycles,
-            "barrier_idle_active": c.barrier_idle_active_cycles,
         },
         "oracle_cycles": c.oracle_cycles,
         "products": c.products,
@@ -282,6 +281,7 @@ def layer_record(lt: LayerTensors, c: LayerCounts, arch: ArchConfig, table: Ener
         "barrier_fraction_active": (c.barrier_idle_active_cycles / c.cycles
                                     if c.cycles else 0.0),
         "active_pes": c.active_pes,
+        "barrier_idle_active_cycles": c.barrier_idle_active_cycles,
         "conflict_stall_fraction": c.conflict_stall_cycles / c.cycles if c.cycles else 0.0,
         "accesses": dict(c.accesses),
         "accumulator_accesses": dict(c.accumulator_accesses),
