@@ -15,7 +15,7 @@ import pytest
 
 from scnn_sim.arch import load_arch
 from scnn_sim.energy import load_energy_table
-from scnn_sim.engine.layer import handover_bits, plan_mapping, simulate_layer
+from scnn_sim.engine.layer import handover_bits, simulate_layer
 from scnn_sim.engine.timeline import Fetch, Step, run_timeline
 from scnn_sim.errors import ConfigError, SimulationError
 from scnn_sim.results import totals_record
@@ -66,8 +66,8 @@ def test_fewest_passes_two_passes_of_two_rows(lt):
 
 
 def test_fewest_passes_one_bit_short_needs_three_passes(lt):
-    """99 B = 792 bits: 2 passes need 800 at the hand-over. Three row passes of 2, 1, 1 rows: 8 px x 4 ch = 640 bits + the next pass's first channel (4 px =
-    80 bits) = 720 <= 792."""
+    """99 B = 792 bits: 2 passes need 800 at the hand-over. Three row passes of 2, 1, 1
+    rows: 8 px x 4 ch = 640 bits + the next pass's first channel (4 px = 80 bits) = 720."""
     c = run(lt, small("fewest_passes", 99))
     assert c.verified
     assert (c.mapping["passes"], c.mapping["subtiles"]) == (3, [3, 1])
