@@ -75,6 +75,19 @@ def test_fewest_passes_one_bit_short_needs_three_passes(lt):
     assert c.accesses["dram_read_bits_act_values"] == 64 * 16
 
 
+def test_fewest_passes_splits_columns_only_after_rows():
+    """A 2x8 plane, 4 dense channels, 600-bit IARAM: whole tile 1,280 bits; 2 row passes of
+    1x8 px need 640 + 160 = 800; rows cannot split further, so columns: 2x2 passes of 1x4 px,
+    320 + 80 = 400 <= 600."""
+    layer = Layer("wide", C=4, K=8, R=1, S=1, H=2, W=8)
+    rng = np.random.default_rng(5)
+    lt2 = LayerTensors(layer, rng.uniform(0.5, 1, layer.weight_shape).astype(np.float32),
+                       rng.uniform(0.5, 1, (4, 2, 8)).astype(np.float32))
+    c = run(lt2, small("fewest_passes", 75))
+    assert c.verified
+    assert (c.mapping["subtiles"], c.mapping["passes"]) == ([2, 2], 4)
+
+
 def test_handover_bits_by_hand():
     # One PE, passes [100, 50] and [30, 70]: c=0: 150 + 30, c=1: 50 + 100 -> 180; last: 100.
     chan = np.array([[100, 50], [30, 70]])
