@@ -7,7 +7,16 @@ Measures, on the built-in workloads with synthetic tensors at the published dens
      DCNN above ~0.85, 24x faster at 0.1, 0.79x at 1.0);
   3. 64 PEs of 4x4 vs 4 PEs of 16x16 at 1,024 multipliers on GoogLeNet (paper: 64x(4x4)
      11% faster, utilisation 59% vs 35%);
-  4. bank-contention model: queued (default) vs lock-step.
+  4. bank-contention model: queued (default) vs lock-step;
+  5. per layer of every network: intra-PE utilisation (the paper's Fig. 10 metric), barrier
+     idle over the PEs that hold pixels, SCNN/oracle and speed-up over DCNN (paper: VGG-16
+     conv2_2 0.94, conv3_2/3_3 0.87-0.91, conv4_2 0.79; GoogLeNet inception 5a/5b below 0.2);
+  6. temporal tiling of VGG-16's layers that exceed the IARAM under the three
+     ``dataflow.overflow`` rules: passes, energy penalty and cycles at 50 and 4 GB/s (paper:
+     penalty 5-62%, mean 18%; slower only near 4 GB/s), and the default rule against the
+     previous one (half_iaram) on AlexNet, GoogLeNet and VGG-16.
+Rule comparisons simulate only the layers whose activations overflow (the others are mapped
+the same way under every rule) and combine them with the default run's other layers.
 Prints tables and writes benchmarks/results/scnn_reproduction.json.
 
     python benchmarks/scnn_reproduction.py [--quick]
@@ -23,16 +32,74 @@ from dataclasses import replace
 from pathlib import Path
 
 import scnn_sim
-from scnn_sim.arch import load_arch
+from scnn_sim.arch import ArchConfig, load_arch
+from scnn_sim.results import totals_record
 from scnn_sim.workload import Workload, load_workload
 
 OUT = Path(__file__).resolve().parent / "results" / "scnn_reproduction.json"
 PAPER_SPEEDUP = {"alexnet": 2.37, "googlenet": 2.19, "vgg16": 3.52}
+# SCNN Fig. 10 (intra-PE multiplier utilisation) where the text quotes it.
+PAPER_LAYER_UTIL = {("vgg16", "conv2_2"): "0.94", ("vgg16", "conv3_2"): "0.87-0.91",
+                    ("vgg16", "conv3_3"): "0.87-0.91", ("vgg16", "conv4_2"): "0.79"}
+RULES = ("fewest_passes", "half_iaram", "channel_chunk")
+LOW_GBPS = 4.0
+
+
+def layer_row(net: str, r: dict) -> dict:
+    m = r.get("mapping", {})
+    return {"layer": r["name"], "intra_pe_utilization": r["intra_pe_utilization"],
+            "barrier_fraction_active": r["barrier_fraction_active"],
+            "barrier_fraction": r["barrier_fraction"], "oracle_fraction": r["oracle_fraction"],
+            "speedup_vs_dcnn": r["speedup_vs_dcnn"], "overflow": m.get("overflow", "-"),
+            "passes": m.get("passes", 0), "paper_util": PAPER_LAYER_UTIL.get((net, r["name"]))}
+
+
+def combined(base: list[dict], repl: dict[str, dict], multipliers: int) -> dict:
+    """Network totals of ``base`` records with some layers replaced (by name)."""
+    return totals_record([repl.get(r["name"], r) for r in base], multipliers)
+
+
+def rule_runs(net: str, base: ArchConfig, layers: list[str], given: list[dict]) -> dict:
+    """{(rule, GB/s): {layer: record}} of the overflowing layers, for every rule.
+
+    ``given`` are the default run's records (reused for the default rule and bandwidth)."""
+    out = {}
+    for rule in RULES:
+        for gbps in (base.dram_gbytes_per_s, LOW_GBPS):
+            if not layers:
+                out[rule, gbps] = {}
+                continue
+            if rule == base.overflow and gbps == base.dram_gbytes_per_s:
+                out[rule, gbps] = {r["name"]: r for r in given if r["name"] in layers}
+                continue
+            arch = base.replace(**{"dataflow.overflow": rule,
+                                   "dram.bandwidth_gbytes_per_s": gbps})
+            res = scnn_sim.simulate(net, arch=arch, layers=layers)
+            out[rule, gbps] = {lr.name: lr.record for lr in res.layers}
+    return out
 
 
 def with_density(wl: Workload, d: float) -> Workload:
     layers = tuple(replace(lay, weight_density=d, act_density=d) for lay in wl.layers)
     return replace(wl, layers=layers, name=f"{wl.name}@{d:g}")
+
+
+_LOW_CACHE: dict = {}
+
+
+def low_base_of(net: str, base: ArchConfig, gbps: float, results: dict,
+                over: list[str]) -> list[dict]:
+    """The default run's records at another bandwidth (non-overflowing layers re-run)."""
+    key = (net, gbps)
+    if key not in _LOW_CACHE:
+        rest = [r["name"] for r in results[net] if r["name"] not in over]
+        recs = {}
+        if rest:
+            arch = base.replace(**{"dram.bandwidth_gbytes_per_s": gbps})
+            recs = {lr.name: lr.record
+                    for lr in scnn_sim.simulate(net, arch=arch, layers=rest).layers}
+        _LOW_CACHE[key] = [recs.get(r["name"], r) for r in results[net]]
+    return _LOW_CACHE[key]
 
 
 def main() -> None:
@@ -43,26 +110,36 @@ def main() -> None:
     t0 = time.time()
 
     nets = ["alexnet", "googlenet"] + ([] if args.quick else ["vgg16"])
-    rows = []
+    base = load_arch()
+    rows, layer_tables, results = [], {}, {}
     for net in nets:
-        tot = scnn_sim.simulate(net).totals.record
+        res = scnn_sim.simulate(net, arch=base)
+        results[net] = [lr.record for lr in res.layers]
+        tot = res.totals.record
         e, ed, eo = (tot["energy_pj"]["total"], tot["dcnn"]["energy_pj"]["total"],
                      tot["dcnn_opt"]["energy_pj"]["total"])
         rows.append({"network": net, "speedup_vs_dcnn": tot["speedup_vs_dcnn"],
                      "paper_speedup": PAPER_SPEEDUP[net], "dcnn_energy_over_scnn": ed / e,
                      "dcnn_energy_over_dcnn_opt": ed / eo,
                      "utilization": tot["multiplier_utilization"],
-                     "oracle_fraction": tot["oracle_fraction"]})
+                     "intra_pe_utilization": tot["intra_pe_utilization"],
+                     "barrier_fraction_active": tot["barrier_fraction_active"],
+                     "barrier_fraction": tot["barrier_fraction"],
+                     "oracle_fraction": tot["oracle_fraction"], "cycles": tot["cycles"],
+                     "energy_pj": e})
+        layer_tables[net] = [layer_row(net, r) for r in results[net]]
     out["networks"] = rows
+    out["layers"] = layer_tables
     print("1. SCNN vs DCNN at published densities (paper energy: DCNN/SCNN 2.3x, "
-          "DCNN/DCNN-opt 2.0x)")
+          "DCNN/DCNN-opt 2.0x; paper GoogLeNet utilisation 0.59)")
     print(f"{'network':10} {'speed-up':>9} {'paper':>6} {'E DCNN/SCNN':>12} "
-          f"{'E DCNN/opt':>11} {'util':>6} {'oracle frac':>11}")
+          f"{'E DCNN/opt':>11} {'util':>6} {'intra-PE':>8} {'barrier act':>11} "
+          f"{'oracle frac':>11}")
     for r in rows:
         print(f"{r['network']:10} {r['speedup_vs_dcnn']:9.2f} {r['paper_speedup']:6.2f} "
               f"{r['dcnn_energy_over_scnn']:12.2f} {r['dcnn_energy_over_dcnn_opt']:11.2f} "
-              f"{r['utilization']:6.3f} {r['oracle_fraction']:11.3f}")
-
+              f"{r['utilization']:6.3f} {r['intra_pe_utilization']:8.3f} "
+              f"{r['barrier_fraction_active']:11.3f} {r['oracle_fraction']:11.3f}")
     g = load_workload("googlenet")
     dens = [0.1, 0.5, 1.0] if args.quick else [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
     sweep = []
@@ -80,7 +157,6 @@ def main() -> None:
         print(f"{r['density']:7.1f} {r['speedup_vs_dcnn']:16.2f} "
               f"{r['energy_scnn_over_dcnn']:12.2f} {r['utilization']:6.3f}")
 
-    base = load_arch()
     pe = {}
     for label, over in (("64 PEs x 4x4", {}),
                         ("4 PEs x 16x16", {"pe_array.rows": 2, "pe_array.cols": 2,
@@ -111,6 +187,78 @@ def main() -> None:
     print("\n4. AlexNet bank contention: " + "; ".join(
         f"{k}: {v['cycles']:,} cycles, util {v['utilization']:.3f}, conflict stalls "
         f"{v['conflict_stall_fraction']:.3f}" for k, v in cont.items()))
+
+    print("\n5. Per layer (intra-PE utilisation = SCNN Fig. 10; barrier over PEs holding "
+          "pixels, over all PEs; SCNN/oracle; speed-up vs DCNN)")
+    for net in nets:
+        print(f"{net}:")
+        print(f"  {'layer':26} {'intra-PE':>8} {'paper':>9} {'barrier act':>11} "
+              f"{'barrier all':>11} {'oracle frac':>11} {'vs DCNN':>8} {'overflow':>14} "
+              f"{'passes':>6}")
+        for r in layer_tables[net]:
+            print(f"  {r['layer']:26} {r['intra_pe_utilization']:8.3f} "
+                  f"{r['paper_util'] or '':>9} {r['barrier_fraction_active']:11.3f} "
+                  f"{r['barrier_fraction']:11.3f} {r['oracle_fraction']:11.3f} "
+                  f"{r['speedup_vs_dcnn']:8.2f} {r['overflow']:>14} {r['passes']:6d}")
+
+    # 6. Temporal tiling: the layers that overflow, under every rule, at 50 and 4 GB/s.
+    hi = base.dram_gbytes_per_s
+    tiling_out: dict = {}
+    for net in nets:
+        over = [r["name"] for r in results[net]
+                if r.get("mapping", {}).get("overflow", "resident") != "resident"]
+        runs = rule_runs(net, base, over, results[net])
+        nets_tot = {}
+        for rule in RULES:
+            for gbps in (hi, LOW_GBPS):
+                low_base = results[net]
+                if gbps != hi:
+                    low_base = low_base_of(net, base, gbps, results, over)
+                t = combined(low_base, runs.get((rule, gbps), {}), base.multipliers)
+                nets_tot[f"{rule}@{gbps:g}"] = {
+                    "cycles": t["cycles"], "utilization": t["multiplier_utilization"],
+                    "intra_pe_utilization": t["intra_pe_utilization"],
+                    "energy_pj": t["energy_pj"]["total"],
+                    "temporal_tiling_penalty": t["temporal_tiling_penalty"]}
+        per_layer = {}
+        for name in over:
+            per_layer[name] = {rule: {
+                "passes": runs[rule, hi][name]["mapping"]["passes"],
+                "act_dram_fetches": runs[rule, hi][name]["mapping"]["act_dram_fetches"],
+                "weight_dram_fetches": runs[rule, hi][name]["mapping"]["weight_dram_fetches"],
+                "penalty": runs[rule, hi][name]["temporal_tiling_penalty"],
+                "intra_pe_utilization": runs[rule, hi][name]["intra_pe_utilization"],
+                "cycles_hi": runs[rule, hi][name]["cycles"],
+                "cycles_low": runs[rule, LOW_GBPS][name]["cycles"]} for rule in RULES}
+        tiling_out[net] = {"overflowing_layers": over, "totals": nets_tot,
+                           "layers": per_layer}
+    out["temporal_tiling"] = tiling_out
+    if "vgg16" in tiling_out:
+        vt = tiling_out["vgg16"]
+        print(f"\n6. VGG-16 layers whose activations exceed the IARAM, by dataflow.overflow "
+              f"(paper: penalty 5-62%, mean 18%; slower only near {LOW_GBPS:g} GB/s)")
+        print(f"  {'layer':8} {'rule':14} {'passes':>6} {'act fetch':>9} {'w fetch':>7} "
+              f"{'penalty':>7} {'intra-PE':>8} {f'cycles@{hi:g}':>11} "
+              f"{f'cycles@{LOW_GBPS:g}':>11}")
+        for name, by in vt["layers"].items():
+            for rule, v in by.items():
+                print(f"  {name:8} {rule:14} {v['passes']:6d} {v['act_dram_fetches']:9.2f} "
+                      f"{v['weight_dram_fetches']:7d} {v['penalty']:7.3f} "
+                      f"{v['intra_pe_utilization']:8.3f} {v['cycles_hi']:11,} "
+                      f"{v['cycles_low']:11,}")
+        pens = [v["fewest_passes"]["penalty"] - 1 for v in vt["layers"].values()]
+        if pens:
+            print(f"  default penalty: {min(pens):.0%}-{max(pens):.0%}, "
+                  f"mean {sum(pens) / len(pens):.0%}")
+    print(f"\n   Network totals by rule (cycles at {hi:g} / {LOW_GBPS:g} GB/s, utilisation, "
+          f"energy)")
+    for net, v in tiling_out.items():
+        for rule in RULES:
+            a, b = v["totals"][f"{rule}@{hi:g}"], v["totals"][f"{rule}@{LOW_GBPS:g}"]
+            print(f"  {net:10} {rule:14} {a['cycles']:>10,} / {b['cycles']:>10,} "
+                  f"util {a['utilization']:.3f} intra-PE {a['intra_pe_utilization']:.3f} "
+                  f"energy {a['energy_pj'] / 1e6:,.1f} uJ "
+                  f"(penalty {a['temporal_tiling_penalty']:.3f})")
     out["wall_s"] = time.time() - t0
     OUT.parent.mkdir(parents=True, exist_ok=True)
     tmp = OUT.with_suffix(".json.tmp")

@@ -119,6 +119,8 @@ _SCHEMA: dict[tuple[str, ...], tuple[str, Callable[[Any], Any]]] = {
     ("dataflow", "kc_max"): ("kc_max", _pos_int),
     ("dataflow", "subtiles"): ("subtiles", _subtiles),
     ("dataflow", "tiling"): ("tiling", _choice("balanced", "ceil")),
+    ("dataflow", "overflow"): (
+        "overflow", _choice("fewest_passes", "half_iaram", "channel_chunk")),
     ("dataflow", "barrier"): ("barrier", _choice("group", "input_channel")),
     ("dataflow", "halo_words_per_cycle"): ("halo_words_per_cycle", _pos_int),
     ("dataflow", "drain_words_per_cycle"): ("drain_words_per_cycle", _pos_int),
@@ -156,6 +158,7 @@ class ArchConfig:
     kc_max: int
     subtiles: tuple[int, int] | None
     tiling: str
+    overflow: str
     barrier: str
     halo_words_per_cycle: int
     drain_words_per_cycle: int

@@ -6,7 +6,15 @@ JSON schema (stable keys; more may be added):
 "layers": [record, ...], "totals": record}`` where a record has ``name``, ``cycles``,
 ``cycle_breakdown`` (busy, conflict_stall, barrier_idle, halo, dram_stall, drain_stall; mean
 over PEs for the first three), ``oracle_cycles``, ``products``, ``dense_macs``,
-``multiplier_utilization``, ``barrier_fraction``, ``conflict_stall_fraction``, ``accesses``
+``multiplier_utilization`` (products over multiplier slots of all cycles),
+``intra_pe_utilization`` (products over the multiplier slots of PE-cycles issuing or stalled
+on banks: SCNN's Fig. 10), ``barrier_fraction`` (barrier idle over all PEs' cycles),
+``barrier_fraction_active`` (over the ``active_pes`` that hold pixels, the largest count
+over layers in totals; ``barrier_idle_active_cycles`` is the mean over those PEs),
+``temporal_tiling_penalty`` (energy over
+the energy without temporal-tiling DRAM re-fetches; 1.0 when the activations are resident;
+the total is total energy over the sum of the baselines), ``conflict_stall_fraction``,
+``accesses``
 (counts by component; keys starting ``dram_`` are bits), ``accumulator_accesses``
 (``per_product``, ``same_address``, ``wide``; ``null`` when not counted), ``energy_pj``
 (by component, plus ``total``), ``dcnn`` and ``dcnn_opt`` (``cycles``, ``dram_stall_cycles``,
@@ -60,6 +68,7 @@ def totals_record(records: list[dict[str, Any]], multipliers: int) -> dict[str, 
         return out
 
     cycles = sum(r["cycles"] for r in records)
+    energy = add([r["energy_pj"] for r in records])
     products = sum(r["products"] for r in records)
     bd = add([r["cycle_breakdown"] for r in records])
     dc = sum(r["dcnn"]["cycles"] for r in records)
@@ -72,11 +81,21 @@ def totals_record(records: list[dict[str, Any]], multipliers: int) -> dict[str, 
         "products": products,
         "dense_macs": sum(r["dense_macs"] for r in records),
         "multiplier_utilization": _ratio(products, cycles * multipliers),
+        "intra_pe_utilization": _ratio(products, (bd["busy"] + bd["conflict_stall"])
+                                       * multipliers),
         "barrier_fraction": _ratio(bd["barrier_idle"], cycles),
+        "barrier_fraction_active": _ratio(
+            sum(r["barrier_idle_active_cycles"] * r["active_pes"] for r in records),
+            sum(r["cycles"] * r["active_pes"] for r in records)),
+        "active_pes": max((r["active_pes"] for r in records), default=0),
+        "barrier_idle_active_cycles": sum(r["barrier_idle_active_cycles"] for r in records),
         "conflict_stall_fraction": _ratio(bd["conflict_stall"], cycles),
         "accesses": add([r["accesses"] for r in records]),
         "accumulator_accesses": add([r["accumulator_accesses"] for r in records]),
-        "energy_pj": add([r["energy_pj"] for r in records]),
+        "energy_pj": energy,
+        "temporal_tiling_penalty": _ratio(
+            energy["total"], sum(r["energy_pj"]["total"] / r["temporal_tiling_penalty"]
+                                 for r in records)),
         "dcnn": {"cycles": dc,
                  "dram_stall_cycles": sum(r["dcnn"].get("dram_stall_cycles", 0)
                                           for r in records),
@@ -144,7 +163,7 @@ class SimulationResult:
             for k in keys:
                 vals = [r.get(k) for r in rows]
                 if any(isinstance(v, str) for v in vals):
-                    # Text columns (e.g. mapping.input_source); the total row has none: "".
+                    # Text columns (e.g. mapping.overflow); rows without one get "".
                     g.create_dataset(k, data=np.array(["" if v is None else str(v)
                                                        for v in vals],
                                                       dtype=h5py.string_dtype()))

@@ -290,6 +290,28 @@ def _exported_producers(layers: list[Layer]) -> dict[str, tuple[str, ...] | None
     return out
 
 
+def temporal_tiling_penalty(c: LayerCounts, table: EnergyTable, energy_total: float) -> float:
+    """A layer's energy over its energy without temporal-tiling re-fetches.
+
+    The baseline re-prices the same counts with each input activation read from DRAM once
+    and the weights streamed once per accumulator pass (what the layer needs when its
+    activations fit); output bits are unchanged (each output is written at most once).
+    1.0 for layers whose activations are resident.
+    """
+    m = c.mapping
+    if m.get("overflow", "resident") == "resident" or not energy_total:
+        return 1.0
+    base = dict(c.accesses)
+    act = m["act_dram_fetches"]
+    for key in ("dram_read_bits_act_values", "dram_read_bits_act_index"):
+        base[key] = c.accesses[key] / act if act else c.accesses[key]
+    w = m["accumulator_passes"] / m["weight_dram_fetches"]
+    for key in ("dram_read_bits_weight_values", "dram_read_bits_weight_index"):
+        base[key] = c.accesses[key] * w
+    e = sum(table.breakdown(base).values())
+    return energy_total / e if e else 1.0
+
+
 def layer_record(lt: LayerTensors, c: LayerCounts, arch: ArchConfig, table: EnergyTable,
                  input_from_dram: bool) -> dict[str, Any]:
     """The JSON record of one layer (see :mod:`scnn_sim.results` for the schema).
@@ -324,11 +346,17 @@ def layer_record(lt: LayerTensors, c: LayerCounts, arch: ArchConfig, table: Ener
         "products": c.products,
         "dense_macs": c.dense_macs,
         "multiplier_utilization": c.multiplier_utilization,
+        "intra_pe_utilization": c.intra_pe_utilization,
         "barrier_fraction": c.barrier_idle_cycles / c.cycles if c.cycles else 0.0,
+        "barrier_fraction_active": (c.barrier_idle_active_cycles / c.cycles
+                                    if c.cycles else 0.0),
+        "active_pes": c.active_pes,
+        "barrier_idle_active_cycles": c.barrier_idle_active_cycles,
         "conflict_stall_fraction": c.conflict_stall_cycles / c.cycles if c.cycles else 0.0,
         "accesses": dict(c.accesses),
         "accumulator_accesses": dict(c.accumulator_accesses),
         "energy_pj": energy,
+        "temporal_tiling_penalty": temporal_tiling_penalty(c, table, energy["total"]),
         "dcnn": dcnn["dcnn"],
         "dcnn_opt": dcnn["dcnn_opt"],
         "speedup_vs_dcnn": dcnn["dcnn"]["cycles"] / c.cycles if c.cycles else 0.0,

@@ -207,7 +207,7 @@ def test_forced_subtiles_with_small_accumulator_lower_kc(arch, tensors):
 def test_iaram_overflow_streams_activations(arch1, tensors):
     """One PE, dense 32x32x16 input: 16384 entries x 20 bits > 10 KB. The activations are not
     resident: they stream from DRAM even though the layer is not the network's first, and
-    every pass's sub-tiles fit half the IARAM."""
+    under half_iaram every pass's sub-tiles fit half the IARAM."""
     lt = tensors(C=16, K=4, R=3, S=3, H=32, W=32, padding=1, wd=0.2, ad=1.0)
     c = simulate_layer(lt, arch1, verify=True)
     assert c.verified
@@ -215,7 +215,8 @@ def test_iaram_overflow_streams_activations(arch1, tensors):
     assert c.mapping["passes"] > 1
     assert c.accesses["dram_read_bits_act_values"] == c.mapping["act_entries"] * 16 > 0
     assert c.accesses["dram_read_bits_act_index"] == c.mapping["act_entries"] * 4
-    tiling, _, stream, resident = choose_mapping(lt, arch1)
+    half = arch1.replace(**{"dataflow.overflow": "half_iaram"})
+    tiling, _, stream, resident = choose_mapping(lt, half)
     assert not resident
     per_tile = np.diff(stream.block_ptr).reshape(tiling.n_tiles, -1).sum(axis=1) * 20
     assert per_tile.max() <= arch1.iaram_bytes * 8 // 2

@@ -120,7 +120,8 @@ def render(result: SimulationResult) -> str:
             f"granularity={m['granularity']}  seed={m['seed']}  energy={m['energy_table']}")
     head += "".join(f"  {k}={v}" for k, v in non_default_options(m).items())
     headers = ["layer", "w dens", "a dens", "products [M]", "cycles [k]", "oracle [k]",
-               "util [frac]", "conflict [frac]", "barrier [frac]", "DRAM [Mbit]", "energy [uJ]",
+               "util [frac]", "intra-PE [frac]", "conflict [frac]", "barrier [frac]",
+               "barrier act [frac]", "DRAM [Mbit]", "energy [uJ]",
                "vs DCNN [x]", "E vs DCNN [x]", "verified"]
     rows = []
     for lr in [*result.layers, result.totals]:
@@ -132,7 +133,8 @@ def render(result: SimulationResult) -> str:
             r.get("weight_density", "") if r["name"] != "total" else "",
             r.get("act_density", "") if r["name"] != "total" else "",
             r["products"] / 1e6, r["cycles"] / 1e3, r["oracle_cycles"] / 1e3,
-            r["multiplier_utilization"], r["conflict_stall_fraction"], r["barrier_fraction"],
+            r["multiplier_utilization"], r["intra_pe_utilization"],
+            r["conflict_stall_fraction"], r["barrier_fraction"], r["barrier_fraction_active"],
             dram / 1e6, e / 1e6, r["speedup_vs_dcnn"],
             r["dcnn"]["energy_pj"]["total"] / e if e else 0.0,
             {True: "yes", False: "NO", None: "-"}[r["verified"]],
@@ -141,7 +143,8 @@ def render(result: SimulationResult) -> str:
     clock = m["arch"]["clock_ghz"]
     lines = [head, format_table(headers, rows), "",
              f"network: {tot['cycles']:,} cycles = {tot['cycles'] / clock / 1e6:.3f} ms at "
-             f"{clock:g} GHz; utilisation {tot['multiplier_utilization']:.3f}; energy "
+             f"{clock:g} GHz; utilisation {tot['multiplier_utilization']:.3f} (intra-PE "
+             f"{tot['intra_pe_utilization']:.3f}); energy "
              f"{tot['energy_pj']['total'] / 1e6:,.1f} uJ; DCNN {tot['dcnn']['cycles']:,} cycles, "
              f"{tot['dcnn']['energy_pj']['total'] / 1e6:,.1f} uJ; DCNN-opt "
              f"{tot['dcnn_opt']['energy_pj']['total'] / 1e6:,.1f} uJ",

@@ -23,7 +23,7 @@ from scnn_sim.engine.mapping import (
     split_bounds,
 )
 from scnn_sim.engine.ppu import pool2d, pool_ops, pooled_owner_bounds
-from scnn_sim.engine.timeline import Step, run_timeline
+from scnn_sim.engine.timeline import Fetch, Step, run_timeline
 from scnn_sim.errors import SimulationError
 from scnn_sim.formats import FormatSize, RLEStream, rle_encode_blocks
 from scnn_sim.tensors import LayerTensors
@@ -62,6 +62,8 @@ class LayerCounts:
     dense_macs: int
     verified: bool | None = None
     max_abs_error: float | None = None
+    active_pes: int = 0                      # PEs holding at least one input pixel
+    barrier_idle_active_cycles: float = 0.0  # mean over active PEs of waiting at barriers
     output: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -73,6 +75,16 @@ class LayerCounts:
     def multiplier_utilization(self) -> float:
         """Products over multiplier slots of all cycles."""
         return self.products / (self.cycles * self.multipliers) if self.cycles else 0.0
+
+    @property
+    def intra_pe_utilization(self) -> float:
+        """Products over the multiplier slots of PE-cycles spent issuing or stalled on banks.
+
+        SCNN's Fig. 10 "multiplier utilisation": barrier, halo, DRAM and drain waits are
+        excluded (``busy_cycles`` and ``conflict_stall_cycles`` are means over the PEs).
+        """
+        work = (self.busy_cycles + self.conflict_stall_cycles) * self.multipliers
+        return self.products / work if work else 0.0
 
 
 def _order_axes(order: str) -> tuple[tuple[int, ...], np.ndarray]:
@@ -124,11 +136,86 @@ def _tile_entries(stream: RLEStream, n_tiles: int) -> np.ndarray:
     return per_block.reshape(n_tiles, -1).sum(axis=1)
 
 
+@dataclass(frozen=True)
+class MappingPlan:
+    """What :func:`plan_mapping` chose for a layer.
+
+    Attributes
+    ----------
+    tiling, kc, stream
+        Work tiles, output channels per group and the encoded activations.
+    resident
+        The activations fit the IARAM whole (no temporal tiling).
+    overflow
+        ``"resident"`` or the ``dataflow.overflow`` rule that tiled the activations in time.
+    acc_passes
+        Passes the accumulator alone needs (Kc rule); ``tiling.n_passes`` may be more when
+        the IARAM forced extra passes.
+    """
+
+    tiling: Tiling
+    kc: int
+    stream: RLEStream
+    resident: bool
+    overflow: str
+    acc_passes: int
+
+
+def channel_bits(stream: RLEStream, n_tiles: int, n_phases: int, n_channels: int,
+                 entry_bits: int) -> np.ndarray:
+    """IARAM bits of each (work tile, input channel) of an activation stream, phases summed."""
+    per_block = np.diff(stream.block_ptr).reshape(n_tiles, n_phases, n_channels)
+    return per_block.sum(axis=1) * entry_bits
+
+
+def handover_bits(chan: np.ndarray, n_pes: int) -> np.ndarray:
+    """Peak IARAM bits of each work tile under ``fewest_passes`` streaming.
+
+    ``chan`` is :func:`channel_bits` (``[T, C]``, ``t = pass * n_pes + pe``). While a PE's
+    last output-channel group of a pass consumes channel ``c``, channels ``< c`` of the pass
+    are free and the next pass's channels ``0..c`` have been staged, so the IARAM holds
+    ``cur[c:] + nxt[:c + 1]``; the peak over ``c`` is what must fit (the next pass's first
+    channel block is the staging reserve). The last pass holds only itself.
+    """
+    T, C = chan.shape
+    peak = chan.sum(axis=1).astype(np.int64)
+    if T > n_pes and C:
+        cur, nxt = chan[:-n_pes], chan[n_pes:]
+        suffix = np.cumsum(cur[:, ::-1], axis=1)[:, ::-1]
+        prefix = np.cumsum(nxt, axis=1)
+        peak[:-n_pes] = np.maximum(peak[:-n_pes], (suffix + prefix).max(axis=1))
+    return peak
+
+
+def _fewest_pass_candidates(first: tuple[int, int], tile_h: int, tile_w: int):
+    """From the accumulator's sub-tiling, more passes: rows first, then columns."""
+    sr, sc = first
+    rows = max(tile_h, sr, 1)
+    for r in range(sr, rows + 1):
+        yield (r, sc)
+    for c in range(sc + 1, max(tile_w, sc, 1) + 1):
+        yield (rows, c)
+
+
 def choose_mapping(lt: LayerTensors, arch: ArchConfig) -> tuple[Tiling, int, RLEStream, bool]:
     """Pick the sub-tiling and Kc (README "Kc and sub-tiles"); encode the activations.
 
     Returns the tiling, Kc, the activation stream and whether the activations stay resident
-    in IARAM (False: they are streamed from DRAM, one pass's sub-tiles at a time).
+    in IARAM (False: they are streamed from DRAM, see :func:`plan_mapping`).
+    """
+    plan = plan_mapping(lt, arch)
+    return plan.tiling, plan.kc, plan.stream, plan.resident
+
+
+def plan_mapping(lt: LayerTensors, arch: ArchConfig) -> MappingPlan:
+    """The sub-tiling, Kc and temporal tiling of a layer (README "Temporal tiling").
+
+    When every PE's compressed activations fit its IARAM they stay resident and only the
+    accumulator (Kc rule) splits tiles into passes. Otherwise ``arch.overflow`` decides:
+    ``half_iaram`` (the smallest sub-tiling whose work tiles fit half the IARAM),
+    ``fewest_passes`` (the fewest passes, rows first, whose :func:`handover_bits` fit the
+    IARAM) or ``channel_chunk`` (the accumulator's sub-tiling; input channels are chunked
+    later, see :func:`channel_chunks`).
     """
     layer = lt.layer
     Kg = layer.K // layer.groups
@@ -152,6 +239,26 @@ def choose_mapping(lt: LayerTensors, arch: ArchConfig) -> tuple[Tiling, int, RLE
     def nnz_rect(r0: int, r1: int, c0: int, c1: int) -> int:
         return int(nz[r1, c1] - nz[r0, c1] - nz[r1, c0] + nz[r0, c0])
 
+    def max_tile_nnz(tiling: Tiling) -> int:
+        return max(nnz_rect(r0, r1, c0, c1)
+                   for (r0, r1), (c0, c1) in zip(tiling.rows, tiling.cols, strict=True))
+
+    def kc_for(tiling: Tiling) -> int:
+        buf = tiling.BH * tiling.BW
+        if kc_need * buf <= arch.acc_capacity:
+            return kc_need
+        if arch.kc is not None:
+            raise SimulationError(
+                f"{layer.name}: Kc={kc_need} x {tiling.BH}x{tiling.BW} accumulator entries "
+                f"exceed the {arch.acc_capacity}-entry accumulator; lower dataflow.kc or "
+                f"raise dataflow.subtiles")
+        kc = arch.acc_capacity // buf
+        if kc < 1:
+            raise SimulationError(
+                f"{layer.name}: one output channel of a {tiling.BH}x{tiling.BW} buffer "
+                f"does not fit {arch.acc_capacity} accumulator entries")
+        return kc
+
     per_pe_nnz = max(nnz_rect(r0, r1, c0, c1) for r0, r1 in pe_r for c0, c1 in pe_c)
     resident = per_pe_nnz * entry_bits <= iaram_bits
     if resident:
@@ -160,6 +267,49 @@ def choose_mapping(lt: LayerTensors, arch: ArchConfig) -> tuple[Tiling, int, RLE
         stream = _encode_activations(lt.activations, whole, n_ph, arch.index_bits)
         resident = bool(_tile_entries(stream, whole.n_tiles).max(initial=0) * entry_bits
                         <= iaram_bits)
+    # The accumulator's sub-tiling: the first candidate whose buffer holds Kc channels.
+    acc_tiling = None
+    for sub in cands:
+        acc_tiling = make_tiling(layer, arch.pe_rows, arch.pe_cols, sub, arch.tiling)
+        if kc_need * acc_tiling.BH * acc_tiling.BW <= arch.acc_capacity:
+            break
+    assert acc_tiling is not None
+    acc_passes = acc_tiling.n_passes
+
+    def plan(tiling: Tiling, stream: RLEStream, rule: str) -> MappingPlan:
+        return MappingPlan(tiling, kc_for(tiling), stream, resident, rule, acc_passes)
+
+    if resident:
+        stream = _encode_activations(lt.activations, acc_tiling, n_ph, arch.index_bits)
+        return plan(acc_tiling, stream, "resident")
+    if arch.overflow == "channel_chunk":
+        stream = _encode_activations(lt.activations, acc_tiling, n_ph, arch.index_bits)
+        chan = channel_bits(stream, acc_tiling.n_tiles, n_ph, layer.C, entry_bits)
+        if chan.max(initial=0) > iaram_bits // 2:
+            raise SimulationError(
+                f"{layer.name}: one input channel of a work tile needs {int(chan.max())} "
+                f"bits, half the IARAM holds {iaram_bits // 2} (dataflow.overflow: "
+                f"channel_chunk double-buffers channel chunks)")
+        return plan(acc_tiling, stream, "channel_chunk")
+    if arch.overflow == "fewest_passes":
+        fp = [acc_tiling.sub] if arch.subtiles is not None else list(
+            _fewest_pass_candidates(acc_tiling.sub, tile_h, tile_w))
+        need = 0
+        for i, sub in enumerate(fp):
+            tiling = make_tiling(layer, arch.pe_rows, arch.pe_cols, sub, arch.tiling)
+            if i < len(fp) - 1 and max_tile_nnz(tiling) * entry_bits > iaram_bits:
+                continue
+            stream = _encode_activations(lt.activations, tiling, n_ph, arch.index_bits)
+            peak = handover_bits(channel_bits(stream, tiling.n_tiles, n_ph, layer.C,
+                                              entry_bits), tiling.n_pes)
+            need = int(peak.max(initial=0))
+            if need <= iaram_bits:
+                return plan(tiling, stream, "fewest_passes")
+        raise SimulationError(
+            f"{layer.name}: cannot map on the PE array with subtiles={list(fp[-1])}: a pass "
+            f"and the next pass's first channel need {need} bits, IARAM holds {iaram_bits} "
+            f"(dataflow.overflow: fewest_passes)")
+    # half_iaram: the smallest sub-tiling (longer side first) that fits half the IARAM.
     last_reason = ""
     for sub in cands:
         final = arch.subtiles is not None or sub == cands[-1]
@@ -168,30 +318,35 @@ def choose_mapping(lt: LayerTensors, arch: ArchConfig) -> tuple[Tiling, int, RLE
         fits_acc = kc_need * buf <= arch.acc_capacity
         if not fits_acc and not final:
             continue
-        if not resident and not final and max(
-                nnz_rect(r0, r1, c0, c1) for (r0, r1), (c0, c1)
-                in zip(tiling.rows, tiling.cols, strict=True)) * entry_bits > iaram_bits // 2:
+        if not final and max_tile_nnz(tiling) * entry_bits > iaram_bits // 2:
             last_reason = "sub-tile activations exceed half the IARAM"
             continue
         stream = _encode_activations(lt.activations, tiling, n_ph, arch.index_bits)
         tile_bits = _tile_entries(stream, tiling.n_tiles) * entry_bits
-        fits_iaram = resident or tile_bits.max(initial=0) <= iaram_bits // 2
-        if fits_iaram:
-            kc = kc_need if fits_acc else arch.acc_capacity // buf
-            if arch.kc is not None and not fits_acc:
-                raise SimulationError(
-                    f"{layer.name}: Kc={kc_need} x {tiling.BH}x{tiling.BW} accumulator entries "
-                    f"exceed the {arch.acc_capacity}-entry accumulator; lower dataflow.kc or "
-                    f"raise dataflow.subtiles")
-            if kc < 1:
-                raise SimulationError(
-                    f"{layer.name}: one output channel of a {tiling.BH}x{tiling.BW} buffer "
-                    f"does not fit {arch.acc_capacity} accumulator entries")
-            return tiling, kc, stream, resident
+        if tile_bits.max(initial=0) <= iaram_bits // 2:
+            return plan(tiling, stream, "half_iaram")
         last_reason = (f"sub-tile activations need {int(tile_bits.max())} bits, IARAM holds "
                        f"{iaram_bits} (half for double-buffered streaming)")
     raise SimulationError(f"{layer.name}: cannot map on the PE array with "
                           f"subtiles={cands[-1]}: {last_reason}")
+
+
+def channel_chunks(chan: np.ndarray, c0: int, c1: int, capacity: int) -> list[tuple[int, int]]:
+    """Split input channels ``[c0, c1)`` into contiguous chunks for ``channel_chunk``.
+
+    ``chan`` holds the bits of each (work tile of one pass, channel); a chunk is one DRAM
+    transfer for all PEs, so a channel joins the current chunk while every PE's share still
+    fits ``capacity`` (half the IARAM: the next chunk streams in while this one computes).
+    """
+    out, lo = [], c0
+    acc = np.zeros(chan.shape[0], np.int64)
+    for c in range(c0, c1):
+        if c > lo and (acc + chan[:, c]).max(initial=0) > capacity:
+            out.append((lo, c))
+            lo, acc = c, np.zeros_like(acc)
+        acc += chan[:, c]
+    out.append((lo, c1))
+    return out
 
 
 def reference_conv(weights: np.ndarray, acts: np.ndarray, layer: Layer) -> np.ndarray:
@@ -246,7 +401,8 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
     Kg, Cg = layer.K // g_conv, layer.C // g_conv
     phs = phases(layer)
     n_ph = len(phs)
-    tiling, kc, a_stream, resident = choose_mapping(lt, arch)
+    plan = plan_mapping(lt, arch)
+    tiling, kc, a_stream, resident = plan.tiling, plan.kc, plan.stream, plan.resident
     T = tiling.n_tiles
     groups_k = [(k0, min(k0 + kc, Kg)) for k0 in range(0, Kg, kc)]
     G = len(groups_k)
@@ -329,44 +485,103 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
     w_bits_per_entry = (w_value_bits + w_index_bits) / max(w_entries, 1)
     halo_t = halo_entries(layer, tiling)
     steps: list[Step] = []
-    busy_sum = stall_sum = idle_sum = 0.0
+    fetches: list[Fetch] = []
+    busy_sum = stall_sum = idle_sum = idle_active_sum = 0.0
     halo_words = 0
     n_steps = tiling.n_passes * g_conv * G
     a_tile_entries = _tile_entries(a_stream, T)
+    # PEs that hold at least one pixel: barrier idle is also reported over these only.
+    pe_rows_b = split_bounds(layer.H, arch.pe_rows, arch.tiling)
+    pe_cols_b = split_bounds(layer.W, arch.pe_cols, arch.tiling)
+    pe_active = np.array([r1 > r0 and c1 > c0 for r0, r1 in pe_rows_b for c0, c1 in pe_cols_b])
+    n_active = max(int(pe_active.sum()), 1)
+    rule = plan.overflow
+    a_blocks = np.diff(a_stream.block_ptr).reshape(T, n_ph, layer.C)
+    chan = a_blocks.sum(axis=1) * entry_bits
+    w_blocks = [np.diff(ws.block_ptr).reshape(G, n_ph, Cg) for ws in w_streams]
+    act_dram_bits = 0.0   # bits of activations fetched (channel_chunk re-fetches)
+    prev_first = -1       # first step of the previous pass
     for s in range(tiling.n_passes):
         sel = np.nonzero(tiling.pass_of == s)[0]
+        active = pe_active[tiling.pe_of[sel]]
         pass_act_bits = float(a_tile_entries[sel].sum() * entry_bits)
         if resident:
             pass_act_bits = float(a_stream.n_entries * entry_bits) if (
                 input_from_dram and s == 0) else 0.0
+        first_step = len(steps)
+        if rule == "fewest_passes" and s > 0:
+            # The part of this pass that fits beside the previous pass streams from the
+            # previous pass's start; the rest once its last group frees channels.
+            prev = np.nonzero(tiling.pass_of == s - 1)[0]
+            free = arch.iaram_bytes * 8 - chan[prev].sum(axis=1)
+            pre = np.cumsum(chan[sel], axis=1)
+            early_c = int(min(np.searchsorted(pre[i], free[i], side="right")
+                              for i in range(len(sel))))
+            early = float(pre[:, early_c - 1].sum()) if early_c > 0 else 0.0
+            fetches.append(Fetch(early, prev_first, first_step))
+            fetches.append(Fetch(pass_act_bits - early, first_step - 1, first_step,
+                                 streamed=True))
+            act_dram_bits += pass_act_bits
+        elif rule != "channel_chunk":
+            fetches.append(Fetch(pass_act_bits, fetches[-1].needed_by if fetches else -1,
+                                 first_step))
+            act_dram_bits += pass_act_bits
+        prev_first = first_step
         for gi in range(g_conv):
-            wblk = np.diff(w_streams[gi].block_ptr).reshape(G, -1).sum(axis=1)
+            wblk = w_blocks[gi].sum(axis=(1, 2))
+            chunks = ([(gi * Cg, (gi + 1) * Cg)] if rule != "channel_chunk" else
+                      channel_chunks(chan[sel], gi * Cg, (gi + 1) * Cg, arch.iaram_bytes * 4))
             for g in range(G):
                 own = busy_tg[gi][sel, g] + stall_tg[gi][sel, g]
-                if per_channel:
-                    compute = int(chan_tg[gi][sel, g, :].max(axis=0).sum())
-                else:
-                    compute = int(own.max(initial=0))
                 busy_sum += busy_tg[gi][sel, g].sum() / arch.n_pes
                 stall_sum += stall_tg[gi][sel, g].sum() / arch.n_pes
-                idle_sum += (compute * len(sel) - own.sum()) / arch.n_pes
                 hw = halo_t[sel] * group_kc[g]
                 halo_words += int(hw.sum())
-                steps.append(Step(
-                    compute_cycles=compute,
-                    halo_cycles=int(-(-hw.max(initial=0) // arch.halo_words_per_cycle)),
-                    drain_cycles=int(-(-(group_kc[g] * tiling.BH * tiling.BW)
-                                       // arch.drain_words_per_cycle)),
-                    weight_bits=float(wblk[g] * w_bits_per_entry),
-                    act_bits=pass_act_bits if (gi == 0 and g == 0) else 0.0,
-                    out_bits=(o_stream.n_entries * entry_bits / n_steps) if out_spill else 0.0,
-                    first_of_pass=(gi == 0 and g == 0),
-                ))
+                if len(chunks) == 1:
+                    own_parts = own[:, None]
+                else:
+                    own_parts = _split_cycles(own, _chunk_weights(
+                        a_blocks[sel], w_blocks[gi][g], chunks, gi * Cg, arch.F, arch.I))
+                for j, (c0, c1) in enumerate(chunks):
+                    last = j == len(chunks) - 1
+                    own_j = own_parts[:, j]
+                    if per_channel:
+                        compute = int(chan_tg[gi][sel, g, c0 - gi * Cg:c1 - gi * Cg]
+                                      .max(axis=0).sum())
+                    else:
+                        compute = int(own_j.max(initial=0))
+                    idle = compute - own_j
+                    idle_sum += idle.sum() / arch.n_pes
+                    idle_active_sum += idle[active].sum() / n_active
+                    if rule == "channel_chunk" and (len(chunks) > 1 or g == 0):
+                        bits = float(chan[sel, c0:c1].sum())
+                        fetches.append(Fetch(bits, fetches[-1].needed_by if fetches else -1,
+                                             len(steps)))
+                        act_dram_bits += bits
+                    wb = w_blocks[gi][g][:, c0 - gi * Cg:c1 - gi * Cg].sum()
+                    steps.append(Step(
+                        compute_cycles=compute,
+                        halo_cycles=(int(-(-hw.max(initial=0) // arch.halo_words_per_cycle))
+                                     if last else 0),
+                        drain_cycles=(int(-(-(group_kc[g] * tiling.BH * tiling.BW)
+                                            // arch.drain_words_per_cycle)) if last else 0),
+                        weight_bits=float((wblk[g] if len(chunks) == 1 else wb)
+                                          * w_bits_per_entry),
+                        act_bits=pass_act_bits if (gi == 0 and g == 0 and j == 0) else 0.0,
+                        out_bits=((o_stream.n_entries * entry_bits / n_steps)
+                                  if out_spill and last else 0.0),
+                        first_of_pass=(gi == 0 and g == 0 and j == 0),
+                        ends_group=last,
+                    ))
     tl = run_timeline(steps, arch.dram_bits_per_cycle, arch.dram_latency_cycles,
-                      arch.acc_double_buffered)
+                      arch.acc_double_buffered, fetches)
 
     act_from_dram = (not resident) or input_from_dram
     n_pool_ops = pool_ops(layer.K, layer.P, layer.Q, layer.pool)
+    # Activation entries read from DRAM: each once, or once per group (channel_chunk).
+    act_fetched = a_stream.n_entries if act_from_dram else 0
+    if rule == "channel_chunk":
+        act_fetched = round(act_dram_bits / entry_bits)
     buffer_entries = int(group_kc.sum()) * tiling.BH * tiling.BW
     drain_reads = buffer_entries * int((tiling.bh > 0).sum()) * g_conv
     acc_models = {"per_product": sums["products"],
@@ -393,10 +608,8 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
         "halo_words": halo_words,
         "dram_read_bits_weight_values": w_value_bits * tiling.n_passes,
         "dram_read_bits_weight_index": w_index_bits * tiling.n_passes,
-        "dram_read_bits_act_values": (a_stream.n_entries * arch.value_bits
-                                      if act_from_dram else 0),
-        "dram_read_bits_act_index": (a_stream.n_entries * arch.index_bits
-                                     if act_from_dram else 0),
+        "dram_read_bits_act_values": act_fetched * arch.value_bits,
+        "dram_read_bits_act_index": act_fetched * arch.index_bits,
         "dram_write_bits_values": o_stream.n_entries * arch.value_bits if out_spill else 0,
         "dram_write_bits_index": o_stream.n_entries * arch.index_bits if out_spill else 0,
     }
@@ -424,10 +637,15 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
             "weight_placeholders": sum(ws.placeholders for ws in w_streams),
             "act_entries": a_stream.n_entries, "act_placeholders": a_stream.placeholders,
             "dram_busy_cycles": tl.dram_busy,
+            "overflow": rule, "accumulator_passes": plan.acc_passes,
+            "act_dram_fetches": act_fetched / a_stream.n_entries if a_stream.n_entries else 0.0,
+            "weight_dram_fetches": tiling.n_passes,
         },
         dense_macs=layer.dense_macs,
         verified=verified,
         max_abs_error=max_err,
+        active_pes=int(pe_active.sum()),
+        barrier_idle_active_cycles=idle_active_sum,
         output=output,
     )
 
@@ -467,6 +685,34 @@ def encode_outputs(layer: Layer, out_activations: np.ndarray,
     o_stream = _encode_owned(out_activations, own_r, own_c, arch.index_bits)
     o_tile_bits = _tile_entries(o_stream, arch.n_pes) * (arch.value_bits + arch.index_bits)
     return o_stream, bool(o_tile_bits.max(initial=0) > arch.oaram_bytes * 8)
+
+
+def _chunk_weights(a_blocks: np.ndarray, w_blocks: np.ndarray, chunks: list[tuple[int, int]],
+                   c_first: int, F: int, I: int) -> np.ndarray:
+    """Estimated vector pairs of each (work tile, channel chunk) of one output-channel group.
+
+    ``a_blocks [n, phases, C]`` are the tiles' activation entries, ``w_blocks [phases, Cg]``
+    the group's weight entries (conv-group channels from ``c_first``). A (tile, phase,
+    channel) block issues about ceil(a / I) x ceil(w / F) vector pairs.
+    """
+    cs = slice(chunks[0][0], chunks[-1][1])
+    pairs = (-(-a_blocks[:, :, cs] // I) * -(-w_blocks[None, :, cs.start - c_first:
+                                                         cs.stop - c_first] // F)).sum(axis=1)
+    starts = [c0 - chunks[0][0] for c0, _ in chunks]
+    return np.add.reduceat(pairs, starts, axis=1) if pairs.shape[1] else pairs
+
+
+def _split_cycles(own: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Split each tile's cycles ``own [n]`` over chunks in proportion to ``weights [n, J]``.
+
+    Integer parts that sum to ``own`` exactly (floors of the cumulative shares); a tile
+    without weight puts all its cycles in the last chunk.
+    """
+    total = weights.sum(axis=1, keepdims=True)
+    frac = np.where(total > 0, np.cumsum(weights, axis=1) / np.maximum(total, 1), 0.0)
+    frac[:, -1] = 1.0
+    cum = np.floor(own[:, None] * frac).astype(np.int64)
+    return np.diff(cum, axis=1, prepend=0)
 
 
 def _encode_owned(out: np.ndarray, own_r, own_c, index_bits: int) -> RLEStream:

@@ -9,8 +9,13 @@ Processes (no event per multiply: the per-cycle work of a step comes from the nu
   barrier), then hands the buffer to the drain.
 * **weight fetcher**: streams each step's compressed weights from DRAM, running at most one
   step ahead of compute (the weight FIFO is only 50 entries deep).
-* **activation fetcher**: when a layer's activations do not fit the IARAM, streams the next
-  pass's sub-tiles while the current pass computes (a double-buffered IARAM).
+* **activation fetcher**: when a layer's activations do not fit the IARAM, streams them from
+  DRAM as a list of :class:`Fetch` transfers, in order. A fetch is *released* by the start of
+  a given step (the IARAM space it fills is free then) and is *needed by* a step, which either
+  waits for it before starting or, when ``streamed`` (channels arrive in the order they are
+  consumed), starts at once and cannot end before it has arrived. Without an explicit list,
+  each pass's activations are fetched when the previous pass starts (``half_iaram``: a
+  double-buffered IARAM).
 * **drain**: PPU drain of an accumulator buffer (halo add, ReLU, compression into OARAM), then
   the outputs' DRAM write when they spill.
 * **DRAM channel**: a ``simpy.Resource`` of capacity 1; a transfer holds it for
@@ -36,6 +41,27 @@ class Step:
     act_bits: float           # DRAM bits of activations that must arrive before the step
     out_bits: float           # DRAM bits written after the drain
     first_of_pass: bool
+    ends_group: bool = True   # False: a channel chunk inside a group (no barrier/halo/drain)
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """One activation transfer from DRAM (see the module docstring)."""
+
+    bits: float
+    release: int              # step whose start allows the transfer (-1: at time 0)
+    needed_by: int            # step that needs the data
+    streamed: bool = False    # needed_by may start before arrival, not end before it
+
+
+def pass_fetches(steps: list[Step]) -> list[Fetch]:
+    """The default fetches: a pass's activations, released when the previous pass starts."""
+    out, prev = [], -1
+    for i, st in enumerate(steps):
+        if st.first_of_pass:
+            out.append(Fetch(st.act_bits, prev, i))
+            prev = i
+    return out
 
 
 @dataclass(frozen=True)
@@ -51,15 +77,39 @@ class Timeline:
 
 
 def run_timeline(steps: list[Step], bits_per_cycle: float, latency: int,
-                 double_buffered: bool) -> Timeline:
-    """Simulate the steps of one layer; return its cycles by cause."""
+                 double_buffered: bool, fetches: list[Fetch] | None = None) -> Timeline:
+    """Simulate the steps of one layer; return its cycles by cause.
+
+    Parameters
+    ----------
+    steps
+        The layer's steps in execution order.
+    bits_per_cycle, latency
+        DRAM bandwidth (bits per cycle) and latency (cycles).
+    double_buffered
+        Two accumulator buffers: a group's drain overlaps the next group's compute.
+    fetches
+        Activation transfers; default :func:`pass_fetches` of ``steps``.
+    """
     env = simpy.Environment()
     dram = simpy.Resource(env, capacity=1)
     n = len(steps)
+    if fetches is None:
+        fetches = pass_fetches(steps)
     started = [env.event() for _ in range(n)]
     w_ready = [env.event() for _ in range(n)]
-    a_ready = [env.event() for _ in range(n)]
-    drained = [env.event() for _ in range(n)]
+    before: list[list[simpy.Event]] = [[] for _ in range(n)]
+    after: list[list[simpy.Event]] = [[] for _ in range(n)]
+    f_done = []
+    for f in fetches:
+        ev = env.event()
+        f_done.append(ev)
+        (after if f.streamed else before)[f.needed_by].append(ev)
+    group_of, g = [], 0
+    for st in steps:
+        group_of.append(g)
+        g += 1 if st.ends_group else 0
+    drained = [env.event() for _ in range(g + 1)]
     writes: list[simpy.Process] = []
     stats = {"compute": 0, "halo": 0, "dram_stall": 0, "drain_stall": 0, "dram_busy": 0}
 
@@ -88,19 +138,14 @@ def run_timeline(steps: list[Step], bits_per_cycle: float, latency: int,
             yield env.process(transfer(st.weight_bits, w_ready[i]))
 
     def act_fetcher():
-        prev_pass_start = None
-        for i, st in enumerate(steps):
-            if not st.first_of_pass:
-                a_ready[i].succeed()
-                continue
-            if prev_pass_start is not None:
-                yield started[prev_pass_start]
-            yield env.process(transfer(st.act_bits, a_ready[i]))
-            prev_pass_start = i
+        for f, done in zip(fetches, f_done, strict=True):
+            if f.release >= 0:
+                yield started[f.release]
+            yield env.process(transfer(f.bits, done))
 
     def drain(i: int):
         yield env.timeout(steps[i].drain_cycles)
-        drained[i].succeed()
+        drained[group_of[i]].succeed()
         if steps[i].out_bits > 0:
             written = env.event()
             yield env.process(transfer(steps[i].out_bits, written))
@@ -110,18 +155,22 @@ def run_timeline(steps: list[Step], bits_per_cycle: float, latency: int,
         reuse = 2 if double_buffered else 1
         for i, st in enumerate(steps):
             t0 = env.now
-            yield a_ready[i]
+            if before[i]:
+                yield before[i][0] if len(before[i]) == 1 else simpy.AllOf(env, before[i])
             stats["dram_stall"] += env.now - t0
-            if i >= reuse:
+            gi = group_of[i]
+            if gi >= reuse and (i == 0 or group_of[i - 1] != gi):
                 t0 = env.now
-                yield drained[i - reuse]
+                yield drained[gi - reuse]
                 stats["drain_stall"] += env.now - t0
             started[i].succeed()
             yield env.timeout(st.compute_cycles)
             stats["compute"] += st.compute_cycles
             t0 = env.now
-            yield w_ready[i]
+            yield simpy.AllOf(env, [w_ready[i], *after[i]]) if after[i] else w_ready[i]
             stats["dram_stall"] += env.now - t0
+            if not st.ends_group:
+                continue
             yield env.timeout(st.halo_cycles)
             stats["halo"] += st.halo_cycles
             writes.append(env.process(drain(i)))
