@@ -100,12 +100,15 @@ _SCHEMA: dict[tuple[str, ...], tuple[str, Callable[[Any], Any]]] = {
     ("data", "value_bits"): ("value_bits", _value_bits),
     ("data", "index_bits"): ("index_bits", _index_bits),
     ("data", "accumulator_bits"): ("acc_bits", _value_bits),
+    ("data", "placeholders"): ("placeholders", _bool),
     ("accumulator", "banks"): ("acc_banks", _pos_int),
     ("accumulator", "entries_per_bank"): ("acc_entries_per_bank", _pos_int),
     ("accumulator", "double_buffered"): ("acc_double_buffered", _bool),
     ("accumulator", "contention"): ("contention", _choice("queued", "lockstep")),
     ("accumulator", "queue_depth"): ("queue_depth", _pos_int),
-    ("accumulator", "bank_mapping"): ("bank_mapping", _choice("linear", "xor")),
+    ("accumulator", "bank_mapping"): ("bank_mapping", _choice("linear", "xor", "dnnsim_xor")),
+    ("accumulator", "bank_load"): ("bank_load", _choice("all_products", "on_plane")),
+    ("accumulator", "drain_timing"): ("drain_timing", _bool),
     ("accumulator", "access_model"): (
         "access_model", _choice("per_product", "same_address", "wide")),
     ("accumulator", "wide_words"): ("wide_words", _pos_int),
@@ -114,12 +117,15 @@ _SCHEMA: dict[tuple[str, ...], tuple[str, Callable[[Any], Any]]] = {
     ("buffers", "weight_fifo_entries"): ("weight_fifo_entries", _pos_int),
     ("dram", "bandwidth_gbytes_per_s"): ("dram_gbytes_per_s", _pos_float),
     ("dram", "latency_cycles"): ("dram_latency_cycles", _nonneg_int),
+    ("dram", "timing"): ("dram_timing", _bool),
     ("dataflow", "weight_order"): ("weight_order", _order),
     ("dataflow", "kc"): ("kc", _auto_or_pos_int),
     ("dataflow", "kc_max"): ("kc_max", _pos_int),
+    ("dataflow", "kc_rule"): ("kc_rule", _choice("scnn", "dnnsim")),
     ("dataflow", "subtiles"): ("subtiles", _subtiles),
-    ("dataflow", "tiling"): ("tiling", _choice("balanced", "ceil")),
+    ("dataflow", "tiling"): ("tiling", _choice("balanced", "ceil", "padded")),
     ("dataflow", "barrier"): ("barrier", _choice("group", "input_channel")),
+    ("dataflow", "halo_model"): ("halo_model", _choice("scnn", "dnnsim")),
     ("dataflow", "halo_words_per_cycle"): ("halo_words_per_cycle", _pos_int),
     ("dataflow", "drain_words_per_cycle"): ("drain_words_per_cycle", _pos_int),
 }
@@ -138,12 +144,15 @@ class ArchConfig:
     value_bits: int
     index_bits: int
     acc_bits: int
+    placeholders: bool
     acc_banks: int
     acc_entries_per_bank: int
     acc_double_buffered: bool
     contention: str
     queue_depth: int
     bank_mapping: str
+    bank_load: str
+    drain_timing: bool
     access_model: str
     wide_words: int
     iaram_bytes: int
@@ -151,12 +160,15 @@ class ArchConfig:
     weight_fifo_entries: int
     dram_gbytes_per_s: float
     dram_latency_cycles: int
+    dram_timing: bool
     weight_order: str
     kc: int | None
     kc_max: int
+    kc_rule: str
     subtiles: tuple[int, int] | None
     tiling: str
     barrier: str
+    halo_model: str
     halo_words_per_cycle: int
     drain_words_per_cycle: int
 

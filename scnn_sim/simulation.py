@@ -252,6 +252,8 @@ def layer_record(lt: LayerTensors, c: LayerCounts, arch: ArchConfig, table: Ener
         },
         "oracle_cycles": c.oracle_cycles,
         "products": c.products,
+        "on_plane_products": c.on_plane_products,
+        "vector_pairs": c.vector_pairs,
         "dense_macs": c.dense_macs,
         "multiplier_utilization": c.multiplier_utilization,
         "barrier_fraction": c.barrier_idle_cycles / c.cycles if c.cycles else 0.0,

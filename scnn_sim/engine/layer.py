@@ -59,6 +59,7 @@ class LayerCounts:
     accumulator_accesses: dict[str, int | None]
     mapping: dict[str, object]
     dense_macs: int
+    on_plane_products: int = 0    # products whose output lies on the output plane
     verified: bool | None = None
     max_abs_error: float | None = None
     output: np.ndarray | None = field(default=None, repr=False)
@@ -82,7 +83,7 @@ def _order_axes(order: str) -> tuple[tuple[int, ...], np.ndarray]:
 
 
 def _encode_activations(acts: np.ndarray, tiling: Tiling, n_phases: int,
-                        index_bits: int) -> RLEStream:
+                        index_bits: int, placeholders: bool = True) -> RLEStream:
     """Blocks (work tile, phase, channel), each row-major over the tile's phase pixels."""
     C = acts.shape[0]
     parts, lengths = [], []
@@ -95,11 +96,11 @@ def _encode_activations(acts: np.ndarray, tiling: Tiling, n_phases: int,
             lengths.append(np.full(C, n, np.int64))
     flat = np.concatenate(parts) if parts else np.zeros(0, np.float32)
     return rle_encode_blocks(flat.astype(np.float32, copy=False), np.concatenate(lengths),
-                             index_bits)
+                             index_bits, placeholders)
 
 
 def _encode_weights(w: np.ndarray, layer: Layer, groups_k: list[tuple[int, int]],
-                    order: str, index_bits: int) -> RLEStream:
+                    order: str, index_bits: int, placeholders: bool = True) -> RLEStream:
     """Blocks (output-channel group, phase, input channel), each Kc x Rv x Sv in ``order``."""
     st = layer.stride
     perm, _ = _order_axes(order)
@@ -114,7 +115,7 @@ def _encode_weights(w: np.ndarray, layer: Layer, groups_k: list[tuple[int, int]]
             lengths.append(np.full(Cg, n, np.int64))
     flat = np.concatenate(parts) if parts else np.zeros(0, np.float32)
     return rle_encode_blocks(flat.astype(np.float32, copy=False), np.concatenate(lengths),
-                             index_bits)
+                             index_bits, placeholders)
 
 
 def _tile_entries(stream: RLEStream, n_tiles: int) -> np.ndarray:
@@ -129,14 +130,16 @@ def choose_mapping(lt: LayerTensors, arch: ArchConfig) -> tuple[Tiling, int, RLE
     Returns the tiling, Kc, the activation stream and whether the activations stay resident
     in IARAM (False: they are streamed from DRAM, one pass's sub-tiles at a time).
     """
+    if arch.kc_rule == "dnnsim":
+        return _kc_dnnsim(lt, arch)
     layer = lt.layer
     Kg = layer.K // layer.groups
     entry_bits = arch.value_bits + arch.index_bits
     iaram_bits = arch.iaram_bytes * 8
     n_ph = layer.stride ** 2
     kc_need = min(Kg, arch.kc if arch.kc is not None else arch.kc_max)
-    pe_r = split_bounds(layer.H, arch.pe_rows, arch.tiling)
-    pe_c = split_bounds(layer.W, arch.pe_cols, arch.tiling)
+    pe_r = split_bounds(layer.H, arch.pe_rows, arch.tiling, layer.padding)
+    pe_c = split_bounds(layer.W, arch.pe_cols, arch.tiling, layer.padding)
     tile_h = max(hi - lo for lo, hi in pe_r)
     tile_w = max(hi - lo for lo, hi in pe_c)
     if arch.subtiles is not None:
@@ -156,7 +159,8 @@ def choose_mapping(lt: LayerTensors, arch: ArchConfig) -> tuple[Tiling, int, RLE
     if resident:
         # Placeholders count too: check the exact encoded size of each PE's whole tile.
         whole = make_tiling(layer, arch.pe_rows, arch.pe_cols, (1, 1), arch.tiling)
-        stream = _encode_activations(lt.activations, whole, n_ph, arch.index_bits)
+        stream = _encode_activations(lt.activations, whole, n_ph, arch.index_bits,
+                                     arch.placeholders)
         resident = bool(_tile_entries(stream, whole.n_tiles).max(initial=0) * entry_bits
                         <= iaram_bits)
     last_reason = ""
@@ -172,7 +176,8 @@ def choose_mapping(lt: LayerTensors, arch: ArchConfig) -> tuple[Tiling, int, RLE
                 in zip(tiling.rows, tiling.cols, strict=True)) * entry_bits > iaram_bits // 2:
             last_reason = "sub-tile activations exceed half the IARAM"
             continue
-        stream = _encode_activations(lt.activations, tiling, n_ph, arch.index_bits)
+        stream = _encode_activations(lt.activations, tiling, n_ph, arch.index_bits,
+                                     arch.placeholders)
         tile_bits = _tile_entries(stream, tiling.n_tiles) * entry_bits
         fits_iaram = resident or tile_bits.max(initial=0) <= iaram_bits // 2
         if fits_iaram:
@@ -191,6 +196,48 @@ def choose_mapping(lt: LayerTensors, arch: ArchConfig) -> tuple[Tiling, int, RLE
                        f"{iaram_bits} (half for double-buffered streaming)")
     raise SimulationError(f"{layer.name}: cannot map on the PE array with "
                           f"subtiles={cands[-1]}: {last_reason}")
+
+
+def _kc_dnnsim(lt: LayerTensors, arch: ArchConfig) -> tuple[Tiling, int, RLEStream, bool]:
+    """DNNsim's Kc rule: accumulator entries // the output tile's area; whole tiles, no cap.
+
+    The output tile is ``ceil(P / pe_rows) x ceil(Q / pe_cols)`` (SCNN.cpp:266-270); the halo
+    is not counted and the accumulator capacity is not checked (no sub-tiles). An explicit
+    ``dataflow.kc`` replaces the rule.
+    """
+    layer = lt.layer
+    if arch.kc is not None:
+        kc = arch.kc
+    else:
+        area = -(-layer.P // arch.pe_rows) * -(-layer.Q // arch.pe_cols)
+        kc = arch.acc_capacity // area
+        if kc < 1:
+            raise SimulationError(
+                f"{layer.name}: dataflow.kc_rule: dnnsim: an output tile of {area} entries "
+                f"exceeds the {arch.acc_capacity}-entry accumulator")
+    kc = min(kc, layer.K // layer.groups)
+    tiling = make_tiling(layer, arch.pe_rows, arch.pe_cols, (1, 1), arch.tiling)
+    stream = _encode_activations(lt.activations, tiling, layer.stride ** 2, arch.index_bits,
+                                 arch.placeholders)
+    entry_bits = arch.value_bits + arch.index_bits
+    resident = bool(_tile_entries(stream, tiling.n_tiles).max(initial=0) * entry_bits
+                    <= arch.iaram_bytes * 8)
+    return tiling, kc, stream, resident
+
+
+def dnnsim_halo_words(layer: Layer, arch: ArchConfig) -> int:
+    """Per output channel: DNNsim's halo, the largest single neighbour region of a PE.
+
+    Regions are ``{R-1-pad, tw, pad} x {S-1-pad, th, pad}`` without the centre, in pixels of
+    the zero-padded input tile ``tw x th`` (stride ignored; SCNN.cpp:314-335). Negative
+    extents (padding larger than R - 1) count as 0.
+    """
+    pad = layer.padding
+    tw = -(-(layer.H + 2 * pad) // arch.pe_rows)
+    th = -(-(layer.W + 2 * pad) // arch.pe_cols)
+    xs = [max(layer.R - 1 - pad, 0), tw, pad]
+    ys = [max(layer.S - 1 - pad, 0), th, pad]
+    return max(xs[i] * ys[j] for i in range(3) for j in range(3) if (i, j) != (1, 1))
 
 
 def reference_conv(weights: np.ndarray, acts: np.ndarray, layer: Layer) -> np.ndarray:
@@ -263,7 +310,8 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
     group_k0 = np.array([k0 for k0, _ in groups_k], np.int64)
     group_kc = np.array([k1 - k0 for k0, k1 in groups_k], np.int64)
     contention = kernels.QUEUED if arch.contention == "queued" else kernels.LOCKSTEP
-    mapping = kernels.MAP_XOR if arch.bank_mapping == "xor" else kernels.MAP_LINEAR
+    mapping = {"linear": kernels.MAP_LINEAR, "xor": kernels.MAP_XOR,
+               "dnnsim_xor": kernels.MAP_DNNSIM}[arch.bank_mapping]
     per_channel = arch.barrier == "input_channel"
     access_model = {"per_product": kernels.ACC_PER_PRODUCT,
                     "same_address": kernels.ACC_SAME_ADDRESS,
@@ -272,27 +320,30 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
     a_off = kernels.decode_activation_offsets(a_stream.runs, a_stream.block_ptr, layer.C, n_ph,
                                               a_ncols, a_u0, a_w0, tiling.oy, tiling.ox,
                                               tiling.BW)
-    sums = {k: 0 for k in ("products", "same", "wide", "pairs", "iaram", "fifo_r", "fifo_w")}
+    sums = {k: 0 for k in ("products", "same", "wide", "pairs", "iaram", "fifo_r", "fifo_w",
+                           "plane")}
     busy_tg, stall_tg, chan_tg, w_streams, outs = [], [], [], [], []
     for gi in range(g_conv):
         w = np.ascontiguousarray(lt.weights[gi * Kg:(gi + 1) * Kg], dtype=np.float32)
-        ws = _encode_weights(w, layer, groups_k, arch.weight_order, arch.index_bits)
+        ws = _encode_weights(w, layer, groups_k, arch.weight_order, arch.index_bits,
+                             arch.placeholders)
         w_streams.append(ws)
         w_off = kernels.decode_weight_offsets(ws.runs, ws.block_ptr, Cg, n_ph, group_kc,
                                               phase_rv, phase_sv, dim_of, tiling.BH, tiling.BW)
-        (busy, stall, prods, same, wide, pairs, iaram, fifo_r, fifo_w, chan,
+        (busy, stall, prods, same, wide, pairs, iaram, fifo_r, fifo_w, chan, plane,
          out) = kernels.simulate_tiles(
             a_stream.values, a_off, a_stream.block_ptr, ws.values, w_off, ws.block_ptr,
             group_k0, group_kc, T, Cg, layer.C, gi * Cg, n_ph, arch.F, arch.I,
             tiling.BH, tiling.BW, arch.acc_banks, mapping, contention, arch.queue_depth,
-            arch.wide_words, per_channel, verify, Kg, count_merges, access_model)
+            arch.wide_words, per_channel, verify, Kg, count_merges, access_model,
+            tiling.oy, tiling.ox, gi * Kg, layer.P, layer.Q, arch.bank_load == "on_plane")
         busy_tg.append(busy)
         stall_tg.append(stall)
         chan_tg.append(chan)
         outs.append(out)
         for key, arr in (("products", prods), ("same", same), ("wide", wide),
                          ("pairs", pairs), ("iaram", iaram), ("fifo_r", fifo_r),
-                         ("fifo_w", fifo_w)):
+                         ("fifo_w", fifo_w), ("plane", plane)):
             sums[key] += int(arr.sum())
 
     # Outputs: computed (verify) or given; encoded per (PE owned tile, channel) for OARAM.
@@ -311,8 +362,10 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
     if out_activations is None:
         raise SimulationError(f"{layer.name}: output activations are needed to count OARAM "
                               "writes (pass out_activations or verify=True)")
-    own_r = owner_bounds(layer, split_bounds(layer.H, arch.pe_rows, arch.tiling), layer.P, "row")
-    own_c = owner_bounds(layer, split_bounds(layer.W, arch.pe_cols, arch.tiling), layer.Q, "col")
+    own_r = owner_bounds(layer, split_bounds(layer.H, arch.pe_rows, arch.tiling,
+                                               layer.padding), layer.P, "row")
+    own_c = owner_bounds(layer, split_bounds(layer.W, arch.pe_cols, arch.tiling,
+                                               layer.padding), layer.Q, "col")
     o_stream = _encode_owned(out_activations, own_r, own_c, arch.index_bits)
     entry_bits = arch.value_bits + arch.index_bits
     o_tile_bits = _tile_entries(o_stream, arch.n_pes) * entry_bits
@@ -327,6 +380,8 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
     # DRAM bits per weight entry, so that each step streams its share of the weights.
     w_bits_per_entry = (w_value_bits + w_index_bits) / max(w_entries, 1)
     halo_t = halo_entries(layer, tiling)
+    halo_dnnsim = dnnsim_halo_words(layer, arch) if arch.halo_model == "dnnsim" else 0
+    dram_on = arch.dram_timing
     steps: list[Step] = []
     busy_sum = stall_sum = idle_sum = 0.0
     halo_words = 0
@@ -351,14 +406,21 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
                 idle_sum += (compute * len(sel) - own.sum()) / arch.n_pes
                 hw = halo_t[sel] * group_kc[g]
                 halo_words += int(hw.sum())
+                # Halo time: the slowest PE's own words, or DNNsim's rule (one region x Kc).
+                halo_step = (halo_dnnsim * int(group_kc[g]) if arch.halo_model == "dnnsim"
+                             else int(hw.max(initial=0)))
+                # dram.timing / accumulator.drain_timing off: transfers and drains take no
+                # time (their bits and accesses are still counted below).
+                out_bits = (o_stream.n_entries * entry_bits / n_steps) if out_spill else 0.0
                 steps.append(Step(
                     compute_cycles=compute,
-                    halo_cycles=int(-(-hw.max(initial=0) // arch.halo_words_per_cycle)),
+                    halo_cycles=int(-(-halo_step // arch.halo_words_per_cycle)),
                     drain_cycles=int(-(-(group_kc[g] * tiling.BH * tiling.BW)
-                                       // arch.drain_words_per_cycle)),
-                    weight_bits=float(wblk[g] * w_bits_per_entry),
-                    act_bits=pass_act_bits if (gi == 0 and g == 0) else 0.0,
-                    out_bits=(o_stream.n_entries * entry_bits / n_steps) if out_spill else 0.0,
+                                       // arch.drain_words_per_cycle))
+                    if arch.drain_timing else 0,
+                    weight_bits=float(wblk[g] * w_bits_per_entry) if dram_on else 0.0,
+                    act_bits=pass_act_bits if (gi == 0 and g == 0 and dram_on) else 0.0,
+                    out_bits=out_bits if dram_on else 0.0,
                     first_of_pass=(gi == 0 and g == 0),
                 ))
     tl = run_timeline(steps, arch.dram_bits_per_cycle, arch.dram_latency_cycles,
@@ -420,6 +482,7 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
             "dram_busy_cycles": tl.dram_busy,
         },
         dense_macs=layer.dense_macs,
+        on_plane_products=sums["plane"],
         verified=verified,
         max_abs_error=max_err,
         output=output,
