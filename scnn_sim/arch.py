@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -284,25 +284,80 @@ def _check_consistency(arch: ArchConfig, where: str) -> None:
         raise ConfigError(f"{where}:buffers.weight_fifo_entries: must hold one weight vector")
 
 
-def load_arch(path: str | os.PathLike | None = None) -> ArchConfig:
-    """Load an architecture YAML (missing fields default to SCNN's Table 3).
+#: One architecture source: a shipped name, a YAML path or a nested mapping.
+ArchSource = str | os.PathLike | Mapping[str, Any]
+
+
+def shipped_archs() -> list[str]:
+    """Names of the architectures shipped in ``scnn_sim/data/arch`` (``--arch NAME``)."""
+    folder = resources.files("scnn_sim").joinpath("data/arch")
+    return sorted(f.name[:-5] for f in folder.iterdir() if f.name.endswith(".yaml"))
+
+
+def looks_like_arch_name(text: str) -> bool:
+    """Whether ``text`` reads as a shipped architecture name rather than a YAML path."""
+    return not text.lower().endswith((".yaml", ".yml")) and "/" not in text and os.sep not in text
+
+
+def _arch_source(src: ArchSource) -> tuple[dict[str, Any], str]:
+    """The raw nested mapping of one source and where it came from (for error messages)."""
+    if isinstance(src, Mapping):
+        return dict(src), "<dict>"
+    text = str(src)
+    p = Path(src)
+    if looks_like_arch_name(text) and not p.is_file():
+        names = shipped_archs()
+        if text not in names:
+            raise ConfigError(f"{text}: unknown architecture (shipped: {', '.join(names)}; "
+                              f"or give a YAML path)")
+        where = f"{text}.yaml"
+        raw = resources.files("scnn_sim").joinpath(f"data/arch/{where}").read_text()
+    else:
+        where = str(p)
+        try:
+            raw = p.read_text()
+        except OSError as exc:
+            raise ConfigError(f"{p}: cannot read architecture file ({exc.strerror})") from None
+    data = parse_yaml(raw, where, ConfigError)
+    if data is None:
+        data = {}
+    return data, where
+
+
+def load_arch(path: ArchSource | ArchConfig | Sequence[ArchSource] | None = None) -> ArchConfig:
+    """Load an architecture (missing fields default to SCNN's Table 3).
 
     Parameters
     ----------
     path
-        A YAML file, or ``None`` / ``"scnn"`` for the shipped default.
+        ``None`` for the shipped default; a shipped name (``"scnn"``, ``"dnnsim"``; see
+        :func:`shipped_archs`), a YAML path or a nested mapping; or a list of these, merged in
+        order (later ones override earlier ones, field by field). Every source is validated
+        on its own (errors name its file) and so is the merged result.
     """
-    if path is None or str(path) == DEFAULT_ARCH:
+    if isinstance(path, ArchConfig):
+        return path
+    if path is None:
         return arch_from_dict({}, where="scnn.yaml")
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read architecture file ({exc.strerror})") from None
-    data = parse_yaml(text, str(p), ConfigError)
-    if data is None:
-        data = {}
-    return arch_from_dict(data, where=str(p))
+    if isinstance(path, (str, os.PathLike, Mapping)):
+        data, where = _arch_source(path)
+        return arch_from_dict(data, where=where)
+    sources = list(path)
+    if not sources:
+        return arch_from_dict({}, where="scnn.yaml")
+    merged: dict[str, Any] = {}
+    wheres = []
+    for src in sources:
+        if isinstance(src, ArchConfig):
+            data, where = src.to_dict(), f"<{src.name}>"
+        elif isinstance(src, (str, os.PathLike, Mapping)):
+            data, where = _arch_source(src)
+        else:
+            raise ConfigError(f"arch: expected a name, a YAML path or a mapping, got {src!r}")
+        arch_from_dict(data, where=where)
+        merged = _merge(merged, data)
+        wheres.append(where)
+    return arch_from_dict(merged, where="+".join(wheres))
 
 
 def arch_fields() -> list[str]:
@@ -310,4 +365,4 @@ def arch_fields() -> list[str]:
     return [".".join(p) for p in _SCHEMA]
 
 
-__all__ = ["ArchConfig", "load_arch", "arch_from_dict", "arch_fields"]
+__all__ = ["ArchConfig", "load_arch", "arch_from_dict", "arch_fields", "shipped_archs"]

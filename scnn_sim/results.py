@@ -5,9 +5,9 @@ JSON schema (stable keys; more may be added):
 ``{"scnn_sim_version", "workload", "arch", "energy_table", "seed", "granularity", "density",
 "layers": [record, ...], "totals": record}`` where a record has ``name``, ``cycles``,
 ``cycle_breakdown`` (busy, conflict_stall, barrier_idle, halo, dram_stall, drain_stall; mean
-over PEs for the first three), ``oracle_cycles``, ``products`` (every multiplier product), ``on_plane_products`` (those
-whose output lies on the output plane; DNNsim's ``mults``), ``vector_pairs`` (F x I issue
-slots, summed over PEs), ``dense_macs``,
+over PEs for the first three), ``oracle_cycles``, ``products`` (every multiplier product),
+``on_plane_products`` (those whose output lies on the output plane; DNNsim's ``mults``),
+``vector_pairs`` (F x I issue slots, summed over PEs), ``dense_macs``,
 ``multiplier_utilization``, ``barrier_fraction``, ``conflict_stall_fraction``, ``accesses``
 (counts by component; keys starting ``dram_`` are bits), ``accumulator_accesses``
 (``per_product``, ``same_address``, ``wide``; ``null`` when not counted), ``energy_pj``
