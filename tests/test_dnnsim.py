@@ -270,3 +270,23 @@ def test_halo_model_dnnsim():
     assert c.halo_cycles == 8 * 16
     c2 = simulate_layer(lt, arch.replace(**{"dataflow.halo_words_per_cycle": 4}), verify=True)
     assert c2.halo_cycles == 8 * 16 // 4
+
+
+def test_lockstep_linear_rsk_hazard():
+    # buffer plane 8 x 8 = 64, a multiple of 32 banks: with k fastest (rsk) an F-vector's
+    # products are 64 addresses apart, all in one linear bank (README "configuration hazard")
+    lt = _random_layer(15, 4, 16, 3, 6, 1, 1, 1, wd=0.9, ad=0.9)
+
+    def stall(order, mapping):
+        arch = load_arch({"pe_array": {"rows": 1, "cols": 1},
+                          "accumulator": {"contention": "lockstep", "bank_mapping": mapping},
+                          "dataflow": {"weight_order": order, "kc": 8}})
+        c = simulate_layer(lt, arch, verify=True)
+        assert c.mapping["buffer"] == [8, 8]
+        return c.conflict_stall_cycles / c.busy_cycles
+
+    hazard = stall("rsk", "linear")
+    assert hazard > 2.0  # most pairs put F = 4 products in one bank: >= 3 extra cycles
+    assert stall("rsk", "xor") < 0.6 * hazard
+    assert stall("rsk", "dnnsim_xor") < 0.6 * hazard
+    assert stall("krs", "linear") < 0.6 * hazard
