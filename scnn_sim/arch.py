@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -100,12 +100,15 @@ _SCHEMA: dict[tuple[str, ...], tuple[str, Callable[[Any], Any]]] = {
     ("data", "value_bits"): ("value_bits", _value_bits),
     ("data", "index_bits"): ("index_bits", _index_bits),
     ("data", "accumulator_bits"): ("acc_bits", _value_bits),
+    ("data", "placeholders"): ("placeholders", _bool),
     ("accumulator", "banks"): ("acc_banks", _pos_int),
     ("accumulator", "entries_per_bank"): ("acc_entries_per_bank", _pos_int),
     ("accumulator", "double_buffered"): ("acc_double_buffered", _bool),
     ("accumulator", "contention"): ("contention", _choice("queued", "lockstep")),
     ("accumulator", "queue_depth"): ("queue_depth", _pos_int),
-    ("accumulator", "bank_mapping"): ("bank_mapping", _choice("linear", "xor")),
+    ("accumulator", "bank_mapping"): ("bank_mapping", _choice("linear", "xor", "dnnsim_xor")),
+    ("accumulator", "bank_load"): ("bank_load", _choice("all_products", "on_plane")),
+    ("accumulator", "drain_timing"): ("drain_timing", _bool),
     ("accumulator", "access_model"): (
         "access_model", _choice("per_product", "same_address", "wide")),
     ("accumulator", "wide_words"): ("wide_words", _pos_int),
@@ -114,14 +117,17 @@ _SCHEMA: dict[tuple[str, ...], tuple[str, Callable[[Any], Any]]] = {
     ("buffers", "weight_fifo_entries"): ("weight_fifo_entries", _pos_int),
     ("dram", "bandwidth_gbytes_per_s"): ("dram_gbytes_per_s", _pos_float),
     ("dram", "latency_cycles"): ("dram_latency_cycles", _nonneg_int),
+    ("dram", "timing"): ("dram_timing", _bool),
     ("dataflow", "weight_order"): ("weight_order", _order),
     ("dataflow", "kc"): ("kc", _auto_or_pos_int),
     ("dataflow", "kc_max"): ("kc_max", _pos_int),
+    ("dataflow", "kc_rule"): ("kc_rule", _choice("scnn", "dnnsim")),
     ("dataflow", "subtiles"): ("subtiles", _subtiles),
-    ("dataflow", "tiling"): ("tiling", _choice("balanced", "ceil")),
+    ("dataflow", "tiling"): ("tiling", _choice("balanced", "ceil", "padded")),
     ("dataflow", "overflow"): (
         "overflow", _choice("fewest_passes", "half_iaram", "channel_chunk")),
     ("dataflow", "barrier"): ("barrier", _choice("group", "input_channel")),
+    ("dataflow", "halo_model"): ("halo_model", _choice("scnn", "dnnsim")),
     ("dataflow", "halo_words_per_cycle"): ("halo_words_per_cycle", _pos_int),
     ("dataflow", "drain_words_per_cycle"): ("drain_words_per_cycle", _pos_int),
 }
@@ -140,12 +146,15 @@ class ArchConfig:
     value_bits: int
     index_bits: int
     acc_bits: int
+    placeholders: bool
     acc_banks: int
     acc_entries_per_bank: int
     acc_double_buffered: bool
     contention: str
     queue_depth: int
     bank_mapping: str
+    bank_load: str
+    drain_timing: bool
     access_model: str
     wide_words: int
     iaram_bytes: int
@@ -153,13 +162,16 @@ class ArchConfig:
     weight_fifo_entries: int
     dram_gbytes_per_s: float
     dram_latency_cycles: int
+    dram_timing: bool
     weight_order: str
     kc: int | None
     kc_max: int
+    kc_rule: str
     subtiles: tuple[int, int] | None
     tiling: str
     overflow: str
     barrier: str
+    halo_model: str
     halo_words_per_cycle: int
     drain_words_per_cycle: int
 
@@ -275,25 +287,80 @@ def _check_consistency(arch: ArchConfig, where: str) -> None:
         raise ConfigError(f"{where}:buffers.weight_fifo_entries: must hold one weight vector")
 
 
-def load_arch(path: str | os.PathLike | None = None) -> ArchConfig:
-    """Load an architecture YAML (missing fields default to SCNN's Table 3).
+#: One architecture source: a shipped name, a YAML path or a nested mapping.
+ArchSource = str | os.PathLike | Mapping[str, Any]
+
+
+def shipped_archs() -> list[str]:
+    """Names of the architectures shipped in ``scnn_sim/data/arch`` (``--arch NAME``)."""
+    folder = resources.files("scnn_sim").joinpath("data/arch")
+    return sorted(f.name[:-5] for f in folder.iterdir() if f.name.endswith(".yaml"))
+
+
+def looks_like_arch_name(text: str) -> bool:
+    """Whether ``text`` reads as a shipped architecture name rather than a YAML path."""
+    return not text.lower().endswith((".yaml", ".yml")) and "/" not in text and os.sep not in text
+
+
+def _arch_source(src: ArchSource) -> tuple[dict[str, Any], str]:
+    """The raw nested mapping of one source and where it came from (for error messages)."""
+    if isinstance(src, Mapping):
+        return dict(src), "<dict>"
+    text = str(src)
+    p = Path(src)
+    if looks_like_arch_name(text) and not p.is_file():
+        names = shipped_archs()
+        if text not in names:
+            raise ConfigError(f"{text}: unknown architecture (shipped: {', '.join(names)}; "
+                              f"or give a YAML path)")
+        where = f"{text}.yaml"
+        raw = resources.files("scnn_sim").joinpath(f"data/arch/{where}").read_text()
+    else:
+        where = str(p)
+        try:
+            raw = p.read_text()
+        except OSError as exc:
+            raise ConfigError(f"{p}: cannot read architecture file ({exc.strerror})") from None
+    data = parse_yaml(raw, where, ConfigError)
+    if data is None:
+        data = {}
+    return data, where
+
+
+def load_arch(path: ArchSource | ArchConfig | Sequence[ArchSource] | None = None) -> ArchConfig:
+    """Load an architecture (missing fields default to SCNN's Table 3).
 
     Parameters
     ----------
     path
-        A YAML file, or ``None`` / ``"scnn"`` for the shipped default.
+        ``None`` for the shipped default; a shipped name (``"scnn"``, ``"dnnsim"``; see
+        :func:`shipped_archs`), a YAML path or a nested mapping; or a list of these, merged in
+        order (later ones override earlier ones, field by field). Every source is validated
+        on its own (errors name its file) and so is the merged result.
     """
-    if path is None or str(path) == DEFAULT_ARCH:
+    if isinstance(path, ArchConfig):
+        return path
+    if path is None:
         return arch_from_dict({}, where="scnn.yaml")
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read architecture file ({exc.strerror})") from None
-    data = parse_yaml(text, str(p), ConfigError)
-    if data is None:
-        data = {}
-    return arch_from_dict(data, where=str(p))
+    if isinstance(path, (str, os.PathLike, Mapping)):
+        data, where = _arch_source(path)
+        return arch_from_dict(data, where=where)
+    sources = list(path)
+    if not sources:
+        return arch_from_dict({}, where="scnn.yaml")
+    merged: dict[str, Any] = {}
+    wheres = []
+    for src in sources:
+        if isinstance(src, ArchConfig):
+            data, where = src.to_dict(), f"<{src.name}>"
+        elif isinstance(src, (str, os.PathLike, Mapping)):
+            data, where = _arch_source(src)
+        else:
+            raise ConfigError(f"arch: expected a name, a YAML path or a mapping, got {src!r}")
+        arch_from_dict(data, where=where)
+        merged = _merge(merged, data)
+        wheres.append(where)
+    return arch_from_dict(merged, where="+".join(wheres))
 
 
 def arch_fields() -> list[str]:
@@ -301,4 +368,4 @@ def arch_fields() -> list[str]:
     return [".".join(p) for p in _SCHEMA]
 
 
-__all__ = ["ArchConfig", "load_arch", "arch_from_dict", "arch_fields"]
+__all__ = ["ArchConfig", "load_arch", "arch_from_dict", "arch_fields", "shipped_archs"]

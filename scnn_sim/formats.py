@@ -123,7 +123,8 @@ class RLEStream:
     values : np.ndarray
         float32, one per entry; placeholder entries have value 0.0.
     runs : np.ndarray
-        uint8 if ``index_bits <= 8`` else uint16: zeros preceding each entry, within its block.
+        uint8 if ``index_bits <= 8`` else uint16 (uint32 without placeholders): zeros
+        preceding each entry, within its block.
     block_ptr : np.ndarray
         int64, ``n_blocks + 1``: entries of block b are ``[block_ptr[b], block_ptr[b+1])``.
     block_lengths : np.ndarray
@@ -208,7 +209,8 @@ def _gaps(flat: np.ndarray, bl: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def rle_encode_blocks(
-    flat: np.ndarray, block_lengths: np.ndarray | Sequence[int], index_bits: int = 4
+    flat: np.ndarray, block_lengths: np.ndarray | Sequence[int], index_bits: int = 4,
+    placeholders: bool = True,
 ) -> RLEStream:
     """Encode concatenated dense blocks into an SCNN zero-run stream (vectorised).
 
@@ -222,6 +224,9 @@ def rle_encode_blocks(
         ``len(flat)``.
     index_bits : int
         Run width, 1..16 (module docstring for the placeholder rule).
+    placeholders : bool
+        False: runs are unbounded (stored as uint32) and no placeholder entries are emitted,
+        an idealised index (DNNsim's model); entries are exactly the non-zeros.
 
     Returns
     -------
@@ -241,8 +246,8 @@ def rle_encode_blocks(
     period = 1 << ib  # M + 1
     nz, starts, gap = _gaps(f, bl)
     n_ph = gap >> ib  # gap // (M + 1)
-    rdt = _run_dtype(ib)
-    if not n_ph.any():
+    rdt = _run_dtype(ib) if placeholders else np.uint32
+    if not placeholders or not n_ph.any():
         # No placeholders (the common case at moderate density): entries are the non-zeros.
         entry_end = np.arange(1, nz.size + 1, dtype=np.int64)
         values = f[nz]

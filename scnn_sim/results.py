@@ -5,7 +5,9 @@ JSON schema (stable keys; more may be added):
 ``{"scnn_sim_version", "workload", "arch", "energy_table", "seed", "granularity", "density",
 "layers": [record, ...], "totals": record}`` where a record has ``name``, ``cycles``,
 ``cycle_breakdown`` (busy, conflict_stall, barrier_idle, halo, dram_stall, drain_stall; mean
-over PEs for the first three), ``oracle_cycles``, ``products``, ``dense_macs``,
+over PEs for the first three), ``oracle_cycles``, ``products`` (every multiplier product),
+``on_plane_products`` (those whose output lies on the output plane; DNNsim's ``mults``),
+``vector_pairs`` (F x I issue slots, summed over PEs), ``dense_macs``,
 ``multiplier_utilization`` (products over multiplier slots of all cycles),
 ``intra_pe_utilization`` (products over the multiplier slots of PE-cycles issuing or stalled
 on banks: SCNN's Fig. 10), ``barrier_fraction`` (barrier idle over all PEs' cycles),
@@ -79,6 +81,8 @@ def totals_record(records: list[dict[str, Any]], multipliers: int) -> dict[str, 
         "cycle_breakdown": bd,
         "oracle_cycles": products / multipliers,
         "products": products,
+        "on_plane_products": sum(r.get("on_plane_products", 0) for r in records),
+        "vector_pairs": sum(r.get("vector_pairs", 0) for r in records),
         "dense_macs": sum(r["dense_macs"] for r in records),
         "multiplier_utilization": _ratio(products, cycles * multipliers),
         "intra_pe_utilization": _ratio(products, (bd["busy"] + bd["conflict_stall"])

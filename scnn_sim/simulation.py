@@ -20,6 +20,7 @@ from scnn_sim.engine.baselines import dcnn_counts
 from scnn_sim.engine.layer import LayerCounts, encode_outputs, simulate_layer
 from scnn_sim.errors import ConfigError, ScnnSimError, SparsityError, WorkloadError
 from scnn_sim.formats import size_group_index
+from scnn_sim.npzio import NPZ_SUFFIXES, read_npz_layer
 from scnn_sim.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS, provenance
 from scnn_sim.results import LayerResult, SimulationResult, totals_record
 from scnn_sim.sparsity import parse_granularity, prune, synthetic_activations, synthetic_weights
@@ -59,6 +60,9 @@ def resolve_workload(workload: str | os.PathLike | Workload | Sequence[LayerTens
 
             wl, tensors = read_layers(workload)
             return wl.name, wl, list(tensors)
+        if Path(workload).suffix.lower() in NPZ_SUFFIXES:
+            wl, tensors = read_npz_layer(workload)
+            return wl.name, wl, tensors
         wl = load_workload(workload)
         return wl.name, wl, None
     tensors = list(workload)
@@ -71,7 +75,7 @@ def resolve_workload(workload: str | os.PathLike | Workload | Sequence[LayerTens
 def simulate(
     workload: str | os.PathLike | Workload | Sequence[LayerTensors],
     *,
-    arch: ArchConfig | str | os.PathLike | None = None,
+    arch: ArchConfig | str | os.PathLike | Sequence[Any] | None = None,
     energy: EnergyTable | str | os.PathLike | None = None,
     granularity: str | None = None,
     density: float | None = None,
@@ -90,11 +94,15 @@ def simulate(
     ----------
     workload
         A built-in name (``"alexnet"``), a workload YAML, an exported-layer HDF5 file
-        (``.h5``), a :class:`~scnn_sim.workload.Workload`, or a list of
+        (``.h5``), a one-layer numpy file (``.npz``, :mod:`scnn_sim.npzio`), a
+        :class:`~scnn_sim.workload.Workload`, or a list of
         :class:`~scnn_sim.tensors.LayerTensors`.
-    arch, energy
-        Architecture (default SCNN's Table 3) and energy table (default ``horowitz45``):
-        objects, shipped names or YAML paths.
+    arch
+        Architecture (default SCNN's Table 3): an object, a shipped name (``"dnnsim"``), a
+        YAML path, a nested dict, or a list of names / paths / dicts merged in order (later
+        ones override earlier ones), e.g. ``["dnnsim", {"dataflow": {"kc": 8}}]``.
+    energy
+        Energy table (default ``horowitz45``): an object, a shipped name or a YAML path.
     granularity, density
         Prune the weights at this granularity (``fine``, ``vector``, ``kernel``, ``filter``,
         ``channel``, ``block:...``, ``nm:N:M``) to this weight density. Synthetic workloads
@@ -344,6 +352,8 @@ def layer_record(lt: LayerTensors, c: LayerCounts, arch: ArchConfig, table: Ener
         },
         "oracle_cycles": c.oracle_cycles,
         "products": c.products,
+        "on_plane_products": c.on_plane_products,
+        "vector_pairs": c.vector_pairs,
         "dense_macs": c.dense_macs,
         "multiplier_utilization": c.multiplier_utilization,
         "intra_pe_utilization": c.intra_pe_utilization,

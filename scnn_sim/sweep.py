@@ -3,8 +3,9 @@
 Spec (YAML; relative paths are relative to the spec file)
 ---------------------------------------------------------
 ============== ====================================================================================
-``workloads``  required list: built-in names, workload ``.yaml`` or exported ``.h5`` paths
-``arch``       optional base architecture YAML (default: SCNN's Table 3)
+``workloads``  required list: built-in names, workload ``.yaml``, exported ``.h5`` or ``.npz`` paths
+``arch``       optional base architecture: a shipped name (``dnnsim``) or a YAML path, or a
+               list of them merged in order (default: SCNN's Table 3)
 ``energy``     optional energy table name or YAML (default ``horowitz45``)
 ``vary``       mapping of dotted architecture paths (:func:`scnn_sim.arch.arch_fields`) to lists
 ``granularities`` list of granularity specs; ``null`` = the workload's default (default ``[null]``)
@@ -102,7 +103,13 @@ from typing import Any
 import numpy as np
 
 from scnn_sim import __version__
-from scnn_sim.arch import ArchConfig, arch_fields, arch_from_dict, load_arch
+from scnn_sim.arch import (
+    ArchConfig,
+    arch_fields,
+    arch_from_dict,
+    load_arch,
+    looks_like_arch_name,
+)
 from scnn_sim.errors import ConfigError, ScnnSimError
 from scnn_sim.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS
 from scnn_sim.yamlio import parse_yaml
@@ -334,7 +341,8 @@ def _resolve_workload(name: Any, where: str, base_dir: Path) -> tuple[str, list[
     from scnn_sim.workload import builtin_names, load_workload
 
     if not isinstance(name, str) or not name.strip():
-        raise ConfigError(f"{where}: must be a workload name or a .yaml/.h5 path, got {name!r}")
+        raise ConfigError(f"{where}: must be a workload name or a .yaml/.h5/.npz path, "
+                          f"got {name!r}")
     if Path(name).suffix.lower() in H5_SUFFIXES:
         path = _resolve_path(name, base_dir)
         if not path.is_file():
@@ -348,6 +356,15 @@ def _resolve_workload(name: Any, where: str, base_dir: Path) -> tuple[str, list[
         except ScnnSimError as exc:
             raise ConfigError(f"{where}: {exc}") from None
         return str(path), names
+    if Path(name).suffix.lower() == ".npz":
+        from scnn_sim.npzio import read_npz_layer
+
+        path = _resolve_path(name, base_dir)
+        try:
+            wl, _ = read_npz_layer(path)  # validated now, before any point runs
+        except ScnnSimError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        return str(path), [wl.layers[0].name]
     path = _resolve_path(name, base_dir)
     looks_like_path = ("/" in name or os.sep in name
                        or Path(name).suffix.lower() in (".yaml", ".yml") or path.exists())
@@ -428,11 +445,16 @@ def spec_from_dict(data: Any, where: str = "<spec>",
     arch_path = data.get("arch")
     if arch_path is None:
         base_arch = load_arch(None)
-    elif not isinstance(arch_path, str):
-        raise ConfigError(f"{where}:arch: must be the path of an architecture YAML")
     else:
+        # A shipped name or a YAML path (relative to the spec), or a list of them merged in
+        # order (later ones override earlier ones).
+        arch_list = arch_path if isinstance(arch_path, list) else [arch_path]
+        if not arch_list or not all(isinstance(a, str) and a for a in arch_list):
+            raise ConfigError(f"{where}:arch: must be an architecture name or YAML path, or a "
+                              f"non-empty list of them")
         try:
-            base_arch = load_arch(_resolve_path(arch_path, base))
+            base_arch = load_arch([a if looks_like_arch_name(a) and not (base / a).is_file()
+                                   else _resolve_path(a, base) for a in arch_list])
         except ScnnSimError as exc:
             raise ConfigError(f"{where}:arch: {exc}") from None
     energy = data.get("energy")

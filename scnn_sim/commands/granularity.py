@@ -247,7 +247,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "accesses (per-product, same-address and wide models), memory references and energy "
         "with fine-grained pruning.",
     )
-    p.add_argument("workload", metavar="WORKLOAD|FILE.h5")
+    p.add_argument("workload", metavar="WORKLOAD|FILE.h5|FILE.npz")
     p.add_argument("--density", type=float, default=None,
                    help="weight density of every conv layer, in [0, 1]")
     p.add_argument("--published-densities", action="store_true",

@@ -23,8 +23,9 @@ def seed_arg(text: str) -> int:
 
 def add_sim_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``run`` and the commands built on it."""
-    p.add_argument("--arch", default=None, metavar="ARCH.yaml",
-                   help="architecture YAML (default: SCNN's Table 3)")
+    p.add_argument("--arch", action="append", default=None, metavar="NAME|ARCH.yaml",
+                   help="architecture: a shipped name (scnn, dnnsim) or a YAML path; repeat "
+                   "to merge several, later ones override earlier ones (default: scnn)")
     p.add_argument("--energy", default=None, metavar="TABLE",
                    help="energy table: horowitz45 (default), accelergy45 or a YAML path")
     p.add_argument("--seed", type=seed_arg, default=0,
@@ -48,8 +49,9 @@ def add_weight_format_option(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="simulate a network on SCNN",
                        description="Simulate every conv layer of WORKLOAD (a built-in name, a "
-                       "workload YAML or an exported-layer .h5 file) on SCNN.")
-    p.add_argument("workload", metavar="WORKLOAD|FILE.h5")
+                       "workload YAML, an exported-layer .h5 file or a one-layer .npz file) "
+                       "on SCNN.")
+    p.add_argument("workload", metavar="WORKLOAD|FILE.h5|FILE.npz")
     add_sim_options(p)
     p.add_argument("--granularity", default=None,
                    help="prune weights at this granularity (fine, vector, kernel, filter, "

@@ -47,8 +47,10 @@ def dcnn_counts(layer: Layer, arch: ArchConfig, scnn: LayerCounts,
     """
     g = layer.groups
     Cg = layer.C // g
-    own_r = owner_bounds(layer, split_bounds(layer.H, arch.pe_rows, arch.tiling), layer.P, "row")
-    own_c = owner_bounds(layer, split_bounds(layer.W, arch.pe_cols, arch.tiling), layer.Q, "col")
+    own_r = owner_bounds(layer, split_bounds(layer.H, arch.pe_rows, arch.tiling,
+                                               layer.padding), layer.P, "row")
+    own_c = owner_bounds(layer, split_bounds(layer.W, arch.pe_cols, arch.tiling,
+                                               layer.padding), layer.Q, "col")
     pixels = [(r1 - r0) * (c1 - c0) for r0, r1 in own_r for c0, c1 in own_c]
     active_pes = sum(1 for p in pixels if p)
     macs = layer.dense_macs

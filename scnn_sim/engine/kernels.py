@@ -33,6 +33,7 @@ QUEUED = 0
 LOCKSTEP = 1
 MAP_LINEAR = 0
 MAP_XOR = 1
+MAP_DNNSIM = 2
 ACC_PER_PRODUCT = 0
 ACC_SAME_ADDRESS = 1
 ACC_WIDE = 2
@@ -43,6 +44,13 @@ def _bank(addr: int, banks: int, mapping: int, shift: int) -> int:
     if mapping == MAP_XOR:
         return ((addr ^ (addr >> shift)) ^ (addr >> (2 * shift))) & (banks - 1)
     return addr % banks
+
+
+@njit(cache=True, inline="always")
+def _bank_dnnsim(k: int, x: int, y: int, banks: int) -> int:
+    # DNNsim's hash of an absolute output coordinate (k, row x, column y) (SCNN.cpp:9-12).
+    return ((((k & 4) << 2) ^ ((x & 2) << 3) ^ ((y & 2) << 3)) + ((x & 1) << 3)
+            + ((y & 1) << 2) + (k & 3)) % banks
 
 
 @njit(cache=True, parallel=True)
@@ -121,6 +129,7 @@ def simulate_tiles(
     T, C, CA, c_off, NP, F, I, BH, BW,  # tiles; channels of this conv group, of the act stream
     banks, mapping, contention, depth, wide_words,
     per_channel, verify, K_out, merges, access_model,
+    tile_oy, tile_ox, k_base, P, Q, on_plane_only,
 ):
     """Simulate all work tiles through all output-channel groups; return per-(t, g) counts.
 
@@ -134,6 +143,12 @@ def simulate_tiles(
     (``ACC_WIDE``; a wide word is ``wide_words`` adjacent entries of one buffer row, held in
     one bank).
 
+    ``tile_oy``, ``tile_ox`` (per work tile: output coordinate of the buffer origin), ``k_base``
+    (absolute output channel of this convolution group's first one) and the output plane
+    ``P x Q`` place every address on the output plane: products off the plane are counted
+    apart (``on_plane``), load no bank when ``on_plane_only``, and ``MAP_DNNSIM`` hashes the
+    absolute (k, row, column) to a bank. These per-tile tables are rebuilt per group.
+
     Returns
     -------
     tuple of arrays, each int64 [T, G] unless noted:
@@ -143,6 +158,7 @@ def simulate_tiles(
         of a buffer row), pairs (vector pairs issued), iaram_reads (activation entries read),
         fifo_reads (weight entries read), fifo_writes (weight entries written),
         chan_cycles [T, G, C or 1] (cycles per input channel, when ``per_channel``),
+        on_plane (products whose output lies on the P x Q plane),
         out float64 [T, K_out, BH, BW] (accumulated partial sums, when ``verify``).
     """
     G = group_k0.shape[0]
@@ -155,6 +171,7 @@ def simulate_tiles(
     iaram = np.zeros((T, G), np.int64)
     fifo_r = np.zeros((T, G), np.int64)
     fifo_w = np.zeros((T, G), np.int64)
+    on_plane = np.zeros((T, G), np.int64)
     chan = np.zeros((T, G, C if per_channel else 1), np.int64)
     if verify:
         out = np.zeros((T, K_out, BH, BW), np.float64)
@@ -186,6 +203,8 @@ def simulate_tiles(
         wide_bank_of[wkey] = _bank(wkey, banks, mapping, shift)
 
     for t in prange(T):
+        tbank = np.empty(max(n_addr, 1), np.int32)
+        tvalid = np.empty(max(n_addr, 1), np.int64)
         addr_stamp = np.full(max(n_addr, 1), -1, np.int32)
         wide_stamp = np.full(max(n_wide, 1), -1, np.int32)
         bank_stamp = np.full(banks, -1, np.int32)
@@ -196,6 +215,18 @@ def simulate_tiles(
         pid = 0
         for g in range(G):
             k0 = group_k0[g]
+            for addr in range(group_kc[g] * plane):
+                kk = addr // plane
+                row = (addr - kk * plane) // BW
+                orow = tile_oy[t] + row
+                ocol = tile_ox[t] + (addr - kk * plane - row * BW)
+                ok = 1 if (orow >= 0 and orow < P and ocol >= 0 and ocol < Q) else 0
+                tvalid[addr] = ok
+                if mapping == MAP_DNNSIM:
+                    bk = _bank_dnnsim(k_base + k0 + kk, orow, ocol, banks)
+                else:
+                    bk = bank_of[addr]
+                tbank[addr] = bk if (ok == 1 or not on_plane_only) else -1
             now = 0
             n_busy = 0
             n_stall = 0
@@ -206,6 +237,7 @@ def simulate_tiles(
             s_iaram = 0
             s_fifo_r = 0
             s_fifo_w = 0
+            s_plane = 0
             for b in range(banks):
                 occ_at[b] = 0
                 last[b] = 0
@@ -241,6 +273,7 @@ def simulate_tiles(
                             n_prod = 0
                             n_same = 0
                             n_wide_acc = 0
+                            n_plane = 0
                             for j in range(j_lo, j_hi):
                                 if w_vals[j] == 0.0:
                                     continue  # placeholder: the multiplier is gated
@@ -250,7 +283,8 @@ def simulate_tiles(
                                         continue
                                     addr = wo + a_off[i]
                                     n_prod += 1
-                                    bk = bank_of[addr]
+                                    n_plane += tvalid[addr]
+                                    bk = tbank[addr]
                                     if merges:
                                         new_addr = 1 if addr_stamp[addr] != pid else 0
                                         addr_stamp[addr] = pid
@@ -263,7 +297,8 @@ def simulate_tiles(
                                         if access_model == ACC_SAME_ADDRESS:
                                             bk = bk if new_addr == 1 else -1
                                         elif access_model == ACC_WIDE:
-                                            bk = wide_bank_of[wkey] if new_wide == 1 else -1
+                                            bk = (wide_bank_of[wkey] if new_wide == 1 and bk >= 0
+                                                  else -1)
                                     if bk >= 0:
                                         # Branch-free: whether bk is new in this pair is
                                         # data-dependent and would mispredict half the time.
@@ -285,6 +320,7 @@ def simulate_tiles(
                                             addr % BW] += (np.float64(w_vals[j])
                                                            * np.float64(a_vals[i]))
                             s_prod += n_prod
+                            s_plane += n_plane
                             s_same += n_same
                             s_wide += n_wide_acc
                             s_pairs += 1
@@ -336,4 +372,6 @@ def simulate_tiles(
             iaram[t, g] = s_iaram
             fifo_r[t, g] = s_fifo_r
             fifo_w[t, g] = s_fifo_w
-    return (busy, stall, products, acc_same, acc_wide, pairs, iaram, fifo_r, fifo_w, chan, out)
+            on_plane[t, g] = s_plane
+    return (busy, stall, products, acc_same, acc_wide, pairs, iaram, fifo_r, fifo_w, chan,
+            on_plane, out)

@@ -60,6 +60,7 @@ class LayerCounts:
     accumulator_accesses: dict[str, int | None]
     mapping: dict[str, object]
     dense_macs: int
+    on_plane_products: int = 0    # products whose output lies on the output plane
     verified: bool | None = None
     max_abs_error: float | None = None
     active_pes: int = 0                      # PEs holding at least one input pixel
@@ -95,7 +96,7 @@ def _order_axes(order: str) -> tuple[tuple[int, ...], np.ndarray]:
 
 
 def _encode_activations(acts: np.ndarray, tiling: Tiling, n_phases: int,
-                        index_bits: int) -> RLEStream:
+                        index_bits: int, placeholders: bool = True) -> RLEStream:
     """Blocks (work tile, phase, channel), each row-major over the tile's phase pixels."""
     C = acts.shape[0]
     parts, lengths = [], []
@@ -108,11 +109,11 @@ def _encode_activations(acts: np.ndarray, tiling: Tiling, n_phases: int,
             lengths.append(np.full(C, n, np.int64))
     flat = np.concatenate(parts) if parts else np.zeros(0, np.float32)
     return rle_encode_blocks(flat.astype(np.float32, copy=False), np.concatenate(lengths),
-                             index_bits)
+                             index_bits, placeholders)
 
 
 def _encode_weights(w: np.ndarray, layer: Layer, groups_k: list[tuple[int, int]],
-                    order: str, index_bits: int) -> RLEStream:
+                    order: str, index_bits: int, placeholders: bool = True) -> RLEStream:
     """Blocks (output-channel group, phase, input channel), each Kc x Rv x Sv in ``order``."""
     st = layer.stride
     perm, _ = _order_axes(order)
@@ -127,7 +128,7 @@ def _encode_weights(w: np.ndarray, layer: Layer, groups_k: list[tuple[int, int]]
             lengths.append(np.full(Cg, n, np.int64))
     flat = np.concatenate(parts) if parts else np.zeros(0, np.float32)
     return rle_encode_blocks(flat.astype(np.float32, copy=False), np.concatenate(lengths),
-                             index_bits)
+                             index_bits, placeholders)
 
 
 def _tile_entries(stream: RLEStream, n_tiles: int) -> np.ndarray:
@@ -217,14 +218,16 @@ def plan_mapping(lt: LayerTensors, arch: ArchConfig) -> MappingPlan:
     IARAM) or ``channel_chunk`` (the accumulator's sub-tiling; input channels are chunked
     later, see :func:`channel_chunks`).
     """
+    if arch.kc_rule == "dnnsim":
+        return _kc_dnnsim(lt, arch)
     layer = lt.layer
     Kg = layer.K // layer.groups
     entry_bits = arch.value_bits + arch.index_bits
     iaram_bits = arch.iaram_bytes * 8
     n_ph = layer.stride ** 2
     kc_need = min(Kg, arch.kc if arch.kc is not None else arch.kc_max)
-    pe_r = split_bounds(layer.H, arch.pe_rows, arch.tiling)
-    pe_c = split_bounds(layer.W, arch.pe_cols, arch.tiling)
+    pe_r = split_bounds(layer.H, arch.pe_rows, arch.tiling, layer.padding)
+    pe_c = split_bounds(layer.W, arch.pe_cols, arch.tiling, layer.padding)
     tile_h = max(hi - lo for lo, hi in pe_r)
     tile_w = max(hi - lo for lo, hi in pe_c)
     if arch.subtiles is not None:
@@ -264,7 +267,8 @@ def plan_mapping(lt: LayerTensors, arch: ArchConfig) -> MappingPlan:
     if resident:
         # Placeholders count too: check the exact encoded size of each PE's whole tile.
         whole = make_tiling(layer, arch.pe_rows, arch.pe_cols, (1, 1), arch.tiling)
-        stream = _encode_activations(lt.activations, whole, n_ph, arch.index_bits)
+        stream = _encode_activations(lt.activations, whole, n_ph, arch.index_bits,
+                                     arch.placeholders)
         resident = bool(_tile_entries(stream, whole.n_tiles).max(initial=0) * entry_bits
                         <= iaram_bits)
     # The accumulator's sub-tiling: the first candidate whose buffer holds Kc channels.
@@ -321,7 +325,8 @@ def plan_mapping(lt: LayerTensors, arch: ArchConfig) -> MappingPlan:
         if not final and max_tile_nnz(tiling) * entry_bits > iaram_bits // 2:
             last_reason = "sub-tile activations exceed half the IARAM"
             continue
-        stream = _encode_activations(lt.activations, tiling, n_ph, arch.index_bits)
+        stream = _encode_activations(lt.activations, tiling, n_ph, arch.index_bits,
+                                     arch.placeholders)
         tile_bits = _tile_entries(stream, tiling.n_tiles) * entry_bits
         if tile_bits.max(initial=0) <= iaram_bits // 2:
             return plan(tiling, stream, "half_iaram")
@@ -347,6 +352,50 @@ def channel_chunks(chan: np.ndarray, c0: int, c1: int, capacity: int) -> list[tu
         acc += chan[:, c]
     out.append((lo, c1))
     return out
+
+
+def _kc_dnnsim(lt: LayerTensors, arch: ArchConfig) -> MappingPlan:
+    """DNNsim's Kc rule: accumulator entries // the output tile's area; whole tiles, no cap.
+
+    The output tile is ``ceil(P / pe_rows) x ceil(Q / pe_cols)`` (SCNN.cpp:266-270); the halo
+    is not counted and the accumulator capacity is not checked (no sub-tiles). An explicit
+    ``dataflow.kc`` replaces the rule.
+    """
+    layer = lt.layer
+    if arch.kc is not None:
+        kc = arch.kc
+    else:
+        area = -(-layer.P // arch.pe_rows) * -(-layer.Q // arch.pe_cols)
+        kc = arch.acc_capacity // area
+        if kc < 1:
+            raise SimulationError(
+                f"{layer.name}: dataflow.kc_rule: dnnsim: an output tile of {area} entries "
+                f"exceeds the {arch.acc_capacity}-entry accumulator")
+    kc = min(kc, layer.K // layer.groups)
+    tiling = make_tiling(layer, arch.pe_rows, arch.pe_cols, (1, 1), arch.tiling)
+    stream = _encode_activations(lt.activations, tiling, layer.stride ** 2, arch.index_bits,
+                                 arch.placeholders)
+    entry_bits = arch.value_bits + arch.index_bits
+    resident = bool(_tile_entries(stream, tiling.n_tiles).max(initial=0) * entry_bits
+                    <= arch.iaram_bytes * 8)
+    # DNNsim does not tile in time: a layer that does not fit the IARAM runs whole anyway
+    # (overflow "untiled"); its activations are counted as read from DRAM once.
+    return MappingPlan(tiling, kc, stream, resident, "resident" if resident else "untiled", 1)
+
+
+def dnnsim_halo_words(layer: Layer, arch: ArchConfig) -> int:
+    """Per output channel: DNNsim's halo, the largest single neighbour region of a PE.
+
+    Regions are ``{R-1-pad, tw, pad} x {S-1-pad, th, pad}`` without the centre, in pixels of
+    the zero-padded input tile ``tw x th`` (stride ignored; SCNN.cpp:314-335). Negative
+    extents (padding larger than R - 1) count as 0.
+    """
+    pad = layer.padding
+    tw = -(-(layer.H + 2 * pad) // arch.pe_rows)
+    th = -(-(layer.W + 2 * pad) // arch.pe_cols)
+    xs = [max(layer.R - 1 - pad, 0), tw, pad]
+    ys = [max(layer.S - 1 - pad, 0), th, pad]
+    return max(xs[i] * ys[j] for i in range(3) for j in range(3) if (i, j) != (1, 1))
 
 
 def reference_conv(weights: np.ndarray, acts: np.ndarray, layer: Layer) -> np.ndarray:
@@ -421,7 +470,8 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
     group_k0 = np.array([k0 for k0, _ in groups_k], np.int64)
     group_kc = np.array([k1 - k0 for k0, k1 in groups_k], np.int64)
     contention = kernels.QUEUED if arch.contention == "queued" else kernels.LOCKSTEP
-    mapping = kernels.MAP_XOR if arch.bank_mapping == "xor" else kernels.MAP_LINEAR
+    mapping = {"linear": kernels.MAP_LINEAR, "xor": kernels.MAP_XOR,
+               "dnnsim_xor": kernels.MAP_DNNSIM}[arch.bank_mapping]
     per_channel = arch.barrier == "input_channel"
     access_model = {"per_product": kernels.ACC_PER_PRODUCT,
                     "same_address": kernels.ACC_SAME_ADDRESS,
@@ -430,27 +480,30 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
     a_off = kernels.decode_activation_offsets(a_stream.runs, a_stream.block_ptr, layer.C, n_ph,
                                               a_ncols, a_u0, a_w0, tiling.oy, tiling.ox,
                                               tiling.BW)
-    sums = {k: 0 for k in ("products", "same", "wide", "pairs", "iaram", "fifo_r", "fifo_w")}
+    sums = {k: 0 for k in ("products", "same", "wide", "pairs", "iaram", "fifo_r", "fifo_w",
+                           "plane")}
     busy_tg, stall_tg, chan_tg, w_streams, outs = [], [], [], [], []
     for gi in range(g_conv):
         w = np.ascontiguousarray(lt.weights[gi * Kg:(gi + 1) * Kg], dtype=np.float32)
-        ws = _encode_weights(w, layer, groups_k, arch.weight_order, arch.index_bits)
+        ws = _encode_weights(w, layer, groups_k, arch.weight_order, arch.index_bits,
+                             arch.placeholders)
         w_streams.append(ws)
         w_off = kernels.decode_weight_offsets(ws.runs, ws.block_ptr, Cg, n_ph, group_kc,
                                               phase_rv, phase_sv, dim_of, tiling.BH, tiling.BW)
-        (busy, stall, prods, same, wide, pairs, iaram, fifo_r, fifo_w, chan,
+        (busy, stall, prods, same, wide, pairs, iaram, fifo_r, fifo_w, chan, plane,
          out) = kernels.simulate_tiles(
             a_stream.values, a_off, a_stream.block_ptr, ws.values, w_off, ws.block_ptr,
             group_k0, group_kc, T, Cg, layer.C, gi * Cg, n_ph, arch.F, arch.I,
             tiling.BH, tiling.BW, arch.acc_banks, mapping, contention, arch.queue_depth,
-            arch.wide_words, per_channel, verify, Kg, count_merges, access_model)
+            arch.wide_words, per_channel, verify, Kg, count_merges, access_model,
+            tiling.oy, tiling.ox, gi * Kg, layer.P, layer.Q, arch.bank_load == "on_plane")
         busy_tg.append(busy)
         stall_tg.append(stall)
         chan_tg.append(chan)
         outs.append(out)
         for key, arr in (("products", prods), ("same", same), ("wide", wide),
                          ("pairs", pairs), ("iaram", iaram), ("fifo_r", fifo_r),
-                         ("fifo_w", fifo_w)):
+                         ("fifo_w", fifo_w), ("plane", plane)):
             sums[key] += int(arr.sum())
 
     # Outputs: computed (verify) or given; encoded per (PE owned tile, channel) for OARAM.
@@ -484,6 +537,8 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
     # DRAM bits per weight entry, so that each step streams its share of the weights.
     w_bits_per_entry = (w_value_bits + w_index_bits) / max(w_entries, 1)
     halo_t = halo_entries(layer, tiling)
+    halo_dnnsim = dnnsim_halo_words(layer, arch) if arch.halo_model == "dnnsim" else 0
+    dram_on = arch.dram_timing
     steps: list[Step] = []
     fetches: list[Fetch] = []
     busy_sum = stall_sum = idle_sum = idle_active_sum = 0.0
@@ -491,8 +546,8 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
     n_steps = tiling.n_passes * g_conv * G
     a_tile_entries = _tile_entries(a_stream, T)
     # PEs that hold at least one pixel: barrier idle is also reported over these only.
-    pe_rows_b = split_bounds(layer.H, arch.pe_rows, arch.tiling)
-    pe_cols_b = split_bounds(layer.W, arch.pe_cols, arch.tiling)
+    pe_rows_b = split_bounds(layer.H, arch.pe_rows, arch.tiling, layer.padding)
+    pe_cols_b = split_bounds(layer.W, arch.pe_cols, arch.tiling, layer.padding)
     pe_active = np.array([r1 > r0 and c1 > c0 for r0, r1 in pe_rows_b for c0, c1 in pe_cols_b])
     n_active = max(int(pe_active.sum()), 1)
     rule = plan.overflow
@@ -537,6 +592,9 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
                 stall_sum += stall_tg[gi][sel, g].sum() / arch.n_pes
                 hw = halo_t[sel] * group_kc[g]
                 halo_words += int(hw.sum())
+                # Halo time: the slowest PE's own words, or DNNsim's rule (one region x Kc).
+                halo_step = (halo_dnnsim * int(group_kc[g]) if arch.halo_model == "dnnsim"
+                             else int(hw.max(initial=0)))
                 if len(chunks) == 1:
                     own_parts = own[:, None]
                 else:
@@ -559,20 +617,26 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
                                              len(steps)))
                         act_dram_bits += bits
                     wb = w_blocks[gi][g][:, c0 - gi * Cg:c1 - gi * Cg].sum()
+                    # dram.timing / accumulator.drain_timing off: transfers and drains take
+                    # no time (their bits and accesses are still counted below).
                     steps.append(Step(
                         compute_cycles=compute,
-                        halo_cycles=(int(-(-hw.max(initial=0) // arch.halo_words_per_cycle))
+                        halo_cycles=(int(-(-halo_step // arch.halo_words_per_cycle))
                                      if last else 0),
                         drain_cycles=(int(-(-(group_kc[g] * tiling.BH * tiling.BW)
-                                            // arch.drain_words_per_cycle)) if last else 0),
-                        weight_bits=float((wblk[g] if len(chunks) == 1 else wb)
-                                          * w_bits_per_entry),
-                        act_bits=pass_act_bits if (gi == 0 and g == 0 and j == 0) else 0.0,
+                                            // arch.drain_words_per_cycle))
+                                      if last and arch.drain_timing else 0),
+                        weight_bits=(float((wblk[g] if len(chunks) == 1 else wb)
+                                           * w_bits_per_entry) if dram_on else 0.0),
+                        act_bits=(pass_act_bits if (gi == 0 and g == 0 and j == 0 and dram_on)
+                                  else 0.0),
                         out_bits=((o_stream.n_entries * entry_bits / n_steps)
-                                  if out_spill and last else 0.0),
+                                  if out_spill and last and dram_on else 0.0),
                         first_of_pass=(gi == 0 and g == 0 and j == 0),
                         ends_group=last,
                     ))
+    if not dram_on:
+        fetches = [Fetch(0.0, f.release, f.needed_by, f.streamed) for f in fetches]
     tl = run_timeline(steps, arch.dram_bits_per_cycle, arch.dram_latency_cycles,
                       arch.acc_double_buffered, fetches)
 
@@ -642,6 +706,7 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
             "weight_dram_fetches": tiling.n_passes,
         },
         dense_macs=layer.dense_macs,
+        on_plane_products=sums["plane"],
         verified=verified,
         max_abs_error=max_err,
         active_pes=int(pe_active.sum()),
@@ -677,8 +742,10 @@ def encode_outputs(layer: Layer, out_activations: np.ndarray,
     if not ok:
         raise SimulationError(f"{layer.name}: output activations shaped {shape}, expected "
                               f"{layer.out_shape} (after the PPU's pooling)")
-    own_r = owner_bounds(layer, split_bounds(layer.H, arch.pe_rows, arch.tiling), layer.P, "row")
-    own_c = owner_bounds(layer, split_bounds(layer.W, arch.pe_cols, arch.tiling), layer.Q, "col")
+    own_r = owner_bounds(layer, split_bounds(layer.H, arch.pe_rows, arch.tiling,
+                                             layer.padding), layer.P, "row")
+    own_c = owner_bounds(layer, split_bounds(layer.W, arch.pe_cols, arch.tiling,
+                                             layer.padding), layer.Q, "col")
     if layer.pool is not None or shape[1:] != (layer.P, layer.Q):
         own_r = pooled_owner_bounds(own_r, layer.P, shape[1], layer.pool)
         own_c = pooled_owner_bounds(own_c, layer.Q, shape[2], layer.pool)

@@ -5,7 +5,7 @@ Conventions (README "Modelling choices" explains why):
 * **Planar tiling (PT).** The *input* plane H x W is split over the PE grid: rows over
   ``pe_rows``, columns over ``pe_cols``. ``balanced`` splits like ``np.array_split`` (tiles
   differ by at most one pixel); ``ceil`` gives every PE ``ceil(H / pe_rows)`` rows and leaves
-  the last PEs short or idle.
+  the last PEs short or idle; ``padded`` (DNNsim) gives equal tiles of the zero-padded plane.
 * **Spatial sub-tiles.** A PE may process its tile as ``sub_rows x sub_cols`` sub-tiles, one
   after the other (a *pass* each): needed when the accumulator cannot hold Kc channels of the
   whole tile plus halo, or when the tile's compressed activations exceed the IARAM. The set of
@@ -34,8 +34,18 @@ import numpy as np
 from scnn_sim.workload import Layer
 
 
-def split_bounds(n: int, parts: int, mode: str = "balanced") -> list[tuple[int, int]]:
-    """Split ``range(n)`` into ``parts`` contiguous ranges ``(lo, hi)``; some may be empty."""
+def split_bounds(n: int, parts: int, mode: str = "balanced",
+                 pad: int = 0) -> list[tuple[int, int]]:
+    """Split ``range(n)`` into ``parts`` contiguous ranges ``(lo, hi)``; some may be empty.
+
+    ``padded`` (DNNsim's rule) splits the zero-padded extent ``n + 2 * pad``, rounded up to a
+    multiple of ``parts``, into equal tiles and maps them back to input coordinates (padding
+    pixels hold zeros, so only the input part of a tile is kept).
+    """
+    if mode == "padded":
+        step = -(-(n + 2 * pad) // parts)
+        return [(min(max(i * step - pad, 0), n), min(max((i + 1) * step - pad, 0), n))
+                for i in range(parts)]
     if mode == "ceil":
         step = -(-n // parts)
         return [(min(i * step, n), min((i + 1) * step, n)) for i in range(parts)]
@@ -123,8 +133,8 @@ def make_tiling(layer: Layer, pe_rows: int, pe_cols: int, sub: tuple[int, int],
     """Work tiles of ``layer`` on a ``pe_rows x pe_cols`` grid with ``sub`` sub-tiles per PE."""
     st, pad = layer.stride, layer.padding
     phs = phases(layer)
-    pe_r = split_bounds(layer.H, pe_rows, mode)
-    pe_c = split_bounds(layer.W, pe_cols, mode)
+    pe_r = split_bounds(layer.H, pe_rows, mode, layer.padding)
+    pe_c = split_bounds(layer.W, pe_cols, mode, layer.padding)
     rows: list[tuple[int, int]] = []
     cols: list[tuple[int, int]] = []
     pe_of, pass_of = [], []
