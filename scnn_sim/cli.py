@@ -14,8 +14,8 @@ from scnn_sim import __version__
 from scnn_sim.errors import ScnnSimError
 
 # Each module exposes ``register(subparsers)``, which adds its parser and sets ``func``.
-COMMAND_MODULES = ("workloads", "storage", "arch", "run", "granularity", "prune", "study", "sweep",
-                   "plot")
+COMMAND_MODULES = ("workloads", "storage", "arch", "energy", "run", "granularity", "prune",
+                   "study", "sweep", "plot")
 
 
 def build_parser() -> argparse.ArgumentParser:

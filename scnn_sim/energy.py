@@ -134,9 +134,10 @@ class EnergyTable:
             rows.append({"action": a, "component": ACTION_SPEC[a][0],
                          "energy_pj": self.energy_pj[a], "bits": b,
                          "fixed_pj": self.fixed_pj.get(a, 0.0),
-                         "unit": f"access of {b:g} bits" if b else ACTION_UNITS.get(a, "action"),
+                         "unit": (f"access of {b:g} bits" if a in WIDTH_ACTIONS else
+                                  ACTION_UNITS.get(a, "action") + (f" ({b:g}-bit)" if b else "")),
                          "pj_per_bit": (self.energy_pj[a] - self.fixed_pj.get(a, 0.0)) / b
-                         if b else None,
+                         if b and a in WIDTH_ACTIONS else None,
                          "per": self.per.get(a, ""), "source": self.sources[a]})
         return rows
 
