@@ -232,8 +232,9 @@ This notebook prunes AlexNet's conv weights to the same density at each granular
    and the index saving relative to fine-grained pruning.
 2. **Memory references and energy on SCNN**: accumulator accesses under three models
    (`per_product` as published; `same_address`: products of one cycle to the same entry
-   merged; `wide`: one wide access serves neighbouring words), SRAM buffer and DRAM traffic,
-   and energy, each relative to `fine` (weights stored in the group-index format of each
+   merged; `wide`: one wide access serves neighbouring words), memory references (accesses
+   at each structure's native width, and the bits they move: `scnn_sim.results.
+   memory_references`), DRAM traffic and energy, each relative to `fine` (weights stored in the group-index format of each
    granularity: `weight_format="group"`)."""),
     params_cell(),
     new_code_cell(SETUP),
@@ -263,15 +264,19 @@ for g in GRANULARITIES:
                                         "totals": r.totals.record}
 
 
+from scnn_sim.results import memory_references  # the one definition, as in `run`
+
+
 def refs(t):
     a = t["accesses"]
+    mem = memory_references(a)  # accesses at native width, and bits moved
     return {
         "cycles": t["cycles"],
         "acc. per-product": t["accumulator_accesses"]["per_product"],
         "acc. same-address": t["accumulator_accesses"]["same_address"],
         "acc. wide": t["accumulator_accesses"]["wide"],
-        "SRAM buffers": sum(a[k] for k in ("iaram_reads", "oaram_writes", "weight_fifo_reads",
-                                           "weight_fifo_writes")),
+        "memory refs [M]": mem["accesses"] / 1e6,
+        "bits moved [Mbit]": mem["bits"] / 1e6,
         "DRAM [Mbit]": sum(v for k, v in a.items() if k.startswith("dram_")) / 1e6,
         "weight storage [Mbit]": sum(v for k, v in a.items()
                                      if k.startswith("dram_read_bits_weight")) / 1e6,
