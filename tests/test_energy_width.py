@@ -274,3 +274,16 @@ def test_memory_references_definition(arch1):
     # Transfers over wires are not memory references.
     assert memory_references(dict(a, crossbar_bits=10 ** 9, halo_bits=10 ** 9,
                                   weight_broadcast_bits=10 ** 9)) == mr
+
+
+def test_run_table_lists_memory_references(capsys):
+    assert cli_main(["run", "alexnet", "--layers", "conv5"]) == 0
+    out = capsys.readouterr().out
+    assert "mem refs [M]" in out and "bits moved [Mbit]" in out
+    line = next(ln for ln in out.splitlines() if ln.startswith("memory references by structure"))
+    for name in ("accumulator", "iaram", "oaram", "weight_fifo", "dram"):
+        assert f"{name} " in line
+    rec = simulate("alexnet", layers=["conv5"]).totals.record
+    assert f"{rec['memory_references']['accesses'] / 1e6:.3f}" in out
+    assert set(rec["energy_pj"]) >= {"adders", "coordinates", "weight_broadcast", "leakage",
+                                      "total"}
