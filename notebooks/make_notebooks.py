@@ -233,9 +233,9 @@ This notebook prunes AlexNet's conv weights to the same density at each granular
 2. **Memory references and energy on SCNN**: accumulator accesses under three models
    (`per_product` as published; `same_address`: products of one cycle to the same entry
    merged; `wide`: one wide access serves neighbouring words), memory references (accesses
-   at each structure's native width, and the bits they move: `scnn_sim.results.
-   memory_references`), DRAM traffic and energy, each relative to `fine` (weights stored in the group-index format of each
-   granularity: `weight_format="group"`)."""),
+   at each structure's native width, and the bits they move:
+   `scnn_sim.results.memory_references`), DRAM traffic and energy, each relative to `fine`
+   (weights stored in the group-index format of each granularity: `weight_format="group"`)."""),
     params_cell(),
     new_code_cell(SETUP),
     new_code_cell('''\
@@ -256,15 +256,14 @@ storage_df[["achieved_density", "value_bits", "index_bits", "total_bits", "compr
             "index saving vs fine [%]", "total vs fine [x]"]]'''),
     new_markdown_cell("## 2. Memory references and energy on SCNN"),
     new_code_cell('''\
+from scnn_sim.results import memory_references  # the one definition, as in `run`
+
 gran_results = {"workload": WORKLOAD, "granularities": {}}  # the `granularity --json` shape
 for g in GRANULARITIES:
     r = simulate(WORKLOAD, granularity=g, density=DENSITY, count_merges=True,
                  weight_format="group", layers=LAYERS, seed=SEED)
     gran_results["granularities"][g] = {"layers": [lr.record for lr in r.layers],
                                         "totals": r.totals.record}
-
-
-from scnn_sim.results import memory_references  # the one definition, as in `run`
 
 
 def refs(t):
