@@ -53,9 +53,9 @@ def summary_rows(name: str, setting: str, study: dict[str, Any]) -> list[list[An
         rows.append(
             [name, setting, g, round(entry["totals"]["weight_density"], 3)]
             + [q["accumulator_accesses"][m] for m in ACC_MODELS]
-            + [q["sram_references"]["total"][m] for m in ACC_MODELS]
             + [q["dram_bits"]]
             + [q["memory_references"][m] for m in ACC_MODELS]
+            + [q["memory_bits"][m] for m in ACC_MODELS]
             + [q["energy_total_by_access_model"][m] for m in ACC_MODELS]
             + [q["cycles"]]
             + cross_model(entry["totals"], study["granularities"]["fine"]["totals"])
@@ -65,44 +65,51 @@ def summary_rows(name: str, setting: str, study: dict[str, Any]) -> list[list[An
 
 def cross_model(rec: dict[str, Any], fine: dict[str, Any]) -> list[float]:
     """Coarse under a merging model over fine under per-product (SCNN as published):
-    accumulator RMWs (same-address, wide), memory references (wide) and energy (wide)."""
+    accumulator RMWs (same-address, wide), memory references and bits moved (wide) and
+    energy (wide)."""
     acc, acc_f = rec["accumulator_accesses"], fine["accumulator_accesses"]
-    mr, mr_f = rec["memory_references"]["total"], fine["memory_references"]["total"]
+    mr = rec["memory_references_by_access_model"]
+    mr_f = fine["memory_references_by_access_model"]
     e, e_f = rec["energy_pj_by_access_model"], fine["energy_pj_by_access_model"]
     return [acc["same_address"] / acc_f["per_product"], acc["wide"] / acc_f["per_product"],
-            mr["wide"] / mr_f["per_product"],
+            mr["wide"]["accesses"] / mr_f["per_product"]["accesses"],
+            mr["wide"]["bits"] / mr_f["per_product"]["bits"],
             e["wide"]["total"] / e_f["per_product"]["total"]]
 
 
 SUMMARY_HEADERS = (
     ["network", "densities", "granularity", "w dens"]
     + [f"acc RMW {SHORT[m]} [x]" for m in ACC_MODELS]
-    + [f"SRAM {SHORT[m]} [x]" for m in ACC_MODELS]
     + ["DRAM bits [x]"]
     + [f"mem refs {SHORT[m]} [x]" for m in ACC_MODELS]
+    + [f"bits moved {SHORT[m]} [x]" for m in ACC_MODELS]
     + [f"energy {SHORT[m]} [x]" for m in ACC_MODELS]
     + ["cycles [x]"]
     + ["acc addr / fine product [x]", "acc wide / fine product [x]",
-       "mem refs wide / fine product [x]", "energy wide / fine product [x]"]
+       "mem refs wide / fine product [x]", "bits moved wide / fine product [x]",
+       "energy wide / fine product [x]"]
 )
 
 
 def fine_rows(name: str, setting: str, study: dict[str, Any]) -> list[list[Any]]:
     """The fine-grained reference in absolute numbers (the denominators of the ratios)."""
     t = study["granularities"]["fine"]["totals"]
-    mr = t["memory_references"]
+    mr = t["memory_references_by_access_model"]
+    per = mr["per_product"]["per_structure"]
     return [[name, setting, round(t["weight_density"], 3), t["products"] / 1e6]
             + [t["accumulator_accesses"][m] / 1e6 for m in ACC_MODELS]
-            + [mr["sram"]["weight_fifo"] / 1e6, mr["dram_bits"] / 1e6]
-            + [mr["total"][m] / 1e6 for m in ACC_MODELS]
+            + [per["weight_fifo"]["accesses"] / 1e6, per["dram"]["bits"] / 1e6]
+            + [mr[m]["accesses"] / 1e6 for m in ACC_MODELS]
+            + [mr[m]["bits"] / 1e6 for m in ACC_MODELS]
             + [t["energy_pj_by_access_model"][m]["total"] / 1e6 for m in ACC_MODELS]]
 
 
 FINE_HEADERS = (
     ["network", "densities", "w dens", "products [M]"]
     + [f"acc RMW {SHORT[m]} [M]" for m in ACC_MODELS]
-    + ["W FIFO rd+wr [M]", "DRAM [Mbit]"]
+    + ["W FIFO entries rd+wr [M]", "DRAM [Mbit]"]
     + [f"mem refs {SHORT[m]} [M]" for m in ACC_MODELS]
+    + [f"bits moved {SHORT[m]} [Mbit]" for m in ACC_MODELS]
     + [f"energy {SHORT[m]} [uJ]" for m in ACC_MODELS]
 )
 
@@ -181,8 +188,9 @@ def ksize_rows(name: str, study: dict[str, Any]) -> list[list[Any]]:
             acc = sums.setdefault(key, {"pp": 0.0, "wide": 0.0, "mr": 0.0, "mr_pp": 0.0})
             acc["pp"] += r["accumulator_accesses"]["per_product"]
             acc["wide"] += r["accumulator_accesses"]["wide"]
-            acc["mr"] += r["memory_references"]["total"]["wide"]
-            acc["mr_pp"] += r["memory_references"]["total"]["per_product"]
+            mr = r["memory_references_by_access_model"]
+            acc["mr"] += mr["wide"]["accesses"]
+            acc["mr_pp"] += mr["per_product"]["accesses"]
     sizes = sorted({k for k, _ in sums}, key=lambda k: int(k.split("x")[0]))
     total = sum(sums[(k, "fine")]["pp"] for k in sizes)
     rows = []
@@ -318,11 +326,14 @@ def render(records: list[dict[str, Any]], out_dir: Path) -> None:
         "",
         "Ratios are coarse / fine at network level (sum over conv layers). `acc RMW`: "
         "accumulator read-modify-writes under the per-product (SCNN as published), "
-        "same-address and wide (4 words) models. `SRAM` = IARAM reads + OARAM writes + weight "
-        "FIFO reads and writes + 2 x RMW + drain reads. `mem refs` = SRAM + DRAM bits / 32. "
-        "`energy` = total energy with the accumulator charged under each model. The last "
-        "four columns compare coarse on merging hardware with fine on SCNN as published "
-        "(per-product accumulator).",
+        "same-address and wide (4 words) models. `mem refs` (scnn_sim.results."
+        "memory_references) = accesses at each structure's native width, summed: "
+        "accumulator (2 per RMW + drain reads; one wide access serves 4 words), IARAM and "
+        "OARAM entries, weight-FIFO entries of F weights, 32-bit DRAM accesses; `bits moved` "
+        "= the bits those accesses move. `energy` = total energy with the accumulator "
+        "charged under each model, every access priced at its width. The last five columns "
+        "compare coarse on merging hardware with fine on SCNN as published (per-product "
+        "accumulator).",
         "",
         markdown_table(SUMMARY_HEADERS, summary),
         "",

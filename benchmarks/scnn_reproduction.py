@@ -17,6 +17,8 @@ Measures, on the built-in workloads with synthetic tensors at the published dens
      previous one (half_iaram) on AlexNet, GoogLeNet and VGG-16.
 Rule comparisons simulate only the layers whose activations overflow (the others are mapped
 the same way under every rule) and combine them with the default run's other layers.
+Section 1 is followed by each layer's SCNN/DCNN and DCNN-opt/DCNN energy and SCNN's
+energy shares.
 Prints tables and writes benchmarks/results/scnn_reproduction.json.
 
     python benchmarks/scnn_reproduction.py [--quick]
@@ -76,6 +78,40 @@ def rule_runs(net: str, base: ArchConfig, layers: list[str], given: list[dict]) 
                                    "dram.bandwidth_gbytes_per_s": gbps})
             res = scnn_sim.simulate(net, arch=arch, layers=layers)
             out[rule, gbps] = {lr.name: lr.record for lr in res.layers}
+
+
+#: Network energy relative to DCNN (SCNN Fig. 11 / section 6): SCNN and DCNN-opt.
+PAPER_ENERGY = {"alexnet": (0.49, 0.52), "googlenet": (0.39, 0.48), "vgg16": (0.43, 0.51)}
+
+
+def energy_vs_paper(results: dict) -> dict:
+    """Per-layer SCNN/DCNN and DCNN-opt/DCNN energy, network ratios next to the paper's,
+    and the energy shares the paper reports (IARAM under 1%, weight FIFO about 6.7%)."""
+    out: dict = {}
+    print("\n1b. Energy relative to DCNN per layer (paper Fig. 11; network SCNN 0.49 / 0.39 / "
+          "0.43, DCNN-opt 0.52 / 0.48 / 0.51) and SCNN's energy shares (paper: IARAM < 1%, "
+          "weight FIFO ~6.7%)")
+    for net, res in results.items():
+        layers = [{"layer": lr["name"],
+                   "scnn_over_dcnn": lr["energy_pj"]["total"] / lr["dcnn"]["energy_pj"]["total"],
+                   "opt_over_dcnn": (lr["dcnn_opt"]["energy_pj"]["total"]
+                                     / lr["dcnn"]["energy_pj"]["total"])}
+                  for lr in res.layers]
+        tot = res.totals.record
+        e = tot["energy_pj"]
+        shares = {k: v / e["total"] for k, v in e.items() if k != "total"}
+        net_s = e["total"] / tot["dcnn"]["energy_pj"]["total"]
+        net_o = tot["dcnn_opt"]["energy_pj"]["total"] / tot["dcnn"]["energy_pj"]["total"]
+        paper = PAPER_ENERGY.get(net)
+        out[net] = {"layers": layers, "scnn_over_dcnn": net_s, "opt_over_dcnn": net_o,
+                    "paper": paper, "shares": shares}
+        print(f"{net}: SCNN/DCNN {net_s:.2f} (paper {paper[0]:.2f}), DCNN-opt/DCNN "
+              f"{net_o:.2f} (paper {paper[1]:.2f}); IARAM {shares['iaram']:.1%}, weight FIFO "
+              f"{shares['weight_fifo']:.1%}, broadcast {shares['weight_broadcast']:.1%}, "
+              f"accumulator {shares['accumulator']:.1%}, crossbar {shares['crossbar']:.1%}, "
+              f"DRAM {shares['dram']:.1%}, leakage {shares['leakage']:.1%}")
+        print("  " + "  ".join(f"{r['layer']} {r['scnn_over_dcnn']:.2f}/{r['opt_over_dcnn']:.2f}"
+                               for r in layers))
     return out
 
 
@@ -111,10 +147,11 @@ def main() -> None:
 
     nets = ["alexnet", "googlenet"] + ([] if args.quick else ["vgg16"])
     base = load_arch()
-    rows, layer_tables, results = [], {}, {}
+    rows, layer_tables, results, sims = [], {}, {}, {}
     for net in nets:
         res = scnn_sim.simulate(net, arch=base)
         results[net] = [lr.record for lr in res.layers]
+        sims[net] = res
         tot = res.totals.record
         e, ed, eo = (tot["energy_pj"]["total"], tot["dcnn"]["energy_pj"]["total"],
                      tot["dcnn_opt"]["energy_pj"]["total"])
@@ -140,6 +177,8 @@ def main() -> None:
               f"{r['dcnn_energy_over_scnn']:12.2f} {r['dcnn_energy_over_dcnn_opt']:11.2f} "
               f"{r['utilization']:6.3f} {r['intra_pe_utilization']:8.3f} "
               f"{r['barrier_fraction_active']:11.3f} {r['oracle_fraction']:11.3f}")
+    out["energy_vs_paper"] = energy_vs_paper(sims)
+
     g = load_workload("googlenet")
     dens = [0.1, 0.5, 1.0] if args.quick else [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
     sweep = []

@@ -232,9 +232,10 @@ This notebook prunes AlexNet's conv weights to the same density at each granular
    and the index saving relative to fine-grained pruning.
 2. **Memory references and energy on SCNN**: accumulator accesses under three models
    (`per_product` as published; `same_address`: products of one cycle to the same entry
-   merged; `wide`: one wide access serves neighbouring words), SRAM buffer and DRAM traffic,
-   and energy, each relative to `fine` (weights stored in the group-index format of each
-   granularity: `weight_format="group"`)."""),
+   merged; `wide`: one wide access serves neighbouring words), memory references (accesses
+   at each structure's native width, and the bits they move:
+   `scnn_sim.results.memory_references`), DRAM traffic and energy, each relative to `fine`
+   (weights stored in the group-index format of each granularity: `weight_format="group"`)."""),
     params_cell(),
     new_code_cell(SETUP),
     new_code_cell('''\
@@ -255,6 +256,8 @@ storage_df[["achieved_density", "value_bits", "index_bits", "total_bits", "compr
             "index saving vs fine [%]", "total vs fine [x]"]]'''),
     new_markdown_cell("## 2. Memory references and energy on SCNN"),
     new_code_cell('''\
+from scnn_sim.results import memory_references  # the one definition, as in `run`
+
 gran_results = {"workload": WORKLOAD, "granularities": {}}  # the `granularity --json` shape
 for g in GRANULARITIES:
     r = simulate(WORKLOAD, granularity=g, density=DENSITY, count_merges=True,
@@ -265,13 +268,14 @@ for g in GRANULARITIES:
 
 def refs(t):
     a = t["accesses"]
+    mem = memory_references(a)  # accesses at native width, and bits moved
     return {
         "cycles": t["cycles"],
         "acc. per-product": t["accumulator_accesses"]["per_product"],
         "acc. same-address": t["accumulator_accesses"]["same_address"],
         "acc. wide": t["accumulator_accesses"]["wide"],
-        "SRAM buffers": sum(a[k] for k in ("iaram_reads", "oaram_writes", "weight_fifo_reads",
-                                           "weight_fifo_writes")),
+        "memory refs [M]": mem["accesses"] / 1e6,
+        "bits moved [Mbit]": mem["bits"] / 1e6,
         "DRAM [Mbit]": sum(v for k, v in a.items() if k.startswith("dram_")) / 1e6,
         "weight storage [Mbit]": sum(v for k, v in a.items()
                                      if k.startswith("dram_read_bits_weight")) / 1e6,

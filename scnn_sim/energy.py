@@ -1,8 +1,23 @@
-"""Energy = action counts x a cited energy table (pJ per action).
+"""Energy = action counts x a cited energy table, every access priced at its width.
 
-The engine only counts actions; this module turns counts into energy, per component, so a
-table can be swapped without re-simulating. Shipped tables: ``horowitz45`` (default) and
-``accelergy45``; any YAML of the same shape works (``--energy FILE``).
+The engine only counts actions (``LayerCounts.accesses``: accesses at each structure's native
+width, the bits they move, operations and leakage cycles); this module turns counts into
+energy, per component, so a table can be swapped without re-simulating.
+
+Pricing rule (README "Modelling choices", energy)
+-------------------------------------------------
+
+Every table entry states the width it is for (``bits``). An action with a width is priced by
+the bits it moves: an access of ``w`` bits costs ``fixed_pj + (energy_pj - fixed_pj) * w /
+bits`` (``fixed_pj``, the width-independent part of an access, defaults to 0: Horowitz's
+8 KB SRAM costs 5 pJ per 32-bit and 10 pJ per 64-bit access, linear in width). So a 4-word
+accumulator access costs 4 words, an F-weight FIFO entry costs F values and F indices, and no
+access is charged below its data width. Operations (multiply, add, coordinate, PPU) and
+leakage (pJ per cycle per multiplier or per KB of SRAM) are priced per count.
+
+Tables: ``horowitz45`` (default) and ``accelergy45`` ship with the package; any YAML of the
+same shape works (``--energy FILE``), and so does an Accelergy ERT through a mapping YAML
+(:func:`load_ert_table`).
 """
 
 from __future__ import annotations
@@ -13,59 +28,118 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from scnn_sim.errors import ConfigError
 from scnn_sim.yamlio import parse_yaml
 
 DEFAULT_TABLE = "horowitz45"
-ACTIONS = (
-    "multiply", "crossbar_transfer", "accumulator_read", "accumulator_write", "iaram_read",
-    "oaram_write", "weight_fifo_read", "weight_fifo_write", "ppu_op", "halo_word", "dram_bit",
-)
+
+#: action -> (component, [(count key, bits key or None), ...]) of the engine's ``accesses``.
+#: ``dram_bit`` is special: its count is the sum of every ``dram_*`` key (bits).
+ACTION_SPEC: dict[str, tuple[str, tuple[tuple[str, str | None], ...]]] = {
+    "multiply": ("multipliers", (("multiplies", None),)),
+    "add": ("adders", (("adds", None),)),
+    "coordinate": ("coordinates", (("coord_ops", None),)),
+    "crossbar_transfer": ("crossbar", (("crossbar_transfers", "crossbar_bits"),)),
+    "accumulator_read": ("accumulator", (("acc_reads", "acc_read_bits"),
+                                         ("acc_drain_reads", "acc_drain_read_bits"))),
+    "accumulator_write": ("accumulator", (("acc_writes", "acc_write_bits"),)),
+    "iaram_read": ("iaram", (("iaram_reads", "iaram_read_bits"),)),
+    "iaram_write": ("iaram", (("iaram_writes", "iaram_write_bits"),)),
+    "oaram_write": ("oaram", (("oaram_writes", "oaram_write_bits"),)),
+    "weight_fifo_read": ("weight_fifo", (("weight_fifo_reads", "weight_fifo_read_bits"),)),
+    "weight_fifo_write": ("weight_fifo", (("weight_fifo_writes", "weight_fifo_write_bits"),)),
+    "weight_broadcast": ("weight_broadcast", (("weight_broadcasts", "weight_broadcast_bits"),)),
+    "ppu_op": ("ppu", (("ppu_ops", None),)),
+    "halo_word": ("halo", (("halo_words", "halo_bits"),)),
+    "dram_bit": ("dram", ()),
+    "leakage_multiplier": ("leakage", (("leakage_multiplier_cycles", None),)),
+    "leakage_sram_kb": ("leakage", (("leakage_sram_kb_cycles", None),)),
+}
+ACTIONS = tuple(ACTION_SPEC)
 #: Components of the energy breakdown, in plotting order.
-COMPONENTS = ("multipliers", "accumulator", "crossbar", "iaram", "oaram", "weight_fifo", "ppu",
-              "halo", "dram")
+COMPONENTS = ("multipliers", "adders", "coordinates", "accumulator", "crossbar", "iaram",
+              "oaram", "weight_fifo", "weight_broadcast", "ppu", "halo", "dram", "leakage")
+#: Actions whose table entry must state a width (``bits``): they are priced per bit moved.
+WIDTH_ACTIONS = tuple(a for a, (_, keys) in ACTION_SPEC.items()
+                      if any(b is not None for _, b in keys)) + ("dram_bit",)
+#: Unit of each action's count, for printing tables.
+ACTION_UNITS = {
+    "multiply": "operation", "add": "operation", "coordinate": "product",
+    "ppu_op": "output", "dram_bit": "bit", "leakage_multiplier": "multiplier x cycle",
+    "leakage_sram_kb": "KB of SRAM x cycle",
+}
 
 
 @dataclass(frozen=True)
 class EnergyTable:
-    """pJ per action, with the source of every entry."""
+    """pJ per action at a stated width, with the source of every entry.
+
+    ``energy_pj[a]`` is the energy of one action ``a`` of ``bits[a]`` bits (when the entry
+    states a width); ``fixed_pj[a]`` is its width-independent part (0 unless given).
+    """
 
     name: str
     technology_node: str
     energy_pj: Mapping[str, float]
     sources: Mapping[str, str]
     bits: Mapping[str, float] = field(default_factory=dict)
+    fixed_pj: Mapping[str, float] = field(default_factory=dict)
+    per: Mapping[str, str] = field(default_factory=dict)
 
-    def _per_bits(self, action: str, count: float, bits: float | None) -> float:
-        # An action whose entry gives ``bits`` is priced per bit moved when the bits are
-        # known (weight FIFO entries shrink when a group index replaces per-weight indices).
+    def access_pj(self, action: str, width_bits: float | None = None) -> float:
+        """Energy of one access of ``width_bits`` bits (the entry's own width by default)."""
+        e = self.energy_pj[action]
+        w = self.bits.get(action)
+        if width_bits is None or not w:
+            return e
+        fixed = self.fixed_pj.get(action, 0.0)
+        return fixed + (e - fixed) * width_bits / w
+
+    def _price(self, action: str, accesses: Mapping[str, float]) -> float:
+        e = self.energy_pj[action]
+        if action == "dram_bit":
+            bits = sum(v for k, v in accesses.items() if k.startswith("dram_"))
+            return bits / self.bits.get(action, 1.0) * e
+        total = 0.0
         width = self.bits.get(action)
-        if width and bits is not None:
-            return bits / width * self.energy_pj[action]
-        return count * self.energy_pj[action]
+        fixed = self.fixed_pj.get(action, 0.0)
+        for count_key, bits_key in ACTION_SPEC[action][1]:
+            n = accesses.get(count_key, 0) or 0
+            moved = accesses.get(bits_key) if bits_key is not None else None
+            if width and moved is not None:
+                total += n * fixed + (e - fixed) * moved / width
+            else:
+                total += n * e
+        return total
 
     def breakdown(self, accesses: Mapping[str, float]) -> dict[str, float]:
-        """Energy in pJ per component for a dict of action counts (engine ``accesses`` keys)."""
-        e = self.energy_pj
-        a = accesses
-        dram_bits = sum(v for k, v in a.items() if k.startswith("dram_"))
-        return {
-            "multipliers": a["multiplies"] * e["multiply"],
-            "accumulator": ((a["acc_reads"] + a["acc_drain_reads"]) * e["accumulator_read"]
-                            + a["acc_writes"] * e["accumulator_write"]),
-            "crossbar": a["crossbar_transfers"] * e["crossbar_transfer"],
-            "iaram": a["iaram_reads"] * e["iaram_read"],
-            "oaram": a["oaram_writes"] * e["oaram_write"],
-            "weight_fifo": (
-                self._per_bits("weight_fifo_read", a["weight_fifo_reads"],
-                               a.get("weight_fifo_read_bits"))
-                + self._per_bits("weight_fifo_write", a["weight_fifo_writes"],
-                                 a.get("weight_fifo_write_bits"))),
-            "ppu": a["ppu_ops"] * e["ppu_op"],
-            "halo": a["halo_words"] * e["halo_word"],
-            "dram": dram_bits * e["dram_bit"],
-        }
+        """Energy in pJ per component (:data:`COMPONENTS`) for the engine's ``accesses``.
+
+        Keys missing from ``accesses`` count as 0; an access whose bits key is missing is
+        priced at the entry's own width.
+        """
+        out = dict.fromkeys(COMPONENTS, 0.0)
+        for action, (component, _) in ACTION_SPEC.items():
+            out[component] += self._price(action, accesses)
+        return out
+
+    def describe(self) -> list[dict[str, Any]]:
+        """One row per action: ``action``, ``energy_pj``, ``bits``, ``fixed_pj``, ``unit``,
+        ``pj_per_bit``, ``per`` and ``source``."""
+        rows = []
+        for a in ACTIONS:
+            b = self.bits.get(a)
+            rows.append({"action": a, "component": ACTION_SPEC[a][0],
+                         "energy_pj": self.energy_pj[a], "bits": b,
+                         "fixed_pj": self.fixed_pj.get(a, 0.0),
+                         "unit": (f"access of {b:g} bits" if a in WIDTH_ACTIONS else
+                                  ACTION_UNITS.get(a, "action") + (f" ({b:g}-bit)" if b else "")),
+                         "pj_per_bit": (self.energy_pj[a] - self.fixed_pj.get(a, 0.0)) / b
+                         if b and a in WIDTH_ACTIONS else None,
+                         "per": self.per.get(a, ""), "source": self.sources[a]})
+        return rows
 
 
 def builtin_tables() -> list[str]:
@@ -74,51 +148,210 @@ def builtin_tables() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
+def _number(value: Any, where: str, what: str, positive: bool = False) -> float:
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not math.isfinite(value) or value < 0 or (positive and value == 0)):
+        raise ConfigError(f"{where}: must be a {'positive number' if positive else 'number >= 0'}"
+                          f" ({what}), got {value!r}")
+    return float(value)
+
+
+def _check_entry(entry: Any, act: str, where: str) -> tuple[float, str, float | None, float, str]:
+    """Validate one table entry; returns (energy_pj, source, bits, fixed_pj, per)."""
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}:actions.{act}: missing (every table needs "
+                          f"{', '.join(ACTIONS)})")
+    value = _number(entry.get("energy_pj"), f"{where}:actions.{act}.energy_pj", "pJ")
+    src = entry.get("source")
+    if not isinstance(src, str) or not src.strip():
+        raise ConfigError(f"{where}:actions.{act}.source: every entry needs a cited source "
+                          "(or 'assumption: ...')")
+    bits = None
+    if "bits" in entry:
+        bits = _number(entry["bits"], f"{where}:actions.{act}.bits",
+                       "the width the energy is for", positive=True)
+    elif act in WIDTH_ACTIONS:
+        raise ConfigError(f"{where}:actions.{act}.bits: missing; this action is priced per bit "
+                          "moved, so its entry must state the width its energy_pj is for")
+    fixed = 0.0
+    if "fixed_pj" in entry:
+        fixed = _number(entry["fixed_pj"], f"{where}:actions.{act}.fixed_pj",
+                        "the width-independent pJ per access")
+        if fixed > value:
+            raise ConfigError(f"{where}:actions.{act}.fixed_pj: {fixed:g} exceeds energy_pj "
+                              f"{value:g}")
+    unknown = sorted(set(entry) - {"energy_pj", "bits", "fixed_pj", "per", "source"})
+    if unknown:
+        raise ConfigError(f"{where}:actions.{act}.{unknown[0]}: unknown key (allowed: "
+                          "energy_pj, bits, fixed_pj, per, source)")
+    return value, src, bits, fixed, str(entry.get("per", ""))
+
+
+def table_from_dict(data: Any, where: str) -> EnergyTable:
+    """Validate a parsed table YAML (``{name, technology_node, actions: {...}}``)."""
+    if not isinstance(data, dict) or not isinstance(data.get("actions"), dict):
+        raise ConfigError(f"{where}: needs a mapping with an 'actions' mapping")
+    actions = data["actions"]
+    unknown = sorted(set(actions) - set(ACTIONS))
+    if unknown:
+        raise ConfigError(f"{where}:actions.{unknown[0]}: unknown action "
+                          f"(allowed: {', '.join(ACTIONS)})")
+    energy, sources, bits, fixed, per = {}, {}, {}, {}, {}
+    for act in ACTIONS:
+        e, s, b, f, p = _check_entry(actions.get(act), act, where)
+        energy[act], sources[act], per[act] = e, s, p
+        if b is not None:
+            bits[act] = b
+        if f:
+            fixed[act] = f
+    return EnergyTable(name=str(data.get("name", Path(where).stem)),
+                       technology_node=str(data.get("technology_node", "unknown")),
+                       energy_pj=energy, sources=sources, bits=bits, fixed_pj=fixed, per=per)
+
+
+def _read(path: str | os.PathLike, what: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror}); built-in energy "
+                          f"tables: {', '.join(builtin_tables())}") from None
+
+
 def load_energy_table(name_or_path: str | os.PathLike | None = None) -> EnergyTable:
-    """Load a shipped table by name or a YAML file; every action needs ``energy_pj`` and
-    ``source``; an optional ``bits`` (entry width) prices the action per bit moved."""
+    """Load a shipped table by name, a table YAML, or an ERT mapping YAML.
+
+    Parameters
+    ----------
+    name_or_path
+        ``None`` (``horowitz45``), a shipped name, a table YAML (every action needs
+        ``energy_pj``, ``source`` and, for actions priced per bit, ``bits``), or a mapping
+        YAML with an ``ert:`` key naming an Accelergy ERT (see :func:`load_ert_table`).
+
+    Raises
+    ------
+    ConfigError
+        One line ``file:actions.ACTION.field: problem`` for a malformed table.
+    """
     name = DEFAULT_TABLE if name_or_path is None else str(name_or_path)
     if name in builtin_tables():
         where = f"{name}.yaml"
         text = resources.files("scnn_sim").joinpath(f"data/energy/{name}.yaml").read_text()
     else:
         where = name
-        try:
-            text = Path(name).read_text()
-        except OSError as exc:
-            raise ConfigError(f"{name}: cannot read energy table ({exc.strerror}); built-in "
-                              f"tables: {', '.join(builtin_tables())}") from None
+        text = _read(name, "energy table")
     data = parse_yaml(text, where, ConfigError)
+    if isinstance(data, dict) and "ERT" in data:
+        raise ConfigError(f"{where}: this is an Accelergy ERT; give a mapping YAML whose 'ert:' "
+                          "names it (scnn-sim energy ERT.yaml --mapping MAP.yaml)")
+    if isinstance(data, dict) and "ert" in data:
+        ert = data["ert"]
+        if not isinstance(ert, str) or not ert.strip():
+            raise ConfigError(f"{where}:ert: must be the path of an Accelergy ERT YAML")
+        ert_path = Path(ert) if Path(ert).is_absolute() else Path(where).parent / ert
+        return load_ert_table(ert_path, name)
+    return table_from_dict(data, where)
+
+
+# ----------------------------------------------------------------------------- Accelergy ERT
+
+def _ert_index(data: Any, where: str) -> dict[tuple[str, str], list[tuple[Any, float]]]:
+    """(component name, action name) -> [(arguments, energy pJ)] of an Accelergy ERT."""
+    if not isinstance(data, dict) or not isinstance(data.get("ERT"), dict):
+        raise ConfigError(f"{where}: not an Accelergy ERT (needs a top-level 'ERT' mapping "
+                          "with 'version' and 'tables')")
+    tables = data["ERT"].get("tables")
+    if not isinstance(tables, list) or not tables:
+        raise ConfigError(f"{where}:ERT.tables: must be a non-empty list of components")
+    out: dict[tuple[str, str], list[tuple[Any, float]]] = {}
+    for i, comp in enumerate(tables):
+        if not isinstance(comp, dict) or not isinstance(comp.get("name"), str):
+            raise ConfigError(f"{where}:ERT.tables[{i}].name: every component needs a name")
+        acts = comp.get("actions")
+        if not isinstance(acts, list):
+            raise ConfigError(f"{where}:ERT.tables[{i}].actions: must be a list "
+                              f"({comp['name']})")
+        for j, act in enumerate(acts):
+            at = f"{where}:ERT.tables[{i}].actions[{j}]"
+            if not isinstance(act, dict) or not isinstance(act.get("name"), str):
+                raise ConfigError(f"{at}.name: every action needs a name ({comp['name']})")
+            e = _number(act.get("energy"), f"{at}.energy", "pJ per action")
+            out.setdefault((comp["name"], act["name"]), []).append((act.get("arguments"), e))
+    return out
+
+
+def load_ert_table(ert: str | os.PathLike, mapping: str | os.PathLike) -> EnergyTable:
+    """An energy table from an Accelergy ERT and a mapping YAML.
+
+    The mapping YAML (``data/energy/ert_mapping_example.yaml`` documents it)::
+
+        name: my-ert
+        technology_node: 45 nm
+        ert: ERT.yaml                  # optional here, used by --energy MAP.yaml
+        actions:
+          multiply: {component: system.PE[0..63].mac, action: mac_random, bits: 16}
+          accumulator_read:
+            component: system.PE[0..63].acc
+            action: read
+            arguments: {address_delta: 1, data_delta: 1}   # picks one of several entries
+            bits: 24                                        # the width of that ERT action
+          halo_word: {energy_pj: 1.0, bits: 24, source: "assumption: ..."}  # not in the ERT
+
+    Every scnn-sim action is mapped to one ERT (component, action[, arguments]) and the width
+    that ERT action accesses, or given directly as a table entry. The ERT's energy (pJ) is
+    taken as is (``scale`` multiplies it, e.g. 0.25 for a 64-bit ERT action priced per 16 bits
+    is better given as ``bits: 64``).
+
+    Raises
+    ------
+    ConfigError
+        A malformed ERT or mapping, a component or action the ERT lacks, or an ambiguous
+        action (several argument sets and no ``arguments`` given): one line each.
+    """
+    ert_where, map_where = str(ert), str(mapping)
+    index = _ert_index(parse_yaml(_read(ert, "Accelergy ERT"), ert_where, ConfigError),
+                       ert_where)
+    data = parse_yaml(_read(mapping, "ERT mapping"), map_where, ConfigError)
     if not isinstance(data, dict) or not isinstance(data.get("actions"), dict):
-        raise ConfigError(f"{where}: needs a mapping with an 'actions' mapping")
-    actions = data["actions"]
-    energy, sources, bits = {}, {}, {}
-    for act in ACTIONS:
-        entry = actions.get(act)
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where}:actions.{act}: missing (every table needs "
-                              f"{', '.join(ACTIONS)})")
-        value = entry.get("energy_pj")
-        if (isinstance(value, bool) or not isinstance(value, (int, float))
-                or not math.isfinite(value) or value < 0):
-            raise ConfigError(f"{where}:actions.{act}.energy_pj: must be a number >= 0, "
-                              f"got {value!r}")
-        src = entry.get("source")
-        if not isinstance(src, str) or not src.strip():
-            raise ConfigError(f"{where}:actions.{act}.source: every entry needs a cited source")
-        energy[act] = float(value)
-        sources[act] = src
-        if "bits" in entry:
-            b = entry["bits"]
-            if (isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b)
-                    or b <= 0):
-                raise ConfigError(f"{where}:actions.{act}.bits: must be a positive number "
-                                  f"(the entry width the energy is for), got {b!r}")
-            bits[act] = float(b)
-    unknown = sorted(set(actions) - set(ACTIONS))
-    if unknown:
-        raise ConfigError(f"{where}:actions.{unknown[0]}: unknown action "
-                          f"(allowed: {', '.join(ACTIONS)})")
-    return EnergyTable(name=str(data.get("name", Path(where).stem)),
-                       technology_node=str(data.get("technology_node", "unknown")),
-                       energy_pj=energy, sources=sources, bits=bits)
+        raise ConfigError(f"{map_where}: an ERT mapping needs an 'actions' mapping "
+                          "(action -> component, action, bits)")
+    entries: dict[str, Any] = {}
+    for act, m in data["actions"].items():
+        at = f"{map_where}:actions.{act}"
+        if not isinstance(m, dict):
+            raise ConfigError(f"{at}: must be a mapping (component, action, bits)")
+        if "component" not in m:
+            entries[act] = m  # a direct table entry
+            continue
+        comp, name = m.get("component"), m.get("action")
+        if not isinstance(name, str):
+            raise ConfigError(f"{at}.action: give the ERT action name (e.g. read)")
+        found = index.get((comp, name))
+        if found is None:
+            comps = sorted({c for c, _ in index})
+            raise ConfigError(f"{at}: {ert_where} has no action {name!r} of component "
+                              f"{comp!r} (components: {', '.join(comps[:6])})")
+        if "arguments" in m:
+            found = [f for f in found if f[0] == m["arguments"]]
+            if not found:
+                raise ConfigError(f"{at}.arguments: no {comp}.{name} entry with arguments "
+                                  f"{m['arguments']!r} in {ert_where}")
+        elif len(found) > 1:
+            raise ConfigError(f"{at}.arguments: {comp}.{name} has {len(found)} entries in "
+                              f"{ert_where}; pick one with arguments: {{...}}")
+        scale = _number(m.get("scale", 1.0), f"{at}.scale", "factor on the ERT energy")
+        entry = {"energy_pj": found[0][1] * scale,
+                 "source": m.get("source") or f"Accelergy ERT {Path(ert_where).name}: "
+                           f"{comp}.{name}" + (f" {m['arguments']}" if "arguments" in m else ""),
+                 "per": m.get("per", f"{comp}.{name}")}
+        for key in ("bits", "fixed_pj"):
+            if key in m:
+                entry[key] = m[key]
+        unknown = sorted(set(m) - {"component", "action", "arguments", "bits", "fixed_pj",
+                                   "scale", "source", "per"})
+        if unknown:
+            raise ConfigError(f"{at}.{unknown[0]}: unknown key (allowed: component, action, "
+                              "arguments, bits, fixed_pj, scale, source, per)")
+        entries[act] = entry
+    table = {"name": data.get("name", Path(map_where).stem),
+             "technology_node": data.get("technology_node", "unknown"), "actions": entries}
+    return table_from_dict(table, map_where)

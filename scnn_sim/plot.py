@@ -34,6 +34,7 @@ import numpy as np
 from scnn_sim.energy import COMPONENTS
 from scnn_sim.errors import ScnnSimError
 from scnn_sim.report import check_interrupted, check_output_path, table_records
+from scnn_sim.results import memory_references
 
 KINDS = ("energy-breakdown", "cycles", "granularity", "pe-sweep")
 OUTPUT_SUFFIXES = (".png", ".pdf", ".svg")
@@ -63,8 +64,8 @@ STYLE = {
 
 #: One colour per energy component (COMPONENTS order).
 COMPONENT_COLORS = dict(zip(COMPONENTS, (
-    "#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c",
-    "#ccb974"), strict=True))
+    "#4c72b0", "#a1c9f4", "#8de5a1", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860",
+    "#debb9b", "#da8bc3", "#8c8c8c", "#ccb974", "#cfcfcf"), strict=True))
 SERIES_COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3",
                  "#8c8c8c", "#ccb974", "#64b5cd")
 HATCHES = ("", "////", "....", "xxxx", "\\\\\\\\", "oo", "++", "--")
@@ -535,15 +536,15 @@ def plot_utilization(data: Any, ax: Any = None) -> Any:
 def _granularity_metrics(rec: Mapping[str, Any], where: str) -> dict[str, float]:
     acc = rec.get("accumulator_accesses") or {}
     a = _get(rec, "accesses", where)
-    sram = sum(_num(a.get(k, 0)) for k in ("iaram_reads", "oaram_writes", "weight_fifo_reads",
-                                           "weight_fifo_writes"))
-    dram = sum(_num(v) for k, v in a.items() if k.startswith("dram_"))
+    mem = memory_references({k: _num(v) for k, v in a.items()})
+    dram = mem["per_structure"]["dram"]["bits"]
     weight_bits = sum(_num(v) for k, v in a.items() if k.startswith("dram_read_bits_weight"))
     return {
         "acc. per-product": _num(acc.get("per_product")),
         "acc. same-addr.": _num(acc.get("same_address")),
         "acc. wide": _num(acc.get("wide")),
-        "SRAM buffers": sram,
+        "memory refs": mem["accesses"],
+        "bits moved": mem["bits"],
         "DRAM traffic": dram,
         "weight storage": weight_bits,
         "energy": _num(_get(rec, "energy_pj.total", where)),
@@ -570,8 +571,9 @@ def plot_granularity(data: Any, ax: Any = None) -> Any:
     """Memory references, weight storage and energy of each granularity, relative to fine.
 
     Categories (network totals): accumulator accesses under the per-product, same-address and
-    wide models, SRAM buffer accesses (IARAM reads, OARAM writes, weight FIFO reads and
-    writes), DRAM traffic (bits), weight storage (DRAM weight value + index bits) and energy.
+    wide models, memory references and bits moved (:func:`scnn_sim.results.memory_references`,
+    the architecture's accumulator model), DRAM traffic (bits), weight storage (DRAM weight
+    value + index bits) and energy.
     Categories not counted (``count_merges`` off) are left empty.
 
     Parameters

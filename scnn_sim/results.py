@@ -19,9 +19,11 @@ the total is total energy over the sum of the baselines), ``conflict_stall_fract
 ``accesses``
 (counts by component; keys starting ``dram_`` are bits), ``accumulator_accesses``
 (``per_product``, ``same_address``, ``wide``; ``null`` when not counted), ``energy_pj``
-(by component, plus ``total``), ``dcnn`` and ``dcnn_opt`` (``cycles``, ``dram_stall_cycles``,
-``energy_pj``), ``speedup_vs_dcnn``, ``oracle_fraction`` (oracle / SCNN cycles), ``mapping``
-and ``verified`` (true / false / null when not checked).
+(by component, plus ``total``), ``memory_references`` (:func:`memory_references`),
+``accumulator_access_bits`` (bits one direction of the read-modify-writes moves, per access
+model), ``dcnn`` and ``dcnn_opt`` (``cycles``, ``dram_stall_cycles``, ``energy_pj``,
+``memory_references``), ``speedup_vs_dcnn``, ``oracle_fraction`` (oracle / SCNN cycles),
+``mapping`` and ``verified`` (true / false / null when not checked).
 """
 
 from __future__ import annotations
@@ -36,6 +38,51 @@ import numpy as np
 from scnn_sim.report import atomic_write_bytes, atomic_write_json
 
 CYCLE_KEYS = ("busy", "conflict_stall", "barrier_idle", "halo", "dram_stall", "drain_stall")
+#: Bits of one DRAM access when DRAM traffic is counted in accesses (memory references).
+DRAM_WORD_BITS = 32
+#: Memory structures of :func:`memory_references`: (access count keys, bits keys).
+MEMORY_STRUCTURES = {
+    "accumulator": (("acc_reads", "acc_writes", "acc_drain_reads"),
+                    ("acc_read_bits", "acc_write_bits", "acc_drain_read_bits")),
+    "iaram": (("iaram_reads", "iaram_writes"), ("iaram_read_bits", "iaram_write_bits")),
+    "oaram": (("oaram_writes",), ("oaram_write_bits",)),
+    "weight_fifo": (("weight_fifo_reads", "weight_fifo_writes"),
+                    ("weight_fifo_read_bits", "weight_fifo_write_bits")),
+}
+
+
+def memory_references(accesses: dict[str, Any],
+                      dram_word_bits: int = DRAM_WORD_BITS) -> dict[str, Any]:
+    """Memory references of one record's ``accesses``: the one definition scnn-sim uses.
+
+    Per structure (accumulator banks, IARAM, OARAM, weight FIFO, DRAM), ``accesses`` counts
+    accesses at the structure's native width (an accumulator word, or ``wide_words`` words
+    under the wide model; an IARAM/OARAM entry of value + index; a FIFO entry of F weights;
+    a DRAM access of ``dram_word_bits`` bits) and ``bits`` the bits they move. *Memory
+    references* = the sum of the accesses over the structures; ``bits`` = the bits moved.
+    Transfers over wires (crossbar, halo links, weight broadcast) are not memory references.
+
+    Parameters
+    ----------
+    accesses
+        The ``accesses`` dict of a record (engine :data:`~scnn_sim.engine.layer.ACCESS_KEYS`).
+    dram_word_bits
+        Bits per DRAM access.
+
+    Returns
+    -------
+    dict
+        ``{"per_structure": {name: {"accesses", "bits"}}, "accesses", "bits"}``.
+    """
+    per: dict[str, dict[str, float]] = {}
+    for name, (counts, bits) in MEMORY_STRUCTURES.items():
+        per[name] = {"accesses": sum(accesses.get(k, 0) or 0 for k in counts),
+                     "bits": sum(accesses.get(k, 0) or 0 for k in bits)}
+    dram_bits = sum(v for k, v in accesses.items() if k.startswith("dram_"))
+    per["dram"] = {"accesses": dram_bits / dram_word_bits, "bits": dram_bits}
+    return {"per_structure": per,
+            "accesses": sum(v["accesses"] for v in per.values()),
+            "bits": sum(v["bits"] for v in per.values())}
 
 
 @dataclass
@@ -75,6 +122,9 @@ def totals_record(records: list[dict[str, Any]], multipliers: int) -> dict[str, 
     bd = add([r["cycle_breakdown"] for r in records])
     dc = sum(r["dcnn"]["cycles"] for r in records)
     verified = [r["verified"] for r in records]
+    accesses = add([r["accesses"] for r in records])
+    base = {key: add([r[key]["accesses"] for r in records]) for key in ("dcnn", "dcnn_opt")
+            if all("accesses" in r[key] for r in records)}
     return {
         "name": "total",
         "cycles": cycles,
@@ -94,20 +144,21 @@ def totals_record(records: list[dict[str, Any]], multipliers: int) -> dict[str, 
         "active_pes": max((r["active_pes"] for r in records), default=0),
         "barrier_idle_active_cycles": sum(r["barrier_idle_active_cycles"] for r in records),
         "conflict_stall_fraction": _ratio(bd["conflict_stall"], cycles),
-        "accesses": add([r["accesses"] for r in records]),
+        "accesses": accesses,
         "accumulator_accesses": add([r["accumulator_accesses"] for r in records]),
+        "accumulator_access_bits": add([r.get("accumulator_access_bits", {})
+                                        for r in records]),
+        "memory_references": memory_references(accesses),
         "energy_pj": energy,
         "temporal_tiling_penalty": _ratio(
             energy["total"], sum(r["energy_pj"]["total"] / r["temporal_tiling_penalty"]
                                  for r in records)),
-        "dcnn": {"cycles": dc,
-                 "dram_stall_cycles": sum(r["dcnn"].get("dram_stall_cycles", 0)
-                                          for r in records),
-                 "energy_pj": add([r["dcnn"]["energy_pj"] for r in records])},
-        "dcnn_opt": {"cycles": dc,
-                     "dram_stall_cycles": sum(r["dcnn_opt"].get("dram_stall_cycles", 0)
-                                              for r in records),
-                     "energy_pj": add([r["dcnn_opt"]["energy_pj"] for r in records])},
+        **{key: {"cycles": dc,
+                 "dram_stall_cycles": sum(r[key].get("dram_stall_cycles", 0) for r in records),
+                 "energy_pj": add([r[key]["energy_pj"] for r in records]),
+                 **({"accesses": base[key], "memory_references": memory_references(base[key])}
+                    if key in base else {})}
+           for key in ("dcnn", "dcnn_opt")},
         "speedup_vs_dcnn": _ratio(dc, cycles),
         "oracle_fraction": _ratio(products / multipliers, cycles),
         "verified": None if any(v is None for v in verified) else all(verified),

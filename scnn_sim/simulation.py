@@ -22,7 +22,7 @@ from scnn_sim.errors import ConfigError, ScnnSimError, SparsityError, WorkloadEr
 from scnn_sim.formats import size_group_index
 from scnn_sim.npzio import NPZ_SUFFIXES, read_npz_layer
 from scnn_sim.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS, provenance
-from scnn_sim.results import LayerResult, SimulationResult, totals_record
+from scnn_sim.results import LayerResult, SimulationResult, memory_references, totals_record
 from scnn_sim.sparsity import parse_granularity, prune, synthetic_activations, synthetic_weights
 from scnn_sim.tensors import LayerTensors
 from scnn_sim.workload import Layer, Workload, chain_producers, load_workload
@@ -336,7 +336,9 @@ def layer_record(lt: LayerTensors, c: LayerCounts, arch: ArchConfig, table: Ener
         e = table.breakdown(val["accesses"])
         e["total"] = sum(e.values())
         dcnn[key] = {"cycles": int(val["cycles"]),
-                     "dram_stall_cycles": int(val["dram_stall_cycles"]), "energy_pj": e}
+                     "dram_stall_cycles": int(val["dram_stall_cycles"]), "energy_pj": e,
+                     "accesses": dict(val["accesses"]),
+                     "memory_references": memory_references(val["accesses"])}
     return {
         "name": layer.name,
         "shape": {"C": layer.C, "K": layer.K, "R": layer.R, "S": layer.S, "H": layer.H,
@@ -365,6 +367,8 @@ def layer_record(lt: LayerTensors, c: LayerCounts, arch: ArchConfig, table: Ener
         "conflict_stall_fraction": c.conflict_stall_cycles / c.cycles if c.cycles else 0.0,
         "accesses": dict(c.accesses),
         "accumulator_accesses": dict(c.accumulator_accesses),
+        "accumulator_access_bits": dict(c.accumulator_access_bits),
+        "memory_references": memory_references(c.accesses),
         "energy_pj": energy,
         "temporal_tiling_penalty": temporal_tiling_penalty(c, table, energy["total"]),
         "dcnn": dcnn["dcnn"],

@@ -16,21 +16,18 @@ accumulator read-modify-writes under the three access models of the engine:
 
 Memory references (the definition every record uses)
 -----------------------------------------------------
-*SRAM references* are on-chip word accesses::
-
-    iaram_reads + oaram_writes + weight_fifo_reads + weight_fifo_writes
-    + accumulator references[model]
-
-with ``accumulator references[model] = 2 * RMW[model] + acc_drain_reads`` (a read-modify-
-write is one read and one write, as the energy model charges it; the drain reads every buffer
-entry once and does not depend on the model). Halo words (PE-to-PE transfers) are not memory
-references. *DRAM references* are counted in 32-bit words: ``dram_words = DRAM bits / 32``
-(fractional; the DRAM traffic in bits is also reported as ``dram_bits``). *Memory references*
-under a model = SRAM references + DRAM words. SRAM and DRAM are also reported separately.
+One definition, :func:`scnn_sim.results.memory_references`, shared with ``run``: per
+structure (accumulator banks, IARAM, OARAM, weight FIFO, DRAM) the accesses at the
+structure's native width (an accumulator word or, under ``wide``, ``wide_words`` words; an
+IARAM/OARAM entry; a weight-FIFO entry of F weights; a 32-bit DRAM access) and the bits they
+move; memory references = the sum of the accesses, next to the bits moved. A read-modify-write
+is one read and one write. The study adds ``memory_references_by_access_model``: the same
+definition with the accumulator counted under each access model.
 
 Every record also gets ``energy_pj_by_access_model`` (the energy of the record with the
 accumulator charged under each model; ``energy_pj`` itself follows the architecture's
-``accumulator.access_model``) and ``ratios_vs_fine`` (this record over the fine-grained record
+``accumulator.access_model``; every access priced at its width) and ``ratios_vs_fine``
+(this record over the fine-grained record
 of the same layer; ``None`` where the fine value is 0).
 """
 
@@ -45,6 +42,8 @@ from scnn_sim.energy import COMPONENTS, EnergyTable, load_energy_table
 from scnn_sim.engine.layer import ACC_MODELS
 from scnn_sim.errors import ConfigError, ScnnSimError
 from scnn_sim.provenance import DEFAULT_WEIGHT_FORMAT, provenance
+from scnn_sim.results import DRAM_WORD_BITS, MEMORY_STRUCTURES
+from scnn_sim.results import memory_references as _memory_references
 from scnn_sim.sparsity import parse_granularity
 from scnn_sim.tensors import LayerTensors
 from scnn_sim.workload import Workload
@@ -62,8 +61,6 @@ __all__ = [
 
 #: Granularities of the study by default (``fine`` is always the reference).
 DEFAULT_GRANULARITIES = ("fine", "vector", "kernel", "filter")
-#: Bits of one DRAM reference (word) when DRAM traffic is added to SRAM references.
-DRAM_WORD_BITS = 32
 
 
 class StudyError(ConfigError):
@@ -130,8 +127,22 @@ def _ratio(num: float | None, den: float | None) -> float | None:
     return float(num) / float(den)
 
 
-def memory_references(record: dict[str, Any], word_bits: int = DRAM_WORD_BITS) -> dict[str, Any]:
-    """SRAM and DRAM references of one simulation record (module docstring: definition).
+def _model_accesses(record: dict[str, Any], model: str) -> dict[str, Any] | None:
+    """The record's accesses with the accumulator counted under ``model`` (None if not)."""
+    n = record["accumulator_accesses"].get(model)
+    if n is None:
+        return None
+    bits = (record.get("accumulator_access_bits") or {}).get(model)
+    if bits is None:
+        per = record["accesses"]["acc_read_bits"] / max(record["accesses"]["acc_reads"] or 1, 1)
+        bits = n * per
+    return dict(record["accesses"], acc_reads=n, acc_writes=n, acc_read_bits=bits,
+                acc_write_bits=bits)
+
+
+def memory_references(record: dict[str, Any],
+                      word_bits: int = DRAM_WORD_BITS) -> dict[str, Any]:
+    """Memory references of one record under each accumulator access model.
 
     Parameters
     ----------
@@ -139,56 +150,50 @@ def memory_references(record: dict[str, Any], word_bits: int = DRAM_WORD_BITS) -
         A layer or totals record of :class:`scnn_sim.results.SimulationResult` simulated with
         ``count_merges=True``.
     word_bits
-        Bits per DRAM reference.
+        Bits per DRAM access.
 
     Returns
     -------
     dict
-        ``sram`` (``iaram_reads``, ``oaram_writes``, ``weight_fifo`` (reads + writes),
-        ``accumulator`` and ``total``, the last two per access model), ``dram_bits``,
-        ``dram_words``, ``weight_index_bits`` (DRAM weight-index bits) and ``total`` (SRAM +
-        DRAM words, per access model).
+        ``{model: scnn_sim.results.memory_references(...) or None}`` for every model of
+        :data:`ACC_MODELS` (``per_structure``, ``accesses``, ``bits``).
     """
-    a = record["accesses"]
-    rmw = record["accumulator_accesses"]
-    fifo = a["weight_fifo_reads"] + a["weight_fifo_writes"]
-    other = a["iaram_reads"] + a["oaram_writes"] + fifo
-    acc = {m: None if rmw.get(m) is None else 2 * rmw[m] + a["acc_drain_reads"]
-           for m in ACC_MODELS}
-    sram = {m: None if acc[m] is None else other + acc[m] for m in ACC_MODELS}
-    dram_bits = sum(v for k, v in a.items() if k.startswith("dram_"))
-    dram_words = dram_bits / word_bits
-    return {
-        "sram": {
-            "iaram_reads": a["iaram_reads"],
-            "oaram_writes": a["oaram_writes"],
-            "weight_fifo": fifo,
-            "accumulator": acc,
-            "total": sram,
-        },
-        "dram_bits": dram_bits,
-        "dram_words": dram_words,
-        "weight_index_bits": a["dram_read_bits_weight_index"],
-        "total": {m: None if sram[m] is None else sram[m] + dram_words for m in ACC_MODELS},
-    }
+    out: dict[str, Any] = {}
+    for m in ACC_MODELS:
+        acc = _model_accesses(record, m)
+        out[m] = None if acc is None else _memory_references(acc, word_bits)
+    return out
 
 
 def _energy_by_model(record: dict[str, Any], table: EnergyTable) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for m in ACC_MODELS:
-        n = record["accumulator_accesses"].get(m)
-        if n is None:
+        acc = _model_accesses(record, m)
+        if acc is None:
             out[m] = None
             continue
-        acc = dict(record["accesses"], acc_reads=n, acc_writes=n)
         e = table.breakdown(acc)
         e["total"] = sum(e.values())
         out[m] = e
     return out
 
 
+def _mr(mr: dict[str, Any], m: str, *path: str) -> float | None:
+    v: Any = mr.get(m)
+    for key in path:
+        if v is None:
+            return None
+        v = v[key]
+    return v
+
+
+def _dram_bits(rec: dict[str, Any]) -> float:
+    return sum(v for k, v in rec["accesses"].items() if k.startswith("dram_"))
+
+
 def _ratios(rec: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
-    mr, mf = rec["memory_references"], ref["memory_references"]
+    mr, mf = (rec["memory_references_by_access_model"],
+              ref["memory_references_by_access_model"])
     ea, ef = rec["energy_pj_by_access_model"], ref["energy_pj_by_access_model"]
     acc_r, acc_f = rec["accumulator_accesses"], ref["accumulator_accesses"]
     return {
@@ -197,18 +202,17 @@ def _ratios(rec: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
         "multiplier_utilization": _ratio(rec["multiplier_utilization"],
                                          ref["multiplier_utilization"]),
         "accumulator_accesses": {m: _ratio(acc_r.get(m), acc_f.get(m)) for m in ACC_MODELS},
-        "sram_references": {
-            "iaram_reads": _ratio(mr["sram"]["iaram_reads"], mf["sram"]["iaram_reads"]),
-            "oaram_writes": _ratio(mr["sram"]["oaram_writes"], mf["sram"]["oaram_writes"]),
-            "weight_fifo": _ratio(mr["sram"]["weight_fifo"], mf["sram"]["weight_fifo"]),
-            "accumulator": {m: _ratio(mr["sram"]["accumulator"][m],
-                                      mf["sram"]["accumulator"][m]) for m in ACC_MODELS},
-            "total": {m: _ratio(mr["sram"]["total"][m], mf["sram"]["total"][m])
-                      for m in ACC_MODELS},
-        },
-        "dram_bits": _ratio(mr["dram_bits"], mf["dram_bits"]),
-        "weight_index_bits": _ratio(mr["weight_index_bits"], mf["weight_index_bits"]),
-        "memory_references": {m: _ratio(mr["total"][m], mf["total"][m]) for m in ACC_MODELS},
+        "memory_references": {m: _ratio(_mr(mr, m, "accesses"), _mr(mf, m, "accesses"))
+                              for m in ACC_MODELS},
+        "memory_bits": {m: _ratio(_mr(mr, m, "bits"), _mr(mf, m, "bits")) for m in ACC_MODELS},
+        "memory_by_structure": {
+            st: {q: {m: _ratio(_mr(mr, m, "per_structure", st, q),
+                               _mr(mf, m, "per_structure", st, q)) for m in ACC_MODELS}
+                 for q in ("accesses", "bits")}
+            for st in (*MEMORY_STRUCTURES, "dram")},
+        "dram_bits": _ratio(_dram_bits(rec), _dram_bits(ref)),
+        "weight_index_bits": _ratio(rec["accesses"]["dram_read_bits_weight_index"],
+                                    ref["accesses"]["dram_read_bits_weight_index"]),
         "energy_pj": {k: _ratio(rec["energy_pj"].get(k), ref["energy_pj"].get(k))
                       for k in (*COMPONENTS, "total")},
         "energy_total_by_access_model": {
@@ -296,7 +300,8 @@ def granularity_study(
         format, clustering, pointwise group, layers), ``density`` and ``granularities``;
         ``density`` is the float or ``"published"``; ``granularities[g]`` is
         ``{"layers": [record, ...], "totals": record}`` where a record is the ``run --json``
-        record (totals also get the network ``weight_density``) plus ``memory_references``,
+        record (totals also get the network ``weight_density``) plus
+        ``memory_references_by_access_model``,
         ``energy_pj_by_access_model`` and ``ratios_vs_fine`` (see the module docstring).
 
     Raises
@@ -337,7 +342,7 @@ def granularity_study(
                  "totals": dict(res.totals.record)}
         entry["totals"]["weight_density"] = _network_weight_density(entry["layers"])
         for rec in [*entry["layers"], entry["totals"]]:
-            rec["memory_references"] = memory_references(rec)
+            rec["memory_references_by_access_model"] = memory_references(rec)
             rec["energy_pj_by_access_model"] = _energy_by_model(rec, table)
         out["granularities"][g] = entry
     fine = out["granularities"]["fine"]
@@ -414,6 +419,7 @@ def weight_order_effect(
                 f"vs_{orders[0]}": {m: _ratio(acc[m], ref["accumulator_accesses"][m])
                                     for m in ACC_MODELS},
                 "memory_references_vs_fine": dict(tot["ratios_vs_fine"]["memory_references"]),
+                "memory_bits_vs_fine": dict(tot["ratios_vs_fine"]["memory_bits"]),
             }
     return {"workload": first["workload"], "density": first["density"], "seed": first["seed"],
             "orders": orders, "studies": studies, "effect": effect}

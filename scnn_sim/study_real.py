@@ -806,10 +806,11 @@ def _scnn_summary(rec: dict[str, Any]) -> dict[str, Any]:
         "products": int(rec["products"]),
         "dense_macs": int(rec["dense_macs"]),
         "accumulator_accesses": {m: rec["accumulator_accesses"].get(m) for m in ACC_MODELS},
-        "sram_references": {m: None if v is None else int(v)
-                            for m, v in mem["sram"]["total"].items()},
-        "dram_bits": int(mem["dram_bits"]),
-        "weight_index_bits": int(mem["weight_index_bits"]),
+        "memory_references": {m: None if v is None else float(v["accesses"])
+                              for m, v in mem.items()},
+        "memory_bits": {m: None if v is None else float(v["bits"]) for m, v in mem.items()},
+        "dram_bits": int(sum(v for k, v in rec["accesses"].items() if k.startswith("dram_"))),
+        "weight_index_bits": int(rec["accesses"]["dram_read_bits_weight_index"]),
         "weight_value_bits": int(rec["accesses"]["dram_read_bits_weight_values"]),
         "energy_pj": {k: float(v) for k, v in rec["energy_pj"].items()},
         "speedup_vs_dcnn": float(rec["speedup_vs_dcnn"]),
@@ -1194,7 +1195,8 @@ def _export_and_simulate(
             "accumulator_accesses": {m: _ratio(a["accumulator_accesses"][m],
                                                f["accumulator_accesses"][m])
                                      for m in ACC_MODELS},
-            "sram_references": {m: _ratio(a["sram_references"][m], f["sram_references"][m])
+            "memory_references": {m: _ratio(a["memory_references"][m],
+                                            f["memory_references"][m])
                                 for m in ACC_MODELS},
             "dram_bits": _ratio(a["dram_bits"], f["dram_bits"]),
             "energy_pj": _ratio(a["energy_pj"]["total"], f["energy_pj"]["total"]),
@@ -1259,9 +1261,9 @@ def no_loss_table(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
 def scnn_table(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     """One row per exported model: accuracy beside SCNN cycles, accesses and energy."""
     headers = ["model", "role", "density", "acc [%]", "cycles", "util", "products [k]",
-               "acc RMW prod [k]", "acc RMW addr [k]", "acc RMW wide [k]", "SRAM prod [k]",
-               "SRAM wide [k]",
-               "DRAM [kbit]", "energy [uJ]", "cycles/fine", "SRAM/fine", "DRAM/fine",
+               "acc RMW prod [k]", "acc RMW addr [k]", "acc RMW wide [k]", "mem refs prod [k]",
+               "mem refs wide [k]",
+               "DRAM [kbit]", "energy [uJ]", "cycles/fine", "mem refs/fine", "DRAM/fine",
                "energy/fine"]
     rows = []
     for e in result["scnn"]:
@@ -1279,10 +1281,10 @@ def scnn_table(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
             e["granularity"], ",".join(e["roles"]), float(e["density"]),
             100.0 * e["accuracy"], int(t["cycles"]), float(t["multiplier_utilization"]),
             t["products"] / 1e3, k(acc["per_product"]), k(acc["same_address"]),
-            k(acc["wide"]), k(t["sram_references"]["per_product"]),
-            k(t["sram_references"]["wide"]), t["dram_bits"] / 1e3,
+            k(acc["wide"]), k(t["memory_references"]["per_product"]),
+            k(t["memory_references"]["wide"]), t["dram_bits"] / 1e3,
             t["energy_pj"]["total"] / 1e6, r(q.get("cycles")),
-            r((q.get("sram_references") or {}).get("per_product")), r(q.get("dram_bits")),
+            r((q.get("memory_references") or {}).get("per_product")), r(q.get("dram_bits")),
             r(q.get("energy_pj")),
         ])
     return headers, rows
@@ -1370,10 +1372,12 @@ def markdown_summary(result: dict[str, Any]) -> str:
             f"Common density {result['common_density']:g} (role `common`) and each "
             "granularity's own no-loss density (role `no_loss`); ratios are to `fine` at the "
             "common density. Coarse granularities store weights in the group-index format. "
-            "SRAM references count an accumulator read-modify-write as two references, "
-            "under the per-product (`prod`, SCNN as published) and `wide` access models; "
-            "`SRAM/fine` is per product. Energy charges the accumulator per product (the "
-            "default architecture's access model).",
+            "Memory references (scnn_sim.results.memory_references) are accesses at each "
+            "structure's native width (accumulator, IARAM, OARAM, weight FIFO, 32-bit DRAM "
+            "accesses), an accumulator read-modify-write counting as two, under the per-product "
+            "(`prod`, SCNN as published) and `wide` access models; `mem refs/fine` is per "
+            "product. Energy charges the accumulator per product (the default architecture's "
+            "access model).",
             "",
             _markdown_table(*scnn_table(result)),
         ]

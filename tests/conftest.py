@@ -103,8 +103,9 @@ def expected_work(lt: LayerTensors, arch: ArchConfig, tiling, kc: int) -> Simple
                             if na and nw:
                                 pairs += math.ceil(na / arch.I) * math.ceil(nw / arch.F)
                                 iaram += na
-                                fifo_w += nw
-                                fifo_r += math.ceil(na / arch.I) * nw
+                                # FIFO entries hold F weights each.
+                                fifo_w += math.ceil(nw / arch.F)
+                                fifo_r += math.ceil(na / arch.I) * math.ceil(nw / arch.F)
     return SimpleNamespace(products=products, pairs=pairs, iaram=iaram, fifo_w=fifo_w,
                            fifo_r=fifo_r)
 

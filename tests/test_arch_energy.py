@@ -267,41 +267,49 @@ def test_breakdown_is_counts_times_table(tmp_path):
     d = _table_dict()
     for i, act in enumerate(ACTIONS):
         d["actions"][act]["energy_pj"] = float(2 ** i)  # distinct, exactly representable
+        if "bits" in d["actions"][act]:
+            d["actions"][act]["bits"] = 4.0
     t = load_energy_table(_write(tmp_path, d))
     e = {act: float(2 ** i) for i, act in enumerate(ACTIONS)}
+    # Counts only (no *_bits keys): every access is priced at its entry's width.
     acc = {
-        "multiplies": 100, "crossbar_transfers": 90, "acc_reads": 80, "acc_writes": 70,
-        "acc_drain_reads": 5, "iaram_reads": 60, "oaram_writes": 50, "weight_fifo_reads": 40,
-        "weight_fifo_writes": 30, "ppu_ops": 20, "halo_words": 10,
+        "multiplies": 100, "adds": 95, "coord_ops": 93, "crossbar_transfers": 90,
+        "acc_reads": 80, "acc_writes": 70, "acc_drain_reads": 5, "iaram_reads": 60,
+        "iaram_writes": 55, "oaram_writes": 50, "weight_fifo_reads": 40,
+        "weight_fifo_writes": 30, "weight_broadcasts": 25, "ppu_ops": 20, "halo_words": 10,
         "dram_read_bits_weight_values": 1000, "dram_read_bits_weight_index": 250,
         "dram_read_bits_act_values": 300, "dram_read_bits_act_index": 75,
         "dram_write_bits_values": 16, "dram_write_bits_index": 4,
+        "leakage_multiplier_cycles": 7, "leakage_sram_kb_cycles": 3,
     }
     b = t.breakdown(acc)
     assert list(b) == list(COMPONENTS)
-    assert b == {
+    expected = {
         "multipliers": 100 * e["multiply"],
+        "adders": 95 * e["add"],
+        "coordinates": 93 * e["coordinate"],
         "accumulator": (80 + 5) * e["accumulator_read"] + 70 * e["accumulator_write"],
         "crossbar": 90 * e["crossbar_transfer"],
-        "iaram": 60 * e["iaram_read"],
+        "iaram": 60 * e["iaram_read"] + 55 * e["iaram_write"],
         "oaram": 50 * e["oaram_write"],
         "weight_fifo": 40 * e["weight_fifo_read"] + 30 * e["weight_fifo_write"],
+        "weight_broadcast": 25 * e["weight_broadcast"],
         "ppu": 20 * e["ppu_op"],
         "halo": 10 * e["halo_word"],
-        "dram": (1000 + 250 + 300 + 75 + 16 + 4) * e["dram_bit"],
+        "dram": (1000 + 250 + 300 + 75 + 16 + 4) / 4.0 * e["dram_bit"],
+        "leakage": 7 * e["leakage_multiplier"] + 3 * e["leakage_sram_kb"],
     }
+    assert b == expected
+    # With bits moved: priced per bit (entry width 4 bits), whatever the access count.
+    acc.update(acc_read_bits=8, acc_drain_read_bits=4, acc_write_bits=12)
+    b = t.breakdown(acc)
+    assert b["accumulator"] == (8 + 4) / 4 * e["accumulator_read"] + 12 / 4 * e[
+        "accumulator_write"]
 
 
 def test_breakdown_with_horowitz_numbers():
     t = load_energy_table("horowitz45")
-    acc = dict.fromkeys(("multiplies", "crossbar_transfers", "acc_reads", "acc_writes",
-                         "acc_drain_reads", "iaram_reads", "oaram_writes",
-                         "weight_fifo_reads", "weight_fifo_writes", "ppu_ops", "halo_words",
-                         "dram_read_bits_weight_values", "dram_read_bits_weight_index",
-                         "dram_read_bits_act_values", "dram_read_bits_act_index",
-                         "dram_write_bits_values", "dram_write_bits_index"), 0)
-    acc["multiplies"] = 1000
-    acc["dram_read_bits_weight_values"] = 160
+    acc = {"multiplies": 1000, "dram_read_bits_weight_values": 160}
     b = t.breakdown(acc)
     assert b["multipliers"] == pytest.approx(1000 * t.energy_pj["multiply"])
     assert b["dram"] == pytest.approx(160 * t.energy_pj["dram_bit"])
@@ -324,17 +332,20 @@ def test_energy_entry_bits_price_per_bit(tmp_path):
     data = yaml.safe_load(resources.files("scnn_sim").joinpath(
         "data/energy/horowitz45.yaml").read_text())
     t = load_energy_table("horowitz45")
-    acc = {k: 0 for k in ("multiplies", "acc_reads", "acc_drain_reads", "acc_writes",
-                          "crossbar_transfers", "iaram_reads", "oaram_writes", "ppu_ops",
-                          "halo_words")}
-    acc.update(weight_fifo_reads=10, weight_fifo_writes=4, weight_fifo_read_bits=150,
-               weight_fifo_write_bits=80)
-    # 150 / 20 * 0.625 + 80 / 20 * 0.625
-    assert t.breakdown(acc)["weight_fifo"] == pytest.approx(7.5 * 0.625 + 4 * 0.625)
+    assert t.bits["weight_fifo_read"] == 80  # an entry of F = 4 weights: 4 x (16 + 4) bits
+    acc = {"weight_fifo_reads": 10, "weight_fifo_writes": 4, "weight_fifo_read_bits": 700,
+           "weight_fifo_write_bits": 320}
+    # 700 / 80 * 2.5 + 320 / 80 * 2.5
+    assert t.breakdown(acc)["weight_fifo"] == pytest.approx(8.75 * 2.5 + 4 * 2.5)
     del acc["weight_fifo_read_bits"], acc["weight_fifo_write_bits"]
-    assert t.breakdown(acc)["weight_fifo"] == pytest.approx(14 * 0.625)
+    assert t.breakdown(acc)["weight_fifo"] == pytest.approx(14 * 2.5)
     data["actions"]["weight_fifo_read"]["bits"] = 0
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError, match=r"actions\.weight_fifo_read\.bits"):
+        load_energy_table(bad)
+    # An action priced per bit must state its width.
+    del data["actions"]["weight_fifo_read"]["bits"]
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"actions\.weight_fifo_read\.bits: missing"):
         load_energy_table(bad)

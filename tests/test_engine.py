@@ -473,13 +473,15 @@ def test_placeholder_weight_gated_but_occupies_slot(arch1):
     assert c.mapping["weight_placeholders"] == 1
     assert c.mapping["weight_entries"] == 3
     assert (c.vector_pairs, c.products) == (1, 2)
-    assert c.accesses["weight_fifo_writes"] == 3
+    # The 3 entries (placeholder included) fill one physical FIFO entry of F = 4 weights.
+    assert c.accesses["weight_fifo_writes"] == 1
+    assert c.accesses["weight_fifo_write_bits"] == 4 * (16 + 4)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_vector_pairs_per_block(arch1, tensors, entries, seed):
     """Single PE, stride 1: pairs = sum_c sum_g ceil(na_c / I) * ceil(nw_gc / F), na and nw
-    counting placeholders; fifo reads = ceil(na/I) * nw."""
+    counting placeholders; fifo reads = ceil(na/I) * ceil(nw/F) (entries of F weights)."""
     a = _one_pe(arch1, **{"multiplier.F": 3, "multiplier.I": 2, "data.index_bits": 2,
                           "dataflow.kc": 3})
     lt = tensors(C=3, K=7, R=2, S=3, H=6, W=5, padding=1, wd=0.3, ad=0.3, seed=seed)
@@ -491,7 +493,7 @@ def test_vector_pairs_per_block(arch1, tensors, entries, seed):
             nw = entries(lt.weights[k0:k0 + 3, ch], 2)  # krs order
             if na and nw:
                 pairs += math.ceil(na / 2) * math.ceil(nw / 3)
-                reads += math.ceil(na / 2) * nw
+                reads += math.ceil(na / 2) * math.ceil(nw / 3)
     assert c.vector_pairs == pairs
     assert c.accesses["weight_fifo_reads"] == reads
 

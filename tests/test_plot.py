@@ -134,7 +134,7 @@ def test_cycles_and_utilization_artists(results):
 def test_granularity_artists(results):
     ax = plot_granularity(results / "gran.json").axes[0]
     assert len(ax.containers) == len(GRANS)
-    assert all(len(c.patches) == 7 for c in ax.containers)
+    assert all(len(c.patches) == 8 for c in ax.containers)
     assert all(p.get_height() == pytest.approx(1.0) for p in ax.containers[0].patches)
     assert ax.get_ylabel() == "relative to fine [x]"
     assert legend_texts(ax) == list(GRANS)

@@ -111,7 +111,7 @@ def brute_force(w: np.ndarray, a: np.ndarray, layer: Layer, F: int, I: int,  # n
             if na == 0 or nw == 0:
                 continue
             counts["iaram"] += na
-            counts["fifo_r"] += math.ceil(na / I) * nw
+            counts["fifo_r"] += math.ceil(na / I) * math.ceil(nw / F)  # entries of F
             for i0 in range(0, na, I):
                 for j0 in range(0, nw, F):
                     addrs = []
@@ -297,12 +297,23 @@ def test_study_keys_and_ratios(conv3_study: dict) -> None:
             q = rec["ratios_vs_fine"]
             if g == "fine":
                 assert q["memory_references"] == dict.fromkeys(ACC_MODELS, 1.0)
-            mr = rec["memory_references"]
+            mr = rec["memory_references_by_access_model"]
+            a = rec["accesses"]
+            dram = sum(v for k, v in a.items() if k.startswith("dram_"))
             for m in ACC_MODELS:
-                assert mr["sram"]["accumulator"][m] == 2 * acc[m] + \
-                    rec["accesses"]["acc_drain_reads"]
-                assert mr["total"][m] == pytest.approx(mr["sram"]["total"][m]
-                                                       + mr["dram_bits"] / 32)
+                per = mr[m]["per_structure"]
+                assert per["accumulator"]["accesses"] == 2 * acc[m] + a["acc_drain_reads"]
+                width = 24 * (4 if m == "wide" else 1)
+                assert per["accumulator"]["bits"] == 2 * acc[m] * width + \
+                    24 * a["acc_drain_reads"]
+                assert per["weight_fifo"]["bits"] == a["weight_fifo_read_bits"] + \
+                    a["weight_fifo_write_bits"]
+                assert per["dram"] == {"accesses": dram / 32, "bits": dram}
+                assert mr[m]["accesses"] == pytest.approx(sum(
+                    v["accesses"] for v in per.values()))
+                assert mr[m]["bits"] == sum(v["bits"] for v in per.values())
+            # The run record's definition is the same function under the arch's model.
+            assert rec["memory_references"] == mr["per_product"]
             model_e = rec["energy_pj_by_access_model"]["per_product"]["total"]
             assert model_e == pytest.approx(rec["energy_pj"]["total"])
     json.dumps(s)  # JSON-serialisable
@@ -334,7 +345,12 @@ def test_energy_by_model_matches_the_engine_under_that_model() -> None:
     for rec in [*s["granularities"]["fine"]["layers"], s["granularities"]["fine"]["totals"]]:
         by_model = rec["energy_pj_by_access_model"]
         assert by_model["wide"] == pytest.approx(rec["energy_pj"])
-        assert by_model["per_product"]["accumulator"] > rec["energy_pj"]["accumulator"]
+        acc = rec["accumulator_accesses"]
+        # Priced by width: one wide access (4 words) costs more than one per-product access.
+        per_wide = rec["energy_pj"]["accumulator"] - by_model["per_product"]["accumulator"]
+        assert per_wide == pytest.approx(2 * (acc["wide"] * 4 - acc["per_product"]) * 0.75)
+        assert (by_model["wide"]["accumulator"] / acc["wide"]
+                > by_model["per_product"]["accumulator"] / acc["per_product"])
 
 
 def test_pointwise_layers_collapse_to_fine() -> None:

@@ -128,7 +128,7 @@ def test_exports_are_structured_and_simulated(study: tuple[dict, Path]) -> None:
         acc = t["accumulator_accesses"]
         assert acc["per_product"] == t["products"]
         assert acc["wide"] <= acc["same_address"] <= acc["per_product"]
-        assert all(v > 0 for v in t["sram_references"].values())
+        assert all(v > 0 for v in t["memory_references"].values())
         if "common" in e["roles"] and g != "dense":
             assert e["ratios_vs_fine"] is not None
     dense_products = entries[0]["totals"]["products"]

@@ -57,28 +57,34 @@ def _compute_cols() -> list[Column]:
 
 
 def _memory_cols() -> list[Column]:
-    sram = ("memory_references", "sram")
-    cols: list[Column] = [
-        ("IARAM rd [M]", _v(1e6, *sram, "iaram_reads"), _q("sram_references", "iaram_reads")),
-        ("OARAM wr [M]", _v(1e6, *sram, "oaram_writes"), _q("sram_references", "oaram_writes")),
-        ("W FIFO rd+wr [M]", _v(1e6, *sram, "weight_fifo"),
-         _q("sram_references", "weight_fifo")),
-    ]
-    cols += [(f"SRAM {_SHORT[m]} [M]", _v(1e6, *sram, "total", m),
-              _q("sram_references", "total", m)) for m in ACC_MODELS]
+    mr = "memory_references_by_access_model"
+    st = ("memory_by_structure",)
+    cols: list[Column] = []
+    for name, label in (("iaram", "IARAM"), ("oaram", "OARAM"), ("weight_fifo", "W FIFO")):
+        cols.append((f"{label} acc [M]", _v(1e6, mr, "per_product", "per_structure", name,
+                                            "accesses"),
+                     _q(*st, name, "accesses", "per_product")))
+    cols += [(f"acc bank {_SHORT[m]} [M]",
+              _v(1e6, mr, m, "per_structure", "accumulator", "accesses"),
+              _q(*st, "accumulator", "accesses", m)) for m in ACC_MODELS]
     cols += [
-        ("DRAM [Mbit]", _v(1e6, "memory_references", "dram_bits"), _q("dram_bits")),
-        ("w index [Mbit]", _v(1e6, "memory_references", "weight_index_bits"),
+        ("DRAM [Mbit]", _v(1e6, mr, "per_product", "per_structure", "dram", "bits"),
+         _q("dram_bits")),
+        ("w index [Mbit]", _v(1e6, "accesses", "dram_read_bits_weight_index"),
          _q("weight_index_bits")),
     ]
-    cols += [(f"mem refs {_SHORT[m]} [M]", _v(1e6, "memory_references", "total", m),
+    cols += [(f"mem refs {_SHORT[m]} [M]", _v(1e6, mr, m, "accesses"),
               _q("memory_references", m)) for m in ACC_MODELS]
+    cols += [(f"bits moved {_SHORT[m]} [Mbit]", _v(1e6, mr, m, "bits"),
+              _q("memory_bits", m)) for m in ACC_MODELS]
     return cols
 
 
-_ENERGY_PARTS = (("acc", ("accumulator",)), ("mult+xbar", ("multipliers", "crossbar")),
-                 ("IARAM+OARAM", ("iaram", "oaram")), ("W FIFO", ("weight_fifo",)),
-                 ("DRAM", ("dram",)))
+_ENERGY_PARTS = (("acc", ("accumulator",)),
+                 ("mult+add+coord+xbar", ("multipliers", "adders", "coordinates", "crossbar")),
+                 ("IARAM+OARAM", ("iaram", "oaram")),
+                 ("W FIFO+bcast", ("weight_fifo", "weight_broadcast")),
+                 ("DRAM", ("dram",)), ("leak", ("leakage",)))
 
 
 def _energy_cols(table_model: str) -> list[Column]:
@@ -142,12 +148,13 @@ def _per_layer_tables(study: dict[str, Any], model: str) -> list[str]:
                 f"mem refs {_SHORT[m]} [x fine]" for m in ACC_MODELS] + ["energy [x fine]"]
         rows = []
         for rec, _ref in zip(entry["layers"], fine, strict=True):
-            mr = rec["memory_references"]
+            mr = rec["memory_references_by_access_model"]
             row = [rec["name"], rec["weight_density"], rec["products"] / 1e6,
                    rec["cycles"] / 1e3]
             row += [rec["accumulator_accesses"][m] / 1e6 for m in ACC_MODELS]
-            row += [mr["total"][m] / 1e6 for m in ACC_MODELS]
-            row += [mr["dram_bits"] / 1e6, rec["energy_pj"]["total"] / 1e6]
+            row += [mr[m]["accesses"] / 1e6 for m in ACC_MODELS]
+            row += [mr["per_product"]["per_structure"]["dram"]["bits"] / 1e6,
+                    rec["energy_pj"]["total"] / 1e6]
             if g != "fine":
                 q = rec["ratios_vs_fine"]
                 vals = ([q["accumulator_accesses"][m] for m in ACC_MODELS]
@@ -196,9 +203,9 @@ def study_text(study: dict[str, Any], per_layer: bool = False) -> str:
         "accumulator models: product = one RMW per product (SCNN as published); addr = "
         "products of one cycle to one address summed first; wide = one access per "
         f"{a['accumulator']['wide_words']} adjacent words of an accumulator row.",
-        "SRAM refs = IARAM reads + OARAM writes + weight FIFO reads and writes + accumulator "
-        "(2 per RMW + drain reads); mem refs = SRAM refs + DRAM bits / "
-        f"{DRAM_WORD_BITS} (32-bit words).",
+        "mem refs = accesses at each structure's native width, summed: accumulator (2 per "
+        "RMW + drain reads; a wide access is one), IARAM and OARAM entries, weight-FIFO entries"
+        f" of F weights, DRAM accesses of {DRAM_WORD_BITS} bits; bits moved = their bits.",
         f"E total [uJ] ({_SHORT[model]}) and the component columns charge the accumulator "
         f"with the architecture's model ({model}).",
     ]

@@ -123,7 +123,8 @@ def render(result: SimulationResult) -> str:
     head += "".join(f"  {k}={v}" for k, v in non_default_options(m).items())
     headers = ["layer", "w dens", "a dens", "products [M]", "cycles [k]", "oracle [k]",
                "util [frac]", "intra-PE [frac]", "conflict [frac]", "barrier [frac]",
-               "barrier act [frac]", "DRAM [Mbit]", "energy [uJ]",
+               "barrier act [frac]", "DRAM [Mbit]", "mem refs [M]", "bits moved [Mbit]",
+               "energy [uJ]",
                "vs DCNN [x]", "E vs DCNN [x]", "verified"]
     rows = []
     for lr in [*result.layers, result.totals]:
@@ -137,7 +138,8 @@ def render(result: SimulationResult) -> str:
             r["products"] / 1e6, r["cycles"] / 1e3, r["oracle_cycles"] / 1e3,
             r["multiplier_utilization"], r["intra_pe_utilization"],
             r["conflict_stall_fraction"], r["barrier_fraction"], r["barrier_fraction_active"],
-            dram / 1e6, e / 1e6, r["speedup_vs_dcnn"],
+            dram / 1e6, r["memory_references"]["accesses"] / 1e6,
+            r["memory_references"]["bits"] / 1e6, e / 1e6, r["speedup_vs_dcnn"],
             r["dcnn"]["energy_pj"]["total"] / e if e else 0.0,
             {True: "yes", False: "NO", None: "-"}[r["verified"]],
         ])
@@ -151,5 +153,8 @@ def render(result: SimulationResult) -> str:
              f"{tot['dcnn']['energy_pj']['total'] / 1e6:,.1f} uJ; DCNN-opt "
              f"{tot['dcnn_opt']['energy_pj']['total'] / 1e6:,.1f} uJ",
              "energy by component [uJ]: " + ", ".join(
-                 f"{k} {v / 1e6:,.2f}" for k, v in tot["energy_pj"].items() if k != "total")]
+                 f"{k} {v / 1e6:,.2f}" for k, v in tot["energy_pj"].items() if k != "total"),
+             "memory references by structure [M accesses at native width / Mbit]: " + ", ".join(
+                 f"{k} {v['accesses'] / 1e6:,.3f} / {v['bits'] / 1e6:,.1f}"
+                 for k, v in tot["memory_references"]["per_structure"].items())]
     return "\n".join(lines)

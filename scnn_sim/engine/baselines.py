@@ -24,7 +24,13 @@
   stay in SRAM across passes.
 * DCNN-opt: the same cycles ([SCNN]: same speed as DCNN); multipliers are zero-gated (only the
   products with both operands non-zero cost energy, which are SCNN's products) and DRAM
-  transfers are compressed (SCNN's encoded bits).
+  transfers are compressed (SCNN's encoded bits), as [SCNN] Table 6 says; every other action
+  is DCNN's.
+
+Accesses follow the engine's rules (``engine.layer.ACCESS_KEYS``): dense values carry no
+index, so an activation read is ``value_bits`` wide and a weight-buffer entry holds F values;
+every MAC is one add (adder tree over I plus the accumulate); the weights are broadcast once
+to all PEs; leakage counts the multipliers and the 2 MB SRAM for DCNN's cycles.
 """
 
 from __future__ import annotations
@@ -42,8 +48,9 @@ def dcnn_counts(layer: Layer, arch: ArchConfig, scnn: LayerCounts,
                 input_from_dram: bool) -> dict[str, dict[str, float]]:
     """Cycles and action counts of DCNN and DCNN-opt for one layer.
 
-    Returns ``{"dcnn": {"cycles": ..., "accesses": {...}}, "dcnn_opt": {...}}`` with the
-    same access keys as the engine, so one energy table prices all three.
+    Returns ``{"dcnn": {"cycles": ..., "dram_stall_cycles": ..., "accesses": {...}},
+    "dcnn_opt": {...}}`` with the same access keys as the engine, so one energy table prices
+    all three.
     """
     g = layer.groups
     Cg = layer.C // g
@@ -54,51 +61,81 @@ def dcnn_counts(layer: Layer, arch: ArchConfig, scnn: LayerCounts,
     pixels = [(r1 - r0) * (c1 - c0) for r0, r1 in own_r for c0, c1 in own_c]
     active_pes = sum(1 for p in pixels if p)
     macs = layer.dense_macs
-    vb = arch.value_bits
+    vb, ab, F = arch.value_bits, arch.acc_bits, arch.F
     act_bits = layer.C * layer.H * layer.W * vb
+    # The PPU pools before the output buffer: OARAM writes and output DRAM bits are post-pool.
     out_shape = scnn.mapping.get("output_shape") or layer.out_shape
     out_elems = int(out_shape[0]) * int(out_shape[1]) * int(out_shape[2])
     out_bits = out_elems * vb
-    act_read = input_from_dram or act_bits > DCNN_SRAM_BITS
+    act_in = input_from_dram or act_bits > DCNN_SRAM_BITS
     out_write = out_bits > DCNN_SRAM_BITS
-    tl = dcnn_timeline(layer, arch, max(pixels), act_bits if act_read else 0,
+    tl = dcnn_timeline(layer, arch, max(pixels), act_bits if act_in else 0,
                        out_bits if out_write else 0)
     cycles = tl.total
+    weights = layer.K * Cg * layer.R * layer.S
+    outs = layer.K * layer.P * layer.Q          # conv outputs drained from the accumulators
+    # Weight-buffer entries of F dense values loaded into each active PE's registers.
+    w_entries = -(-weights * active_pes // F)
     dense = {
         "multiplies": macs,
+        "adds": macs,
+        "coord_ops": 0,
         "crossbar_transfers": 0,
+        "crossbar_bits": 0,
         "acc_reads": macs / arch.I,
         "acc_writes": macs / arch.I,
-        "acc_drain_reads": layer.K * layer.P * layer.Q,
-        "iaram_reads": macs / arch.F,
+        "acc_drain_reads": outs,
+        "acc_read_bits": macs / arch.I * ab,
+        "acc_write_bits": macs / arch.I * ab,
+        "acc_drain_read_bits": outs * ab,
+        "iaram_reads": macs / F,
+        "iaram_read_bits": macs / F * vb,
+        "iaram_writes": layer.C * layer.H * layer.W if act_in else 0,
+        "iaram_write_bits": act_bits if act_in else 0,
         "oaram_writes": out_elems,
-        "weight_fifo_reads": layer.K * Cg * layer.R * layer.S * active_pes,
-        "weight_fifo_writes": layer.K * Cg * layer.R * layer.S * active_pes,
-        "weight_fifo_read_bits": layer.K * Cg * layer.R * layer.S * active_pes * arch.value_bits,
-        "weight_fifo_write_bits": layer.K * Cg * layer.R * layer.S * active_pes * arch.value_bits,
-        "ppu_ops": layer.K * layer.P * layer.Q + int(scnn.mapping.get("pool_ops", 0)),
+        "oaram_write_bits": out_bits,
+        "weight_fifo_reads": w_entries,
+        "weight_fifo_writes": w_entries,
+        "weight_fifo_read_bits": weights * active_pes * vb,
+        "weight_fifo_write_bits": weights * active_pes * vb,
+        "weight_broadcasts": -(-weights // F),
+        "weight_broadcast_bits": weights * vb,
+        "ppu_ops": outs + int(scnn.mapping.get("pool_ops", 0)),
         "halo_words": 0,
-        "dram_read_bits_weight_values": layer.K * Cg * layer.R * layer.S * vb,
+        "halo_bits": 0,
+        "dram_read_bits_weight_values": weights * vb,
         "dram_read_bits_weight_index": 0,
-        "dram_read_bits_act_values": act_bits if act_read else 0,
+        "dram_read_bits_act_values": act_bits if act_in else 0,
         "dram_read_bits_act_index": 0,
         "dram_write_bits_values": out_bits if out_write else 0,
         "dram_write_bits_index": 0,
+        "leakage_multiplier_cycles": arch.multipliers * cycles,
+        "leakage_sram_kb_cycles": DCNN_SRAM_BITS / 8 / 1024 * cycles,
     }
     s = scnn.accesses
     opt = dict(dense)
     opt["multiplies"] = scnn.products
-    for key in ("dram_read_bits_weight_values", "dram_read_bits_weight_index"):
-        opt[key] = s[key] // max(1, int(scnn.mapping["passes"]))
+    ib = arch.index_bits
+
+    def compressed(dense_bits: float, value_bits: float, index_bits: float,
+                   prefix: str) -> None:
+        # A compressed transfer is sent only when it is smaller than the dense one (the
+        # sender picks the smaller form), so DCNN-opt never moves more DRAM bits than DCNN.
+        if not dense_bits or value_bits + index_bits >= dense_bits:
+            return
+        opt[f"{prefix}values"], opt[f"{prefix}index"] = value_bits, index_bits
+
+    passes = max(1, int(scnn.mapping["passes"]))
+    compressed(dense["dram_read_bits_weight_values"],
+               s["dram_read_bits_weight_values"] // passes,
+               s["dram_read_bits_weight_index"] // passes, "dram_read_bits_weight_")
     # Compressed input, once (SCNN's encoded entries), whenever DCNN reads it: also when SCNN
     # keeps a sparse input on chip that is larger than 2 MB dense.
-    act_entries = int(scnn.mapping["act_entries"])
-    for key, bits in (("dram_read_bits_act_values", vb),
-                      ("dram_read_bits_act_index", arch.index_bits)):
-        opt[key] = act_entries * bits if act_read else 0
-    for key in ("dram_write_bits_values", "dram_write_bits_index"):
-        opt[key] = (s["oaram_writes"] * (vb if key.endswith("values") else arch.index_bits)
-                    if dense["dram_write_bits_values"] else 0)
+    n_act = int(scnn.mapping["act_entries"])
+    compressed(dense["dram_read_bits_act_values"], n_act * vb, n_act * ib,
+               "dram_read_bits_act_")
+    compressed(dense["dram_write_bits_values"], s["oaram_writes"] * vb,
+               s["oaram_writes"] * ib, "dram_write_bits_")
     # No halos or drains: every cycle beyond compute waits for DRAM (input and weights
     # before a step, or the last spilled outputs after the final step).
     stall = tl.total - tl.compute

@@ -29,14 +29,21 @@ from scnn_sim.formats import FormatSize, RLEStream, rle_encode_blocks
 from scnn_sim.tensors import LayerTensors
 from scnn_sim.workload import Layer
 
-#: Keys of LayerCounts.accesses; DRAM in bits, everything else in accesses (entries / words).
+#: Keys of LayerCounts.accesses. Counts are accesses at the structure's native width (an
+#: accumulator word, or ``wide_words`` words under the wide model; a weight-FIFO entry of F
+#: weights; an IARAM/OARAM entry of value + index) or operations; ``*_bits`` keys are the
+#: bits those accesses move; ``dram_*`` keys are DRAM bits; ``leakage_*`` keys are
+#: multiplier-cycles and KB-of-SRAM-cycles (README "Modelling choices", energy).
 ACCESS_KEYS = (
-    "multiplies", "crossbar_transfers", "acc_reads", "acc_writes", "acc_drain_reads",
-    "iaram_reads", "oaram_writes", "weight_fifo_reads", "weight_fifo_writes",
-    "weight_fifo_read_bits", "weight_fifo_write_bits", "ppu_ops",
-    "halo_words", "dram_read_bits_weight_values", "dram_read_bits_weight_index",
+    "multiplies", "adds", "coord_ops", "crossbar_transfers", "crossbar_bits",
+    "acc_reads", "acc_writes", "acc_drain_reads", "acc_read_bits", "acc_write_bits",
+    "acc_drain_read_bits", "iaram_reads", "iaram_read_bits", "iaram_writes",
+    "iaram_write_bits", "oaram_writes", "oaram_write_bits", "weight_fifo_reads",
+    "weight_fifo_writes", "weight_fifo_read_bits", "weight_fifo_write_bits",
+    "weight_broadcasts", "weight_broadcast_bits", "ppu_ops", "halo_words", "halo_bits",
+    "dram_read_bits_weight_values", "dram_read_bits_weight_index",
     "dram_read_bits_act_values", "dram_read_bits_act_index", "dram_write_bits_values",
-    "dram_write_bits_index",
+    "dram_write_bits_index", "leakage_multiplier_cycles", "leakage_sram_kb_cycles",
 )
 ACC_MODELS = ("per_product", "same_address", "wide")
 
@@ -66,6 +73,9 @@ class LayerCounts:
     active_pes: int = 0                      # PEs holding at least one input pixel
     barrier_idle_active_cycles: float = 0.0  # mean over active PEs of waiting at barriers
     output: np.ndarray | None = field(default=None, repr=False)
+    #: Bits moved by one direction (read or write) of the accumulator read-modify-writes under
+    #: each access model: accesses x (acc_bits, or acc_bits x wide_words for ``wide``).
+    accumulator_access_bits: dict[str, int | None] = field(default_factory=dict)
 
     @property
     def oracle_cycles(self) -> float:
@@ -651,31 +661,61 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
     acc_models = {"per_product": sums["products"],
                   "same_address": sums["same"] if count_merges else None,
                   "wide": sums["wide"] if count_merges else None}
+    acc_width = {m: arch.acc_bits * (arch.wide_words if m == "wide" else 1) for m in ACC_MODELS}
+    acc_bits_moved = {m: None if n is None else n * acc_width[m] for m, n in acc_models.items()}
     acc = acc_models[arch.access_model]
+    fifo = _fifo_entries(a_stream, w_streams, T, n_ph, layer.C, Cg, G, arch.F, arch.I)
+    # A physical FIFO entry holds F weights: F values and F indices (or, in a group-index
+    # format, the entry's share of the group indices; never less than the F values).
+    idx_per_weight = min(float(arch.index_bits), w_index_bits / max(w_entries, 1))
+    fifo_entry_bits = arch.F * (arch.value_bits + idx_per_weight)
+    broadcasts = fifo["entries"] * tiling.n_passes
+    iaram_writes = act_fetched   # every activation entry that arrives from DRAM
+    sram_kb = arch.n_pes * (arch.iaram_bytes + arch.oaram_bytes
+                            + 2 * arch.acc_capacity * arch.acc_bits / 8
+                            + arch.weight_fifo_entries * arch.F * entry_bits / 8) / 1024
     accesses = {
         "multiplies": sums["products"],
+        # One add per product under every access model: merging moves the additions of
+        # products to one word into an adder before the bank, it does not remove them.
+        "adds": sums["products"],
+        "coord_ops": sums["products"],
         "crossbar_transfers": sums["products"],
+        "crossbar_bits": sums["products"] * arch.acc_bits,
         "acc_reads": acc,
         "acc_writes": acc,
         "acc_drain_reads": drain_reads,
+        "acc_read_bits": acc * acc_width[arch.access_model],
+        "acc_write_bits": acc * acc_width[arch.access_model],
+        "acc_drain_read_bits": drain_reads * arch.acc_bits,
         "iaram_reads": sums["iaram"],
+        "iaram_read_bits": sums["iaram"] * entry_bits,
+        # Activations written into IARAM: those arriving from DRAM. Outputs of the previous
+        # layer are not copied: OARAM and IARAM swap roles, the OARAM write stored them.
+        "iaram_writes": iaram_writes,
+        "iaram_write_bits": iaram_writes * entry_bits,
         "oaram_writes": o_stream.n_entries,
-        "weight_fifo_reads": sums["fifo_r"],
-        "weight_fifo_writes": sums["fifo_w"],
-        # Bits moved: an entry carries its value and its share of the weight index bits (one
-        # index per kept group in the group-index format, one per weight in SCNN's).
-        "weight_fifo_read_bits": round(sums["fifo_r"] * w_bits_per_entry),
-        "weight_fifo_write_bits": round(sums["fifo_w"] * w_bits_per_entry),
+        "oaram_write_bits": o_stream.n_entries * entry_bits,
+        "weight_fifo_reads": fifo["reads"],
+        "weight_fifo_writes": fifo["writes"],
+        "weight_fifo_read_bits": round(fifo["reads"] * fifo_entry_bits),
+        "weight_fifo_write_bits": round(fifo["writes"] * fifo_entry_bits),
+        # The weight buffer broadcasts every FIFO entry once per pass to all PEs.
+        "weight_broadcasts": broadcasts,
+        "weight_broadcast_bits": round(broadcasts * fifo_entry_bits),
         # ReLU/compression of every conv output, halo additions, and the pooling
         # comparisons (max) or additions and scaling (avg) of engine.ppu.pool_ops.
         "ppu_ops": int(layer.K * layer.P * layer.Q) + halo_words + n_pool_ops,
         "halo_words": halo_words,
+        "halo_bits": halo_words * arch.acc_bits,
         "dram_read_bits_weight_values": w_value_bits * tiling.n_passes,
         "dram_read_bits_weight_index": w_index_bits * tiling.n_passes,
         "dram_read_bits_act_values": act_fetched * arch.value_bits,
         "dram_read_bits_act_index": act_fetched * arch.index_bits,
         "dram_write_bits_values": o_stream.n_entries * arch.value_bits if out_spill else 0,
         "dram_write_bits_index": o_stream.n_entries * arch.index_bits if out_spill else 0,
+        "leakage_multiplier_cycles": arch.multipliers * tl.total,
+        "leakage_sram_kb_cycles": sram_kb * tl.total,
     }
     return LayerCounts(
         name=layer.name,
@@ -691,6 +731,7 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
         multipliers=arch.multipliers,
         accesses=accesses,
         accumulator_accesses=acc_models,
+        accumulator_access_bits=acc_bits_moved,
         mapping={
             "kc": kc, "subtiles": list(tiling.sub), "passes": tiling.n_passes,
             "work_tiles": T, "buffer": [tiling.BH, tiling.BW], "output_channel_groups": G,
@@ -780,6 +821,29 @@ def _split_cycles(own: np.ndarray, weights: np.ndarray) -> np.ndarray:
     frac[:, -1] = 1.0
     cum = np.floor(own[:, None] * frac).astype(np.int64)
     return np.diff(cum, axis=1, prepend=0)
+
+
+def _fifo_entries(a_stream: RLEStream, w_streams: list[RLEStream], T: int, n_ph: int,
+                  C: int, Cg: int, G: int, F: int, I: int) -> dict[str, int]:
+    """Weight-FIFO entries (F weights each) written and read, and entries per broadcast.
+
+    The kernel writes a weight block (g, p, c) into a work tile's FIFO when the tile's
+    activation block (t, p, c) is not empty, and reads the block's ceil(nw / F) entries once
+    per I-wide activation vector, so per (p, c) the reads are (sum over t of ceil(na / I)) x
+    (sum over g of ceil(nw / F)) and the writes (tiles with na > 0) x (same sum).
+    """
+    na = np.diff(a_stream.block_ptr).reshape(T, n_ph, C)
+    reads = writes = entries = 0
+    for gi, ws in enumerate(w_streams):
+        nw = np.diff(ws.block_ptr).reshape(G, n_ph, Cg)
+        w_vec = (-(-nw // F)).sum(axis=0)                      # [p, c]
+        a_g = na[:, :, gi * Cg:(gi + 1) * Cg]
+        a_vec = (-(-a_g // I)).sum(axis=0)                      # [p, c]
+        a_any = (a_g > 0).sum(axis=0)
+        reads += int((a_vec * w_vec).sum())
+        writes += int((a_any * w_vec).sum())
+        entries += int(w_vec.sum())
+    return {"reads": reads, "writes": writes, "entries": entries}
 
 
 def _encode_owned(out: np.ndarray, own_r, own_c, index_bits: int) -> RLEStream:
