@@ -15,7 +15,7 @@ from scnn_sim.errors import ScnnSimError
 
 # Each module exposes ``register(subparsers)``, which adds its parser and sets ``func``.
 COMMAND_MODULES = ("workloads", "storage", "arch", "run", "granularity", "prune", "study", "sweep",
-                   "plot")
+                   "plot", "importing", "compare")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -99,7 +99,7 @@ def test_energy_breakdown_artists(results):
     ax = fig.axes[0]
     assert len(ax.containers) == len(COMPONENTS)
     assert sum(len(c.patches) for c in ax.containers) == N_LAYERS * len(COMPONENTS)
-    assert "[uJ]" in ax.get_ylabel()
+    assert "[µJ]" in ax.get_ylabel()
     assert legend_texts(ax) == [c.replace("_", " ") for c in COMPONENTS]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["c1", "c2", "c3"]
     # Bar heights are the record's energies in uJ.
@@ -147,7 +147,7 @@ def test_granularity_artists(results):
 
 def test_pe_sweep_artists(results):
     ax = plot_pe_sweep(results / "sweep.h5").axes[0]
-    assert ax.get_xlabel() == "latency [ms]" and ax.get_ylabel() == "energy [uJ]"
+    assert ax.get_xlabel() == "latency [ms]" and ax.get_ylabel() == "energy [µJ]"
     texts = legend_texts(ax)
     assert texts[-1] == "Pareto front"
     assert len(texts) == 1 + 4  # series: granularity x density
