@@ -442,13 +442,14 @@ def _set_title(ax: Any, text: str, own_figure: bool) -> None:
 
 
 def _per_layer_axes(ax: Any, n: int, long_labels: bool) -> tuple[Any, bool]:
-    """(axes, horizontal): vertical bars up to :data:`HORIZONTAL_ABOVE` layers, else one row
-    per layer with the figure height growing with the count (capped at :data:`MAX_HEIGHT`)."""
-    horizontal = n > HORIZONTAL_ABOVE
+    """(axes, horizontal): vertical bars up to :data:`HORIZONTAL_ABOVE` layers (12 when labels
+    are long), else one row per layer with the figure height growing with the count (capped at
+    :data:`MAX_HEIGHT`)."""
+    horizontal = n > HORIZONTAL_ABOVE or (n > 12 and long_labels)
     if ax is not None:
         return ax, horizontal
     if horizontal:
-        return _axes(None, height=min(MAX_HEIGHT, 1.1 + n * ROW_HEIGHT)), True
+        return _axes(None, height=min(MAX_HEIGHT, max(2.6, 1.1 + n * ROW_HEIGHT))), True
     return _axes(None, height=2.6 if not long_labels else 3.4), False
 
 
@@ -467,15 +468,36 @@ def _layer_ticks(ax: Any, labels: Sequence[str], horizontal: bool) -> None:
     ax.set_ylim(n - 0.4, -0.6)  # first layer on top
 
 
-def _stage_rules(ax: Any, names: Sequence[str], horizontal: bool) -> None:
-    """Faint rules between stages, so blocks of a 120-layer network read as groups."""
+def _staged(names: Sequence[str]) -> bool:
     stages = [stage_of(n) for n in names]
-    if len(set(stages)) < 2 or len(set(stages)) == len(stages):
+    return 1 < len(set(stages)) < len(stages)
+
+
+def _row_labels(names: Sequence[str], labels: list[str], horizontal: bool) -> list[str]:
+    """Horizontal plots of a staged network drop the stage from each row label (the stage is
+    written once beside its block by :func:`_stage_rules`)."""
+    if not horizontal or not _staged(names):
+        return labels
+    return [n[len(stage_of(n)) + 1:] if stage_of(n) != n else n for n in names]
+
+
+def _stage_rules(ax: Any, names: Sequence[str], horizontal: bool) -> None:
+    """Faint rules between stages, so blocks of a 120-layer network read as groups; on a
+    horizontal plot each block's stage name is written at the right edge of its first row."""
+    if not _staged(names):
         return
-    for i in range(1, len(stages)):
-        if stages[i] != stages[i - 1]:
+    stages = [stage_of(n) for n in names]
+    for i in range(len(stages)):
+        first = i == 0 or stages[i] != stages[i - 1]
+        if not first:
+            continue
+        if i:
             (ax.axhline if horizontal else ax.axvline)(i - 0.5, color="0.75", linewidth=0.3,
                                                        zorder=0)
+        if horizontal and stages[i] != names[i]:
+            ax.annotate(stages[i], (1.0, i - 0.5), xycoords=("axes fraction", "data"),
+                        ha="right", va="top", fontsize=5, style="italic", color="0.3",
+                        bbox={"facecolor": "white", "alpha": 0.7, "pad": 0.2, "linewidth": 0})
 
 
 # --------------------------------------------------------------------------------------------
@@ -557,8 +579,9 @@ def plot_energy_breakdown(data: Any, ax: Any = None, *, layers: Sequence[str] | 
         handles += [Patch(facecolor="white", edgecolor="black", linewidth=0.4,
                           hatch=HATCHES[s % len(HATCHES)], label=g)
                     for s, g in enumerate(series)]
-    _layer_ticks(ax, labels, horizontal)
-    if not group and d.kind != "sweep":
+    staged = not group and d.kind != "sweep"
+    _layer_ticks(ax, _row_labels(names, labels, horizontal) if staged else labels, horizontal)
+    if staged:
         _stage_rules(ax, names, horizontal)
     what = f"{xlabel} ({prefix}...)" if prefix else xlabel
     energy = f"energy [{ENERGY_UNIT}]"
@@ -624,7 +647,7 @@ def plot_cycles(data: Any, ax: Any = None, granularity: str | None = None, *,
         x = np.arange(len(labels)) + (s - 1) * width
         draw = ax.barh if horizontal else ax.bar
         draw(x, np.array(vals) / div, width * 0.95, label=name, color=colors[s], linewidth=0)
-    _layer_ticks(ax, labels, horizontal)
+    _layer_ticks(ax, labels if group else _row_labels(names, labels, horizontal), horizontal)
     if not group:
         _stage_rules(ax, names, horizontal)
     what = "stage" if group else "layer"
@@ -914,11 +937,11 @@ def plot_compare(cmp: Any, ax: Any = None, *, title: str | None = None) -> Any:
                     color=colors[m], alpha=0.85, label=name, markeredgewidth=0)
     (ax.axvline if horizontal else ax.axhline)(1.0, color="black", linewidth=0.5,
                                                linestyle=":")
-    _layer_ticks(ax, labels, horizontal)
+    _layer_ticks(ax, _row_labels(names, labels, horizontal), horizontal)
     _stage_rules(ax, names, horizontal)
     what = f"layer ({prefix}...)" if prefix else "layer"
     ref = cmp.reference.label
-    ratio = f"ratio to A = {ref} [x]"
+    ratio = f"ratio to A ({ref}) [x]"
     ax.set_xlabel(ratio if horizontal else what)
     ax.set_ylabel(what if horizontal else ratio)
     _top_legend(ax, ncol=3)
