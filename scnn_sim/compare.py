@@ -216,7 +216,8 @@ def render_comparison(cmp: Comparison, *, layers: bool = True, name_width: int =
                 rows.append([_short(n or "total", name_width), m["cycles"] / 1e3, r["cycles"],
                              m["energy_pj"] / 1e6, r["energy_pj"], m["memory_refs"] / 1e6,
                              r["memory_refs"], m["dram_bits"] / 1e6, r["dram_bits"]])
-            out += ["", f"per layer, {b} = {run.label} vs A = {ref.label} (ratios {b}/A [x])",
+            out += ["", _short(f"per layer, {b} = {run.label} vs A = {ref.label} "
+                               f"(ratios {b}/A [x])", 120),
                     format_table(headers, rows)]
     comps = [k for k in ref.totals if k.startswith("energy_pj.")]
     headers = ["network total", *tag, *[f"{t}/A [x]" for t in tag[1:]]]
