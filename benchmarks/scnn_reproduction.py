@@ -20,13 +20,14 @@ import json
 import os
 import time
 from dataclasses import replace
-from pathlib import Path
+
+from _common import results_dir
 
 import scnn_sim
 from scnn_sim.arch import load_arch
 from scnn_sim.workload import Workload, load_workload
 
-OUT = Path(__file__).resolve().parent / "results" / "scnn_reproduction.json"
+OUT = results_dir() / "scnn_reproduction.json"  # benchmarks/out unless --refresh
 PAPER_SPEEDUP = {"alexnet": 2.37, "googlenet": 2.19, "vgg16": 3.52}
 
 
