@@ -273,7 +273,7 @@ def read_onnx(path: str | os.PathLike, *, input_shape: tuple[int, ...] | None = 
     infos = {v.name: v for v in [*g.input, *g.value_info, *g.output]}
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
                 default=0)
-    result = OnnxImport(name=graph.name or p.stem, opset=int(opset), graph_input=data_input.name,
+    result = OnnxImport(name=p.stem, opset=int(opset), graph_input=data_input.name,
                         model=model)
 
     producer: dict[str, Any] = {}
@@ -297,7 +297,8 @@ def read_onnx(path: str | os.PathLike, *, input_shape: tuple[int, ...] | None = 
     used_names: set[str] = set()
 
     def unique(label: str) -> str:
-        name = label.replace("|", "_").strip() or "layer"
+        # torch.onnx names nodes "/features/0/Conv": the leading "/" carries nothing.
+        name = label.replace("|", "_").strip().lstrip("/") or "layer"
         if name in (".",):
             name = "layer"
         base, n = name, 1
