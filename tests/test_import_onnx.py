@@ -178,3 +178,6 @@ def test_malformed_and_misused_inputs_refused(model, tmp_path, capsys):
                                              str(tmp_path / "bad.npy"), "-o",
                                              str(tmp_path / "a.h5")]))
     assert "dimension 3, given 4" in line
+    line = _one_line_error(capsys, cli.main(["import", str(path), "--weight-density", "0.5",
+                                             "-o", str(tmp_path / "a.h5")]))
+    assert "--weight-density: only for SCALE-Sim CSVs" in line

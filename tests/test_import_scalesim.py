@@ -68,3 +68,15 @@ def test_scalesim_csv_errors(tmp_path, capsys, body, expected):
     line = _one_line_error(capsys, cli.main(["import", str(p), "-o", str(tmp_path / "t.yaml")]))
     assert expected in line
     assert not (tmp_path / "t.yaml").exists()
+
+
+def test_onnx_options_and_wrong_outputs_refused(tmp_path, capsys):
+    p = tmp_path / "t.csv"
+    p.write_text(HEADER + "\nc,8,8,3,3,4,4,1,\n")
+    line = _one_line_error(capsys, cli.main(["import", str(p), "--images", "x.npy", "-o",
+                                             str(tmp_path / "t.yaml")]))
+    assert "--images: only for ONNX models" in line
+    line = _one_line_error(capsys, cli.main(["import", str(p), "-o", str(tmp_path / "t.h5")]))
+    assert "becomes a workload (.yaml)" in line
+    line = _one_line_error(capsys, cli.main(["import", str(tmp_path / "m.pb"), "-o", "x.h5"]))
+    assert "unknown model type '.pb'" in line

@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"density of synthetic input activations (ONNX default "
                    f"{DEFAULT_ACT_DENSITY:g}, 1.0 for a conv on the model input; CSV default "
                    f"1.0)")
-    p.add_argument("--weight-density", type=float, default=1.0, metavar="D",
+    p.add_argument("--weight-density", type=float, default=None, metavar="D",
                    help="CSV: weight density of every layer (default 1.0)")
     p.add_argument("--seed", type=int, default=0, help="seed of synthetic activations (ONNX)")
     p.add_argument("--shapes-only", action="store_true",
@@ -66,7 +66,8 @@ def main(args: argparse.Namespace) -> int:
                 raise ModelImportError(f"--{opt.replace('_', '-')}: only for ONNX models")
         from scnn_sim.importers.scalesim import import_scalesim_csv
 
-        wl = import_scalesim_csv(src, out, weight_density=args.weight_density,
+        wl = import_scalesim_csv(src, out, weight_density=1.0 if args.weight_density is None
+                                 else args.weight_density,
                                  act_density=1.0 if args.act_density is None
                                  else args.act_density)
         print(f"wrote {out}: {len(wl.layers)} conv layers of {src.name}")
@@ -79,6 +80,9 @@ def main(args: argparse.Namespace) -> int:
         raise ModelImportError(f"{out}: -o: " + (
             "--shapes-only writes a workload (.yaml)" if args.shapes_only else
             "an ONNX import writes an exported-layer file (.h5); use --shapes-only for .yaml"))
+    if args.weight_density is not None:
+        raise ModelImportError("--weight-density: only for SCALE-Sim CSVs (ONNX weight "
+                               "densities are measured on the initializers)")
     if args.images is not None and args.input_shape is not None:
         raise ModelImportError("--input-shape: not with --images (the images fix the shape)")
     from scnn_sim.importers.onnx_model import DEFAULT_ACT_DENSITY, import_onnx
