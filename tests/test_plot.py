@@ -313,3 +313,17 @@ def test_titles_name_workload_density_and_energy_table(results):
     ax = fig.add_subplot()
     plot_cycles(results / "run.json", ax=ax)
     assert ax.get_title(loc="left").startswith("tiny |")  # given axes: an axes title
+
+
+def test_cli_plot_layers_group_title(results, tmp_path, capsys):
+    from scnn_sim import cli
+
+    (tmp_path / "many.json").write_text(json.dumps(_many(results, 40)))
+    out = tmp_path / "g.png"
+    assert cli.main(["plot", str(tmp_path / "many.json"), "--kind", "cycles", "--group",
+                     "--layers", "block1,block2", "--title", "two blocks", "-o", str(out)]) == 0
+    check_image(out)
+    assert cli.main(["plot", str(tmp_path / "many.json"), "--kind", "cycles", "--layers",
+                     "nope", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--layers nope: no such layer or stage" in err[0]
