@@ -423,7 +423,12 @@ def figure_title(d: PlotData, title: str | None = None) -> str:
                 f"{uniq('energy', lambda v: Path(str(v)).stem if v else 'default')}")
     m = d.meta
     dens = m.get("density")
-    dens = "per-layer" if dens is None else f"{float(dens):g}"
+    if dens is None:
+        dens = "per-layer"
+    elif isinstance(dens, (int, float)) and not isinstance(dens, bool):
+        dens = f"{float(dens):g}"
+    else:
+        dens = str(dens)  # e.g. "published" (granularity --published-densities)
     gran = m.get("granularity")
     if d.kind == "granularity":
         gran = ", ".join(d.runs)

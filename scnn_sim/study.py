@@ -291,7 +291,8 @@ def granularity_study(
     Returns
     -------
     dict
-        ``{"workload", "density", "seed", "scnn_sim_version", "arch", "granularities"}``;
+        ``{"workload", "density", "seed", "scnn_sim_version", "arch", "energy_table",
+        "granularities"}``;
         ``density`` is the float or ``"published"``; ``granularities[g]`` is
         ``{"layers": [record, ...], "totals": record}`` where a record is the ``run --json``
         record (totals also get the network ``weight_density``) plus ``memory_references``,
@@ -323,6 +324,7 @@ def granularity_study(
         "seed": seed,
         "scnn_sim_version": __version__,
         "arch": arch_cfg.to_dict(),
+        "energy_table": table.name,
         "granularities": {},
     }
     for g in grans:

@@ -303,6 +303,12 @@ def test_titles_name_workload_density_and_energy_table(results):
     fig = plot_cycles(results / "run.json", title="my title")
     assert fig.get_suptitle() == "my title"
     assert "kernel" in plot_granularity(results / "gran.json").get_suptitle()
+    from scnn_sim.study import granularity_study
+
+    study = granularity_study(results / "tiny.yaml", published_densities=True,
+                              granularities=["fine", "kernel"])
+    title = plot_energy_breakdown(study).get_suptitle()
+    assert title == "tiny | density published (fine, kernel) | energy horowitz45"
     sweep_title = plot_pe_sweep(results / "sweep.h5").get_suptitle()
     assert sweep_title.startswith("tiny | density 0.3, 0.6 | energy")
     from matplotlib.backends.backend_agg import FigureCanvasAgg

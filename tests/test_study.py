@@ -29,7 +29,8 @@ from scnn_sim.study import (
 from scnn_sim.tensors import LayerTensors
 from scnn_sim.workload import Layer, Workload
 
-TOP_KEYS = ["workload", "density", "seed", "scnn_sim_version", "arch", "granularities"]
+TOP_KEYS = ["workload", "density", "seed", "scnn_sim_version", "arch", "energy_table",
+            "granularities"]
 
 
 # --------------------------------------------------------------------------------------------
