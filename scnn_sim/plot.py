@@ -911,6 +911,9 @@ def plot_pe_sweep(data: Any, ax: Any = None, *, title: str | None = None) -> Any
 def plot_compare(cmp: Any, ax: Any = None, *, title: str | None = None) -> Any:
     """Per-layer ratios (run / reference) of cycles, energy and DRAM bits, one marker per layer.
 
+    Layout as :func:`plot_energy_breakdown` (horizontal rows past :data:`HORIZONTAL_ABOVE`
+    layers); the ratio axis is logarithmic when the ratios span more than a factor of 10.
+
     Parameters
     ----------
     cmp
@@ -942,6 +945,12 @@ def plot_compare(cmp: Any, ax: Any = None, *, title: str | None = None) -> Any:
                     color=colors[m], alpha=0.85, label=name, markeredgewidth=0)
     (ax.axvline if horizontal else ax.axhline)(1.0, color="black", linewidth=0.5,
                                                linestyle=":")
+    allr = np.array([cmp.ratios(run, n)[k] for run in cmp.runs[1:] for n in names
+                     for k, _ in metrics], dtype=float)
+    allr = allr[np.isfinite(allr) & (allr > 0)]
+    if allr.size and allr.max() / allr.min() > 10:
+        # ratios spanning more than a decade: a log axis keeps 0.5x and 2x equally far from 1
+        (ax.set_xscale if horizontal else ax.set_yscale)("log")
     _layer_ticks(ax, _row_labels(names, labels, horizontal), horizontal)
     _stage_rules(ax, names, horizontal)
     what = f"layer ({prefix}...)" if prefix else "layer"

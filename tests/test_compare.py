@@ -113,3 +113,21 @@ def test_zero_reference_gives_nan(runs, tmp_path):
     (tmp_path / "z.json").write_text(json.dumps(a))
     cmp = compare_runs([tmp_path / "z.json", runs / "b.json"])
     assert math.isnan(cmp.ratios(cmp.runs[1], "conv1")["energy_pj.ppu"])
+
+
+def test_plot_ratio_axis(runs):
+    from scnn_sim.plot import plot_compare
+
+    cmp = compare_runs([runs / "a.json", runs / "b.json"])
+    ax = plot_compare(cmp).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"conv{i}" for i in range(1, 6)]
+    spread = max(cmp.ratios(cmp.runs[1], n)[k] for n in cmp.layer_names
+                 for k in ("cycles", "energy_pj", "dram_bits")) / min(
+        cmp.ratios(cmp.runs[1], n)[k] for n in cmp.layer_names
+        for k in ("cycles", "energy_pj", "dram_bits"))
+    assert ax.get_yscale() == ("log" if spread > 10 else "linear")
+    assert len(ax.lines[0].get_ydata()) == 5  # one marker per layer
+    same = plot_compare(compare_runs([runs / "a.json", runs / "a.json"])).axes[0]
+    assert same.get_yscale() == "linear"
+    assert list(same.lines[0].get_ydata()) == [1.0] * 5
+    assert same.figure.get_suptitle().startswith("alexnet | density per-layer (fine) | energy")
