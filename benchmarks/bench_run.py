@@ -21,8 +21,10 @@ import sys
 import time
 from pathlib import Path
 
+from _common import results_dir
+
 HERE = Path(__file__).resolve().parent
-OUT = HERE / "results" / "bench_run.json"
+OUT = results_dir() / "bench_run.json"  # benchmarks/out unless --refresh
 
 CHILD = r"""
 import json, resource, sys, time

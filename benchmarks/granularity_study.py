@@ -27,12 +27,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import results_dir
+
 from scnn_sim.report import atomic_write_bytes, format_table
 from scnn_sim.study import ACC_MODELS, granularity_study, weight_order_effect
 from scnn_sim.workload import load_workload
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+RESULTS = results_dir()  # benchmarks/out unless --refresh
 WORKLOADS = ("alexnet", "vgg16", "googlenet", "resnet50", "densenet121")
 SHORT = {"per_product": "product", "same_address": "addr", "wide": "wide"}
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import results_dir
 
 from scnn_sim.report import atomic_write_bytes, atomic_write_json
 from scnn_sim.study_real import (
@@ -52,7 +53,7 @@ from scnn_sim.study_real import (
 )
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+RESULTS = results_dir()  # benchmarks/out unless --refresh
 
 
 def run_one(dataset: str, args: argparse.Namespace) -> float:

@@ -31,14 +31,15 @@ import json
 import os
 import time
 from dataclasses import replace
-from pathlib import Path
+
+from _common import results_dir
 
 import scnn_sim
 from scnn_sim.arch import ArchConfig, load_arch
 from scnn_sim.results import totals_record
 from scnn_sim.workload import Workload, load_workload
 
-OUT = Path(__file__).resolve().parent / "results" / "scnn_reproduction.json"
+OUT = results_dir() / "scnn_reproduction.json"  # benchmarks/out unless --refresh
 PAPER_SPEEDUP = {"alexnet": 2.37, "googlenet": 2.19, "vgg16": 3.52}
 # SCNN Fig. 10 (intra-PE multiplier utilisation) where the text quotes it.
 PAPER_LAYER_UTIL = {("vgg16", "conv2_2"): "0.94", ("vgg16", "conv3_2"): "0.87-0.91",

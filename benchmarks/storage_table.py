@@ -13,12 +13,13 @@ import argparse
 import json
 import os
 import time
-from pathlib import Path
+
+from _common import results_dir
 
 from scnn_sim.storage import storage_report
 
 NETS = ("alexnet", "vgg16", "googlenet", "resnet50", "densenet121")
-OUT = Path(__file__).resolve().parent / "results"
+OUT = results_dir()  # benchmarks/out unless --refresh
 
 
 def main() -> None:
@@ -50,7 +51,7 @@ def main() -> None:
         tmp = OUT / f"storage_table.{suffix}.tmp"
         tmp.write_text(text)
         os.replace(tmp, OUT / f"storage_table.{suffix}")
-    print(f"\n{time.time() - t0:.1f} s; wrote benchmarks/results/storage_table.md")
+    print(f"\n{time.time() - t0:.1f} s; wrote {OUT / 'storage_table.md'}")
 
 
 if __name__ == "__main__":

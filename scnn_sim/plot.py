@@ -9,7 +9,7 @@ Inputs (any plot function's ``data``, or ``scnn-sim plot RESULTS``):
 * a sweep results HDF5 file (:mod:`scnn_sim.sweep`) or its DataFrame
   (:func:`scnn_sim.sweep.load_sweep_results`).
 
-Kinds: ``energy-breakdown`` (stacked energy per component and layer, uJ), ``cycles`` (per-layer
+Kinds: ``energy-breakdown`` (stacked energy per component and layer, µJ), ``cycles`` (per-layer
 SCNN vs oracle vs DCNN cycles; for a sweep: multiplier utilisation vs weight density, a line per
 granularity), ``granularity`` (memory references, weight storage and energy normalised to
 ``fine``), ``pe-sweep`` (energy vs latency of a sweep's points, Pareto front highlighted).
@@ -71,6 +71,14 @@ SERIES_COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860
 HATCHES = ("", "////", "....", "xxxx", "\\\\\\\\", "oo", "++", "--")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">")
 MAX_BARS = 48
+#: Energy unit of every figure (values are pJ / 1e6).
+ENERGY_UNIT = "\u00b5J"
+#: Per-layer plots switch to horizontal bars (a row per layer, top to bottom) above this count.
+HORIZONTAL_ABOVE = 30
+#: Height of one layer row of a horizontal per-layer plot, inches (5.4 pt: a 4.5 pt label).
+ROW_HEIGHT = 0.075
+#: Tallest per-layer figure, inches; beyond ``MAX_HEIGHT / ROW_HEIGHT`` rows labels are thinned.
+MAX_HEIGHT = 9.5
 
 
 class PlotError(ScnnSimError):
@@ -353,13 +361,188 @@ def _clock_ghz(row: Any) -> float:
         return 1.0
 
 
+def stage_of(name: str) -> str:
+    """The stage / block of a layer: its name up to the first ``/`` or ``.``
+    (``denseblock1.denselayer2.conv1`` -> ``denseblock1``, ``inception_3a/1x1`` ->
+    ``inception_3a``); a name without separator is its own stage."""
+    cut = [i for i in (name.find("/"), name.find(".")) if i > 0]
+    return name[:min(cut)] if cut else name
+
+
+def select_layers(recs: Sequence[Mapping[str, Any]], patterns: Sequence[str] | None,
+                  where: str) -> list[Mapping[str, Any]]:
+    """The records whose name, or stage, matches one of ``patterns`` (shell-style globs, e.g.
+    ``conv1``, ``denseblock1``, ``inception_4*``), in network order.
+
+    Raises
+    ------
+    PlotError
+        A pattern that matches no layer (named, with the available stages).
+    """
+    import fnmatch
+
+    if not patterns:
+        return list(recs)
+    keep = []
+    hit = dict.fromkeys(patterns, False)
+    for r in recs:
+        name = str(r["name"])
+        for pat in patterns:
+            if fnmatch.fnmatchcase(name, pat) or fnmatch.fnmatchcase(stage_of(name), pat):
+                hit[pat] = True
+                keep.append(r)
+                break
+    missing = [p for p, ok in hit.items() if not ok]
+    if missing:
+        stages = list(dict.fromkeys(stage_of(str(r["name"])) for r in recs))
+        shown = ", ".join(stages[:12]) + (" ..." if len(stages) > 12 else "")
+        raise PlotError(f"{where}: --layers {','.join(missing)}: no such layer or stage "
+                        f"(stages: {shown})")
+    return keep
+
+
+def _add_leaves(dst: dict[str, Any], src: Mapping[str, Any]) -> None:
+    for k, v in src.items():
+        if isinstance(v, Mapping):
+            _add_leaves(dst.setdefault(k, {}), v)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            dst[k] = dst.get(k, 0.0) + float(v)
+
+
+def group_by_stage(recs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One record per stage (see :func:`stage_of`), in order of first appearance: cycles,
+    oracle cycles, DCNN cycles and energy by component summed over the stage's layers."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in recs:
+        agg = out.setdefault(stage_of(str(r["name"])), {"name": stage_of(str(r["name"]))})
+        _add_leaves(agg, {k: r[k] for k in ("cycles", "oracle_cycles", "dcnn", "energy_pj")
+                          if k in r})
+    return list(out.values())
+
+
+def _layer_series(d: PlotData, layers: Sequence[str] | None, group: bool
+                  ) -> dict[str, list[Mapping[str, Any]]]:
+    series = {}
+    for g, run in d.runs.items():
+        where = d.source + (f":granularities.{g}" if g else "")
+        recs = select_layers(run["layers"], layers, where)
+        series[g] = group_by_stage(recs) if group else recs
+    return series
+
+
+def figure_title(d: PlotData, title: str | None = None) -> str:
+    """``title`` if given, else ``workload | density | energy table`` of the results."""
+    if title is not None:
+        return title
+    if d.kind == "sweep":
+        df = d.frame
+
+        def uniq(col: str, fmt: Callable[[Any], str]) -> str:
+            if col not in df:
+                return "?"
+            vals = list(dict.fromkeys(fmt(v) for v in df[col]))
+            return ", ".join(vals[:3]) + (" ..." if len(vals) > 3 else "")
+
+        return (f"{uniq('workload', lambda v: Path(str(v)).stem)} | density "
+                f"{uniq('density', _fmt)} | energy "
+                f"{uniq('energy', lambda v: Path(str(v)).stem if v else 'default')}")
+    m = d.meta
+    dens = m.get("density")
+    if dens is None:
+        dens = "per-layer"
+    elif isinstance(dens, (int, float)) and not isinstance(dens, bool):
+        dens = f"{float(dens):g}"
+    else:
+        dens = str(dens)  # e.g. "published" (granularity --published-densities)
+    gran = m.get("granularity")
+    if d.kind == "granularity":
+        gran = ", ".join(d.runs)
+    parts = [d.workload or "?", f"density {dens}" + (f" ({gran})" if gran else ""),
+             f"energy {m.get('energy_table', '?')}"]
+    return " | ".join(parts)
+
+
+def _set_title(ax: Any, text: str, own_figure: bool) -> None:
+    if not text:
+        return
+    if own_figure:
+        ax.figure.suptitle(text, fontsize=7, x=0.02, ha="left")
+    else:
+        ax.set_title(text, fontsize=7, loc="left")
+
+
+def _per_layer_axes(ax: Any, n: int, long_labels: bool) -> tuple[Any, bool]:
+    """(axes, horizontal): vertical bars up to :data:`HORIZONTAL_ABOVE` layers (12 when labels
+    are long), else one row per layer with the figure height growing with the count (capped at
+    :data:`MAX_HEIGHT`)."""
+    horizontal = n > HORIZONTAL_ABOVE or (n > 12 and long_labels)
+    if ax is not None:
+        return ax, horizontal
+    if horizontal:
+        return _axes(None, height=min(MAX_HEIGHT, max(2.6, 1.1 + n * ROW_HEIGHT))), True
+    return _axes(None, height=2.6 if not long_labels else 3.4), False
+
+
+def _layer_ticks(ax: Any, labels: Sequence[str], horizontal: bool) -> None:
+    """Layer labels: rotated x ticks, or y ticks (one per row, thinned past the height cap)."""
+    if not horizontal:
+        _xticks(ax, labels)
+        ax.set_xlim(-0.6, len(labels) - 0.4)
+        return
+    n = len(labels)
+    step = max(1, math.ceil(n / (MAX_HEIGHT / ROW_HEIGHT)))
+    pos = list(range(0, n, step))
+    ax.set_yticks(pos)
+    ax.set_yticklabels([labels[i] for i in pos], fontsize=4.5 if n > 60 else 5.5)
+    ax.tick_params(axis="y", length=1.5, pad=1)
+    ax.set_ylim(n - 0.4, -0.6)  # first layer on top
+
+
+def _staged(names: Sequence[str]) -> bool:
+    stages = [stage_of(n) for n in names]
+    return 1 < len(set(stages)) < len(stages)
+
+
+def _row_labels(names: Sequence[str], labels: list[str], horizontal: bool) -> list[str]:
+    """Horizontal plots of a staged network drop the stage from each row label (the stage is
+    written once beside its block by :func:`_stage_rules`)."""
+    if not horizontal or not _staged(names):
+        return labels
+    return [n[len(stage_of(n)) + 1:] if stage_of(n) != n else n for n in names]
+
+
+def _stage_rules(ax: Any, names: Sequence[str], horizontal: bool) -> None:
+    """Faint rules between stages, so blocks of a 120-layer network read as groups; on a
+    horizontal plot each block's stage name is written at the right edge of its first row."""
+    if not _staged(names):
+        return
+    stages = [stage_of(n) for n in names]
+    for i in range(len(stages)):
+        first = i == 0 or stages[i] != stages[i - 1]
+        if not first:
+            continue
+        if i:
+            (ax.axhline if horizontal else ax.axvline)(i - 0.5, color="0.75", linewidth=0.3,
+                                                       zorder=0)
+        if horizontal and stages[i] != names[i]:
+            ax.annotate(stages[i], (1.0, i - 0.5), xycoords=("axes fraction", "data"),
+                        ha="right", va="top", fontsize=5, style="italic", color="0.3",
+                        bbox={"facecolor": "white", "alpha": 0.7, "pad": 0.2, "linewidth": 0})
+
+
 # --------------------------------------------------------------------------------------------
 # energy-breakdown
 
 
 @_styled
-def plot_energy_breakdown(data: Any, ax: Any = None) -> Any:
-    """Stacked energy per component (COMPONENTS order) for every layer, in uJ.
+def plot_energy_breakdown(data: Any, ax: Any = None, *, layers: Sequence[str] | None = None,
+                          group: bool = False, title: str | None = None) -> Any:
+    """Stacked energy per component (COMPONENTS order) for every layer, in \u00b5J.
+
+    Up to :data:`HORIZONTAL_ABOVE` layers the bars are vertical; more (GoogLeNet's 57,
+    DenseNet-121's 120) are drawn as horizontal bars, one row per layer top to bottom, the
+    figure growing to fit (labels thinned past :data:`MAX_HEIGHT`), with faint rules between
+    stages.
 
     Parameters
     ----------
@@ -368,12 +551,19 @@ def plot_energy_breakdown(data: Any, ax: Any = None) -> Any:
         granularity), or a sweep (one bar per completed point, its network total).
     ax
         Axes to draw into (default: a new column-width figure).
+    layers
+        Only these layers or stages (glob patterns, see :func:`select_layers`).
+    group
+        One bar per stage (:func:`group_by_stage`) instead of per layer.
+    title
+        Figure title; default :func:`figure_title` (workload, density, energy table).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     d = as_plot_data(data)
+    own = ax is None
     if d.kind == "sweep":
         tot = _sweep_ok_totals(d)
         if len(tot) > MAX_BARS:
@@ -386,13 +576,14 @@ def plot_energy_breakdown(data: Any, ax: Any = None) -> Any:
                        for n, r in zip(names, tot, strict=True)]}
         xlabel = "sweep point"
     else:
-        series = {g: run["layers"] for g, run in d.runs.items()}
-        xlabel = "layer"
+        series = _layer_series(d, layers, group)
+        xlabel = "stage" if group else "layer"
     names = [str(r["name"]) for r in next(iter(series.values()))]
     labels, prefix = _short_labels(names)
     longest = max(len(x) for x in labels)
-    ax = _axes(ax, height=2.6 if longest <= 12 else 3.4)
     n_groups, n_series = len(labels), len(series)
+    ax, horizontal = _per_layer_axes(ax, n_groups * max(1, n_series // 2 + 1) if n_series > 1
+                                     else n_groups, longest > 12)
     width = 0.8 / n_series
     handles = []
     for s, (gran, recs) in enumerate(series.items()):
@@ -403,10 +594,12 @@ def plot_energy_breakdown(data: Any, ax: Any = None) -> Any:
         bottom = np.zeros(n_groups)
         for comp in COMPONENTS:
             vals = np.array([_num(_get(r, f"energy_pj.{comp}", where)) for r in recs]) / 1e6
-            bars = ax.bar(x, vals, width * 0.92, bottom=bottom, color=COMPONENT_COLORS[comp],
-                          hatch=HATCHES[s % len(HATCHES)], edgecolor="white" if s == 0
-                          else "black", linewidth=0.2 if s else 0.3,
-                          label=comp.replace("_", " ") if s == 0 else "_nolegend_")
+            draw = ax.barh if horizontal else ax.bar
+            base = {"left": bottom} if horizontal else {"bottom": bottom}
+            bars = draw(x, vals, width * 0.92, **base, color=COMPONENT_COLORS[comp],
+                        hatch=HATCHES[s % len(HATCHES)], edgecolor="white" if s == 0
+                        else "black", linewidth=0.2 if s else (0.1 if horizontal else 0.3),
+                        label=comp.replace("_", " ") if s == 0 else "_nolegend_")
             if s == 0:
                 handles.append(bars)
             bottom = bottom + np.nan_to_num(vals)
@@ -416,11 +609,16 @@ def plot_energy_breakdown(data: Any, ax: Any = None) -> Any:
         handles += [Patch(facecolor="white", edgecolor="black", linewidth=0.4,
                           hatch=HATCHES[s % len(HATCHES)], label=g)
                     for s, g in enumerate(series)]
-    _xticks(ax, labels)
-    ax.set_xlabel(f"{xlabel} ({prefix}...)" if prefix else xlabel)
-    ax.set_ylabel("energy [uJ]")
-    ax.set_xlim(-0.6, n_groups - 0.4)
+    staged = not group and d.kind != "sweep"
+    _layer_ticks(ax, _row_labels(names, labels, horizontal) if staged else labels, horizontal)
+    if staged:
+        _stage_rules(ax, names, horizontal)
+    what = f"{xlabel} ({prefix}...)" if prefix else xlabel
+    energy = f"energy [{ENERGY_UNIT}]"
+    ax.set_xlabel(energy if horizontal else what)
+    ax.set_ylabel(what if horizontal else energy)
     _top_legend(ax, handles, ncol=5)
+    _set_title(ax, figure_title(d, title), own)
     return ax.figure
 
 
@@ -429,10 +627,14 @@ def plot_energy_breakdown(data: Any, ax: Any = None) -> Any:
 
 
 @_styled
-def plot_cycles(data: Any, ax: Any = None, granularity: str | None = None) -> Any:
+def plot_cycles(data: Any, ax: Any = None, granularity: str | None = None, *,
+                layers: Sequence[str] | None = None, group: bool = False,
+                title: str | None = None) -> Any:
     """Per-layer SCNN cycles vs the oracle (products / multipliers) vs DCNN, grouped bars.
 
-    A sweep is drawn as :func:`plot_utilization` instead.
+    A sweep is drawn as :func:`plot_utilization` instead. More than
+    :data:`HORIZONTAL_ABOVE` layers are drawn as horizontal bars (see
+    :func:`plot_energy_breakdown`).
 
     Parameters
     ----------
@@ -441,6 +643,8 @@ def plot_cycles(data: Any, ax: Any = None, granularity: str | None = None) -> An
         first), or a sweep.
     ax
         Axes to draw into.
+    layers, group, title
+        As for :func:`plot_energy_breakdown`.
 
     Returns
     -------
@@ -448,42 +652,47 @@ def plot_cycles(data: Any, ax: Any = None, granularity: str | None = None) -> An
     """
     d = as_plot_data(data)
     if d.kind == "sweep":
-        return plot_utilization(d, ax=ax)
+        return plot_utilization(d, ax=ax, title=title)
+    own = ax is None
     if granularity is None:
         granularity = "fine" if "fine" in d.runs else next(iter(d.runs))
     if granularity not in d.runs:
         raise PlotError(f"{d.source}: no granularity {granularity!r} "
                         f"(have {', '.join(d.runs)})")
-    recs = d.runs[granularity]["layers"]
+    recs = _layer_series(d, layers, group)[granularity]
     where = d.source
     series = {
         "SCNN": [_num(_get(r, "cycles", where)) for r in recs],
         "oracle": [_num(_get(r, "oracle_cycles", where)) for r in recs],
         "DCNN": [_num(_get(r, "dcnn.cycles", where)) for r in recs],
     }
-    labels, prefix = _short_labels([str(r["name"]) for r in recs])
-    ax = _axes(ax, height=2.4 if max(len(x) for x in labels) <= 12 else 3.0)
+    names = [str(r["name"]) for r in recs]
+    labels, prefix = _short_labels(names)
+    ax, horizontal = _per_layer_axes(ax, len(labels), max(len(x) for x in labels) > 12)
     allv = np.array([v for vals in series.values() for v in vals], dtype=float)
     div, unit = _scale(allv, "")
     width = 0.8 / 3
     colors = ("#4c72b0", "#8c8c8c", "#c44e52")
     for s, (name, vals) in enumerate(series.items()):
         x = np.arange(len(labels)) + (s - 1) * width
-        ax.bar(x, np.array(vals) / div, width * 0.95, label=name, color=colors[s],
-               linewidth=0)
-    _xticks(ax, labels)
-    ax.set_xlabel(f"layer ({prefix}...)" if prefix else "layer")
-    ax.set_ylabel(f"latency [{unit}cycles]")
-    ax.set_xlim(-0.6, len(labels) - 0.4)
-    title = d.workload + (f" ({granularity})" if granularity else "")
+        draw = ax.barh if horizontal else ax.bar
+        draw(x, np.array(vals) / div, width * 0.95, label=name, color=colors[s], linewidth=0)
+    _layer_ticks(ax, labels if group else _row_labels(names, labels, horizontal), horizontal)
+    if not group:
+        _stage_rules(ax, names, horizontal)
+    what = "stage" if group else "layer"
+    what = f"{what} ({prefix}...)" if prefix else what
+    latency = f"latency [{unit}cycles]"
+    ax.set_xlabel(latency if horizontal else what)
+    ax.set_ylabel(what if horizontal else latency)
     _top_legend(ax, ncol=3)
-    if title:
-        ax.set_title(title, loc="left", fontsize=7, pad=14)
+    default = figure_title(d) + (f" | {granularity}" if d.kind == "granularity" else "")
+    _set_title(ax, default if title is None else title, own)
     return ax.figure
 
 
 @_styled
-def plot_utilization(data: Any, ax: Any = None) -> Any:
+def plot_utilization(data: Any, ax: Any = None, *, title: str | None = None) -> Any:
     """Multiplier utilisation (network total) vs weight density, one line per granularity.
 
     Points with the same density and series (e.g. several seeds) are averaged. When other
@@ -495,12 +704,15 @@ def plot_utilization(data: Any, ax: Any = None) -> Any:
         A sweep (file or DataFrame) with a ``densities`` axis.
     ax
         Axes to draw into.
+    title
+        Figure title; default :func:`figure_title`.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     d = as_plot_data(data)
+    own = ax is None
     if d.kind != "sweep":
         raise PlotError(f"{d.source}: utilisation vs density needs sweep results")
     tot = _sweep_ok_totals(d)
@@ -526,6 +738,7 @@ def plot_utilization(data: Any, ax: Any = None) -> Any:
     ax.set_ylabel("multiplier utilisation [%]")
     ax.set_ylim(bottom=0)
     ax.legend(loc="best")
+    _set_title(ax, figure_title(d, title), own)
     return ax.figure
 
 
@@ -567,7 +780,7 @@ def _flat_to_record(row: Any) -> dict[str, Any]:
 
 
 @_styled
-def plot_granularity(data: Any, ax: Any = None) -> Any:
+def plot_granularity(data: Any, ax: Any = None, *, title: str | None = None) -> Any:
     """Memory references, weight storage and energy of each granularity, relative to fine.
 
     Categories (network totals): accumulator accesses under the per-product, same-address and
@@ -582,12 +795,15 @@ def plot_granularity(data: Any, ax: Any = None) -> Any:
         Granularity results, or a sweep with one completed point per granularity.
     ax
         Axes to draw into.
+    title
+        Figure title; default :func:`figure_title`.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     d = as_plot_data(data)
+    own = ax is None
     if d.kind == "sweep":
         tot = _sweep_ok_totals(d)
         if len({r["granularity"] for r in tot}) < len(tot):
@@ -623,6 +839,7 @@ def plot_granularity(data: Any, ax: Any = None) -> Any:
     ax.set_ylabel(f"relative to {ref_name} [x]")
     ax.set_xlim(-0.6, len(cats) - 0.4)
     _top_legend(ax, ncol=min(n, 5))
+    _set_title(ax, figure_title(d, title), own)
     return ax.figure
 
 
@@ -644,7 +861,7 @@ def pareto_front(x: Sequence[float], y: Sequence[float]) -> np.ndarray:
 
 
 @_styled
-def plot_pe_sweep(data: Any, ax: Any = None) -> Any:
+def plot_pe_sweep(data: Any, ax: Any = None, *, title: str | None = None) -> Any:
     """Energy vs latency of every completed point of a sweep, Pareto front highlighted.
 
     Points are labelled by PE configuration (the spec's ``label`` when given, else
@@ -658,12 +875,15 @@ def plot_pe_sweep(data: Any, ax: Any = None) -> Any:
         A sweep results file or DataFrame.
     ax
         Axes to draw into.
+    title
+        Figure title; default :func:`figure_title`.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     d = as_plot_data(data)
+    own = ax is None
     if d.kind != "sweep":
         raise PlotError(f"{d.source}: the pe-sweep plot needs sweep results (scnn-sim sweep)")
     tot = _sweep_ok_totals(d)
@@ -706,9 +926,75 @@ def plot_pe_sweep(data: Any, ax: Any = None) -> Any:
                           markeredgecolor="black", linewidth=0.9, markersize=4,
                           label="Pareto front"))
     ax.set_xlabel("latency [ms]")
-    ax.set_ylabel("energy [uJ]")
+    ax.set_ylabel(f"energy [{ENERGY_UNIT}]")
     ax.margins(x=0.12, y=0.1)
     ax.legend(handles=handles, loc="best")
+    _set_title(ax, figure_title(d, title), own)
+    return ax.figure
+
+
+# --------------------------------------------------------------------------------------------
+# compare
+
+
+@_styled
+def plot_compare(cmp: Any, ax: Any = None, *, title: str | None = None) -> Any:
+    """Per-layer ratios (run / reference) of cycles, energy and DRAM bits, one marker per layer.
+
+    Layout as :func:`plot_energy_breakdown` (horizontal rows past :data:`HORIZONTAL_ABOVE`
+    layers); the ratio axis is logarithmic when the ratios span more than a factor of 10.
+
+    Parameters
+    ----------
+    cmp
+        A :class:`scnn_sim.compare.Comparison`.
+    ax
+        Axes to draw into.
+    title
+        Figure title; default: workload, density, energy table and the runs compared.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    own = ax is None
+    names = list(cmp.layer_names)
+    labels, prefix = _short_labels(names)
+    ax, horizontal = _per_layer_axes(ax, len(labels), max(len(x) for x in labels) > 12)
+    pos = np.arange(len(labels))
+    metrics = (("cycles", "cycles"), ("energy_pj", "energy"), ("dram_bits", "DRAM bits"))
+    colors = ("#4c72b0", "#c44e52", "#55a868")
+    tags = [chr(65 + i) if i < 26 else str(i) for i in range(len(cmp.runs))]
+    for r, run in enumerate(cmp.runs[1:], start=1):
+        for m, (key, label) in enumerate(metrics):
+            vals = np.array([cmp.ratios(run, n)[key] for n in names])
+            xy = (vals, pos) if horizontal else (pos, vals)
+            name = label + (f" {tags[r]}/A" if len(cmp.runs) > 2 else "")
+            ax.plot(*xy, linestyle="none", marker=MARKERS[(r - 1) % len(MARKERS)],
+                    markersize=2.2 if len(labels) > HORIZONTAL_ABOVE else 3.5,
+                    color=colors[m], alpha=0.85, label=name, markeredgewidth=0)
+    (ax.axvline if horizontal else ax.axhline)(1.0, color="black", linewidth=0.5,
+                                               linestyle=":")
+    allr = np.array([cmp.ratios(run, n)[k] for run in cmp.runs[1:] for n in names
+                     for k, _ in metrics], dtype=float)
+    allr = allr[np.isfinite(allr) & (allr > 0)]
+    if allr.size and allr.max() / allr.min() > 10:
+        # ratios spanning more than a decade: a log axis keeps 0.5x and 2x equally far from 1
+        (ax.set_xscale if horizontal else ax.set_yscale)("log")
+    _layer_ticks(ax, _row_labels(names, labels, horizontal), horizontal)
+    _stage_rules(ax, names, horizontal)
+    what = f"layer ({prefix}...)" if prefix else "layer"
+    ref = cmp.reference.label
+    ratio = f"ratio to A ({ref}) [x]"
+    ax.set_xlabel(ratio if horizontal else what)
+    ax.set_ylabel(what if horizontal else ratio)
+    _top_legend(ax, ncol=3)
+    if title is None:
+        ref_data = PlotData(kind="run", source=cmp.reference.path,
+                            workload=cmp.reference.workload, meta=cmp.reference.meta)
+        title = figure_title(ref_data) + " | " + ", ".join(
+            f"{t}={r.label}" for t, r in zip(tags, cmp.runs, strict=True))
+    _set_title(ax, title, own)
     return ax.figure
 
 
@@ -716,17 +1002,64 @@ def plot_pe_sweep(data: Any, ax: Any = None) -> Any:
 # Dispatch
 
 
-def plot(data: Any, kind: str, ax: Any = None) -> Any:
-    """Draw ``kind`` (one of :data:`KINDS`) for ``data``; returns the Figure."""
+def plot(data: Any, kind: str, ax: Any = None, *, layers: Sequence[str] | None = None,
+         group: bool = False, title: str | None = None) -> Any:
+    """Draw ``kind`` (one of :data:`KINDS`) for ``data``; returns the Figure.
+
+    ``layers`` and ``group`` apply to the per-layer kinds (``energy-breakdown``, ``cycles``
+    of run or granularity results); ``title`` overrides :func:`figure_title` on every kind.
+    """
     funcs = {"energy-breakdown": plot_energy_breakdown, "cycles": plot_cycles,
              "granularity": plot_granularity, "pe-sweep": plot_pe_sweep}
     if kind not in funcs:
         raise PlotError(f"--kind: unknown plot kind {kind!r} (choose from {', '.join(KINDS)})")
-    return funcs[kind](data, ax=ax)
+    if kind in ("energy-breakdown", "cycles"):
+        if (layers or group) and as_plot_data(data).kind == "sweep":
+            raise PlotError("--layers/--group: only for run or granularity results")
+        return funcs[kind](data, ax=ax, layers=layers, group=group, title=title)
+    if layers or group:
+        raise PlotError(f"--layers/--group: not for --kind {kind} (network totals)")
+    return funcs[kind](data, ax=ax, title=title)
 
 
-def render(results: Any, kind: str, out_path: str | os.PathLike) -> Path:
+def check_output_suffix(out_path: str | os.PathLike, option: str = "-o") -> Path:
+    """Check a figure's output path before any work: a .png, .pdf or .svg file that can be
+    written (:func:`scnn_sim.report.check_output_path`); returns the path to write.
+
+    Raises
+    ------
+    PlotError
+        Another suffix.
+    OutputError
+        The path cannot be written (a directory, a path under a file, a read-only place).
+    """
+    out = Path(out_path)
+    if out.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise PlotError(f"{out}: output must end in {', '.join(OUTPUT_SUFFIXES)}")
+    return check_output_path(out, option)
+
+
+def save_figure(fig: Any, out_path: str | os.PathLike) -> Path:
+    """Save ``fig`` at 300 dpi (tight box) atomically; returns the written path."""
+    target = check_output_suffix(out_path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.stem}.tmp{target.suffix}")
+    try:
+        fig.savefig(tmp, dpi=300, bbox_inches="tight", pad_inches=0.02)
+        check_interrupted()
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return Path(out_path)
+
+
+def render(results: Any, kind: str, out_path: str | os.PathLike, *,
+           layers: Sequence[str] | None = None, group: bool = False,
+           title: str | None = None) -> Path:
     """Plot ``results`` (a path or data) as ``kind`` and save to a .png, .pdf or .svg file.
+
+    ``layers``, ``group`` and ``title`` are passed to :func:`plot`.
 
     Returns
     -------
@@ -738,25 +1071,14 @@ def render(results: Any, kind: str, out_path: str | os.PathLike) -> Path:
     PlotError
         Unknown kind, unsupported output type, or unsuitable results.
     """
-    out = Path(out_path)
-    if out.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise PlotError(f"{out}: output must end in {', '.join(OUTPUT_SUFFIXES)}")
+    check_output_suffix(out_path)
     if kind not in KINDS:
         raise PlotError(f"--kind: unknown plot kind {kind!r} (choose from {', '.join(KINDS)})")
-    target = check_output_path(out, "-o")
-    fig = plot(results, kind)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}.tmp{target.suffix}")
-    try:
-        fig.savefig(tmp, dpi=300, bbox_inches="tight", pad_inches=0.02)
-        check_interrupted()
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return out
+    return save_figure(plot(results, kind, layers=layers, group=group, title=title), out_path)
 
 
-__all__ = ["KINDS", "PlotData", "PlotError", "as_plot_data", "load_results", "pareto_front",
-           "plot", "plot_cycles", "plot_energy_breakdown", "plot_granularity", "plot_pe_sweep",
-           "plot_utilization", "render"]
+__all__ = ["KINDS", "PlotData", "PlotError", "as_plot_data", "check_output_suffix",
+           "figure_title", "group_by_stage", "load_results", "pareto_front", "plot",
+           "plot_compare", "plot_cycles", "plot_energy_breakdown", "plot_granularity",
+           "plot_pe_sweep", "plot_utilization", "render", "save_figure", "select_layers",
+           "stage_of"]

@@ -99,7 +99,7 @@ def test_energy_breakdown_artists(results):
     ax = fig.axes[0]
     assert len(ax.containers) == len(COMPONENTS)
     assert sum(len(c.patches) for c in ax.containers) == N_LAYERS * len(COMPONENTS)
-    assert "[uJ]" in ax.get_ylabel()
+    assert "[µJ]" in ax.get_ylabel()
     assert legend_texts(ax) == [c.replace("_", " ") for c in COMPONENTS]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["c1", "c2", "c3"]
     # Bar heights are the record's energies in uJ.
@@ -147,7 +147,7 @@ def test_granularity_artists(results):
 
 def test_pe_sweep_artists(results):
     ax = plot_pe_sweep(results / "sweep.h5").axes[0]
-    assert ax.get_xlabel() == "latency [ms]" and ax.get_ylabel() == "energy [uJ]"
+    assert ax.get_xlabel() == "latency [ms]" and ax.get_ylabel() == "energy [µJ]"
     texts = legend_texts(ax)
     assert texts[-1] == "Pareto front"
     assert len(texts) == 1 + 4  # series: granularity x density
@@ -229,3 +229,107 @@ def test_cli_plot(results, tmp_path, capsys):
     with pytest.raises(ScnnSimError, match="unknown plot kind"):
         args.func(args)
     assert set(KINDS) == {"energy-breakdown", "cycles", "granularity", "pe-sweep"}
+
+
+# ------------------------------------------------------------------ many layers, selection, titles
+
+
+def _many(results, n, names=None):
+    """A run JSON with ``n`` layers (copies of the tiny run's records, renamed)."""
+    run = json.loads((results / "run.json").read_text())
+    recs = run["layers"]
+    names = names or [f"block{i // 10}.layer{i}" for i in range(n)]
+    run["layers"] = [{**recs[i % len(recs)], "name": nm} for i, nm in enumerate(names)]
+    return run
+
+
+def test_many_layers_become_horizontal_rows(results):
+    from scnn_sim.plot import HORIZONTAL_ABOVE, MAX_HEIGHT
+
+    run = _many(results, 120)
+    fig = plot_energy_breakdown(run)
+    ax = fig.axes[0]
+    w, h = fig.get_size_inches()
+    assert w == pytest.approx(3.5) and 8.0 < h <= MAX_HEIGHT
+    # one row per layer, stage prefix moved to a stage label at the block's first row
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert len(labels) == 120 and labels[0] == "layer0" and labels[-1] == "layer119"
+    assert [t.get_text() for t in ax.texts][:3] == ["block0", "block1", "block2"]
+    assert ax.get_xlabel() == "energy [µJ]" and ax.get_ylabel() == "layer"
+    bars = ax.containers[0].patches
+    assert bars[0].get_width() == pytest.approx(run["layers"][0]["energy_pj"]["multipliers"]
+                                                / 1e6)
+    assert ax.get_ylim()[0] > ax.get_ylim()[1]  # first layer on top
+    small = plot_energy_breakdown(_many(results, HORIZONTAL_ABOVE, [f"c{i}" for i in range(
+        HORIZONTAL_ABOVE)])).axes[0]
+    assert len(small.get_xticklabels()) == HORIZONTAL_ABOVE  # short names stay vertical
+    # beyond the height cap the labels are thinned, the bars are not
+    ax = plot_cycles(_many(results, 300)).axes[0]
+    assert len(ax.containers[0].patches) == 300
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert len(labels) == 100 and labels[:2] == ["layer0", "layer3"]  # every 3rd of 300
+
+
+def test_layer_selection_and_stage_grouping(results, tmp_path):
+    from scnn_sim.plot import group_by_stage, select_layers, stage_of
+
+    assert stage_of("denseblock1.denselayer2.conv1") == "denseblock1"
+    assert stage_of("inception_3a/1x1") == "inception_3a" and stage_of("conv1") == "conv1"
+    run = _many(results, 40)
+    sel = select_layers(run["layers"], ["block1", "block3.layer3?"], "x")
+    assert [r["name"] for r in sel] == [f"block1.layer{i}" for i in range(10, 20)] + [
+        f"block3.layer{i}" for i in range(30, 40)]
+    with pytest.raises(PlotError, match=r"x: --layers nope: no such layer or stage \(stages: "
+                                        r"block0, block1"):
+        select_layers(run["layers"], ["nope"], "x")
+    grouped = group_by_stage(run["layers"])
+    assert [g["name"] for g in grouped] == ["block0", "block1", "block2", "block3"]
+    assert grouped[1]["cycles"] == pytest.approx(sum(r["cycles"] for r in run["layers"][10:20]))
+    assert grouped[0]["energy_pj"]["dram"] == pytest.approx(
+        sum(r["energy_pj"]["dram"] for r in run["layers"][:10]))
+    ax = plot_energy_breakdown(run, group=True).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["block0", "block1", "block2",
+                                                            "block3"]
+    (tmp_path / "many.json").write_text(json.dumps(run))
+    out = render(tmp_path / "many.json", "cycles", tmp_path / "c.png", layers=["block2"])
+    check_image(out)
+    with pytest.raises(PlotError, match="--layers/--group: not for --kind granularity"):
+        render(results / "gran.json", "granularity", tmp_path / "g.png", group=True)
+
+
+def test_titles_name_workload_density_and_energy_table(results):
+    fig = plot_energy_breakdown(results / "run.json")
+    assert fig.get_suptitle() == "tiny | density per-layer (fine) | energy horowitz45"
+    fig = plot_cycles(results / "run.json", title="my title")
+    assert fig.get_suptitle() == "my title"
+    assert "kernel" in plot_granularity(results / "gran.json").get_suptitle()
+    from scnn_sim.study import granularity_study
+
+    study = granularity_study(results / "tiny.yaml", published_densities=True,
+                              granularities=["fine", "kernel"])
+    title = plot_energy_breakdown(study).get_suptitle()
+    assert title == "tiny | density published (fine, kernel) | energy horowitz45"
+    sweep_title = plot_pe_sweep(results / "sweep.h5").get_suptitle()
+    assert sweep_title.startswith("tiny | density 0.3, 0.6 | energy")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    plot_cycles(results / "run.json", ax=ax)
+    assert ax.get_title(loc="left").startswith("tiny |")  # given axes: an axes title
+
+
+def test_cli_plot_layers_group_title(results, tmp_path, capsys):
+    from scnn_sim import cli
+
+    (tmp_path / "many.json").write_text(json.dumps(_many(results, 40)))
+    out = tmp_path / "g.png"
+    assert cli.main(["plot", str(tmp_path / "many.json"), "--kind", "cycles", "--group",
+                     "--layers", "block1,block2", "--title", "two blocks", "-o", str(out)]) == 0
+    check_image(out)
+    assert cli.main(["plot", str(tmp_path / "many.json"), "--kind", "cycles", "--layers",
+                     "nope", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--layers nope: no such layer or stage" in err[0]

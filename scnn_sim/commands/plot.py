@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-KIND_HELP = ("energy-breakdown: stacked energy per component and layer [uJ]; "
+KIND_HELP = ("energy-breakdown: stacked energy per component and layer [\u00b5J]; "
              "cycles: SCNN vs oracle vs DCNN cycles per layer (sweep: utilisation vs density); "
              "granularity: memory references, storage and energy relative to fine; "
              "pe-sweep: energy vs latency of a sweep with its Pareto front")
@@ -21,12 +21,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"{', '.join(KINDS)}. {KIND_HELP}")
     p.add_argument("-o", "--output", required=True, metavar="FILE.png|pdf",
                    help="figure file (.png, .pdf or .svg)")
+    p.add_argument("--layers", default=None, metavar="A,B",
+                   help="per-layer kinds: only these layers or stages (comma-separated, globs "
+                   "allowed: conv1,denseblock1,inception_4*)")
+    p.add_argument("--group", action="store_true",
+                   help="per-layer kinds: one bar per stage/block (name up to the first / or .)")
+    p.add_argument("--title", default=None,
+                   help="figure title (default: workload | density | energy table)")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     from scnn_sim.plot import render
 
-    out = render(args.results, args.kind, args.output)
+    layers = [x for x in args.layers.split(",") if x] if args.layers else None
+    out = render(args.results, args.kind, args.output, layers=layers, group=args.group,
+                 title=args.title)
     print(f"wrote {out}")
     return 0
