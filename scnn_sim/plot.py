@@ -435,12 +435,12 @@ def figure_title(d: PlotData, title: str | None = None) -> str:
     if title is not None:
         return title
     if d.kind == "sweep":
-        df = d.frame
+        rows = table_records(d.frame)   # a DataFrame, or a structured array without pandas
 
         def uniq(col: str, fmt: Callable[[Any], str]) -> str:
-            if col not in df:
+            if not rows or col not in rows[0]:
                 return "?"
-            vals = list(dict.fromkeys(fmt(v) for v in df[col]))
+            vals = list(dict.fromkeys(fmt(r[col]) for r in rows))
             return ", ".join(vals[:3]) + (" ..." if len(vals) > 3 else "")
 
         return (f"{uniq('workload', lambda v: Path(str(v)).stem)} | density "
