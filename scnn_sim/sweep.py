@@ -753,6 +753,10 @@ def _json_default(v: Any) -> Any:
     return str(v)
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
 def _sniff(path: Path) -> str:
     """``"sqlite"``, ``"hdf5"``, ``"empty"`` or ``"other"`` from the file's first bytes."""
     with open(path, "rb") as fh:
@@ -800,6 +804,7 @@ class SweepStore:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self._db: Any = None
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -838,9 +843,11 @@ class SweepStore:
             if app != APPLICATION_ID:
                 raise ScnnSimError(f"{p}: an SQLite database of another application "
                                    f"(application_id {app:#x}), not an scnn-sim sweep store")
-            check = conn.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise ScnnSimError(f"{p}: corrupt sweep store (sqlite quick_check: {check})")
+            problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                first = " ".join(problems[0].split())
+                raise ScnnSimError(f"{p}: corrupt sweep store (sqlite quick_check: {first}"
+                                   f"{'; ...' if len(problems) > 1 else ''})")
             tables = {r[0] for r in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
             if not {"meta", "points", "rows"} <= tables:
@@ -859,20 +866,39 @@ class SweepStore:
             raise
         except (sqlite3.Error, ValueError) as exc:
             conn.close()
-            raise ScnnSimError(f"{p}: corrupt sweep store ({exc})") from None
+            raise ScnnSimError(f"{p}: corrupt sweep store ({_one_line(exc)})") from None
         return conn
 
     @contextlib.contextmanager
     def _conn(self) -> Iterator[Any]:
         import sqlite3
 
-        conn = self._open()
+        own = self._db is None
+        conn = self._open() if own else self._db
         try:
             yield conn
         except sqlite3.DatabaseError as exc:
-            raise ScnnSimError(f"{self.path}: corrupt sweep store ({exc})") from None
+            raise ScnnSimError(f"{self.path}: corrupt sweep store ({_one_line(exc)})") from None
         finally:
-            conn.close()
+            if own:
+                conn.close()
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[SweepStore]:
+        """Keep one checked connection open for the calls inside (what a sweep run uses).
+
+        Within one process, do not open the store file by other means meanwhile: closing any
+        descriptor of it drops the connection's POSIX locks (an SQLite rule).
+        """
+        if self._db is not None:
+            yield self
+            return
+        self._db = self._open()
+        try:
+            yield self
+        finally:
+            db, self._db = self._db, None
+            db.close()
 
     def _create(self) -> None:
         """Create the store atomically: build it under a temporary name, then rename."""
@@ -1459,16 +1485,17 @@ def run_sweep(spec_or_path: SweepSpec | Mapping[str, Any] | str | os.PathLike,
     with _file_lock(out), _sigterm_as_interrupt():
         store = SweepStore(out)
         store.ensure(spec_json=json.dumps(spec.data, default=str))
-        status = store.statuses()
-        # Error points are retried; their old record stays until the new one replaces it
-        # (in the same transaction).
-        pending = [p for p in points if status.get(p.point_id) != "ok"]
-        summary.skipped = len(points) - len(pending)
-        if max_points is not None:
-            summary.remaining = max(0, len(pending) - max_points)
-            pending = pending[:max_points]
-        if pending:
-            _execute(pending, store, summary, workers, scheduler, progress)
+        with store.session():  # one connection for the run: checked once, not per point
+            status = store.statuses()
+            # Error points are retried; their old record stays until the new one replaces it
+            # (in the same transaction).
+            pending = [p for p in points if status.get(p.point_id) != "ok"]
+            summary.skipped = len(points) - len(pending)
+            if max_points is not None:
+                summary.remaining = max(0, len(pending) - max_points)
+                pending = pending[:max_points]
+            if pending:
+                _execute(pending, store, summary, workers, scheduler, progress)
     summary.elapsed_s = time.perf_counter() - t0
     return summary
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sqlite3
@@ -175,7 +176,7 @@ def test_local_sweep_and_dask_give_the_same_file(tiny):
     assert tot["point_id"].is_unique and (tot["cycles"] > 0).all()
     assert set(tot["pe_config"]) == {"16x(4x4) 2x8", "32x(4x4) 4x8"}
 
-    with sqlite3.connect(out) as db:
+    with contextlib.closing(sqlite3.connect(out)) as db:
         assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert dict(db.execute("SELECT key, value FROM meta"))["format"] == "scnn-sim-sweep"
@@ -258,7 +259,7 @@ def test_interrupted_write_is_invisible_and_resumed(tiny, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         run_sweep(spec, out, workers=1, progress=False)
     # Rows of the third point were inserted but the transaction never committed.
-    with sqlite3.connect(out) as db:
+    with contextlib.closing(sqlite3.connect(out)) as db:
         assert db.execute("SELECT count(*) FROM rows").fetchone()[0] == 6
         assert db.execute("SELECT count(*) FROM points").fetchone()[0] == 2
     df = load_sweep_results(out)
@@ -270,7 +271,7 @@ def test_interrupted_write_is_invisible_and_resumed(tiny, monkeypatch):
     assert (summary.skipped, summary.ran) == (2, 2)
     df = load_sweep_results(out)
     assert len(df) == 12 and df[df["layer"] == "total"]["point_id"].nunique() == 4
-    with sqlite3.connect(out) as db:
+    with contextlib.closing(sqlite3.connect(out)) as db:
         assert db.execute("SELECT count(*) FROM rows").fetchone()[0] == 12
 
 
