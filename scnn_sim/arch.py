@@ -260,7 +260,26 @@ def arch_from_dict(data: Mapping[str, Any], where: str = "<dict>") -> ArchConfig
     return arch
 
 
+#: Sanity caps: beyond these the simulator's per-PE Python bookkeeping takes minutes or more
+#: (SCNN itself has 64 PEs of 4 x 4 multipliers).
+MAX_PE_DIM = 1024
+MAX_PES = 16384
+MAX_MULTIPLIER_DIM = 1024
+
+
 def _check_consistency(arch: ArchConfig, where: str) -> None:
+    for key, v in (("pe_array.rows", arch.pe_rows), ("pe_array.cols", arch.pe_cols)):
+        if v > MAX_PE_DIM:
+            raise ConfigError(f"{where}:{key}: {v} is beyond the simulator's cap of "
+                              f"{MAX_PE_DIM} PEs per side")
+    if arch.pe_rows * arch.pe_cols > MAX_PES:
+        raise ConfigError(f"{where}:pe_array: {arch.pe_rows}x{arch.pe_cols} = "
+                          f"{arch.pe_rows * arch.pe_cols} PEs is beyond the simulator's cap of "
+                          f"{MAX_PES}")
+    for key, v in (("multiplier.F", arch.F), ("multiplier.I", arch.I)):
+        if v > MAX_MULTIPLIER_DIM:
+            raise ConfigError(f"{where}:{key}: {v} is beyond the simulator's cap of "
+                              f"{MAX_MULTIPLIER_DIM}")
     if arch.bank_mapping == "xor" and arch.acc_banks & (arch.acc_banks - 1):
         raise ConfigError(f"{where}:accumulator.bank_mapping: xor needs a power-of-two bank "
                           f"count, got banks={arch.acc_banks}")

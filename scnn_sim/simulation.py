@@ -21,6 +21,7 @@ from scnn_sim.engine.baselines import dcnn_counts
 from scnn_sim.engine.layer import LayerCounts, simulate_layer
 from scnn_sim.errors import ConfigError, ScnnSimError, SparsityError, WorkloadError
 from scnn_sim.formats import size_group_index
+from scnn_sim.limits import check_fixed_density, check_layer_memory, check_mapping_sane
 from scnn_sim.results import LayerResult, SimulationResult, totals_record
 from scnn_sim.sparsity import parse_granularity, prune, synthetic_activations, synthetic_weights
 from scnn_sim.tensors import LayerTensors
@@ -129,6 +130,7 @@ def simulate(
     _check_density(density)
     if granularity is not None:
         parse_granularity(granularity)
+    check_fixed_density(granularity, density)
     if weight_format not in ("scnn", "group"):
         raise ConfigError(f"weight_format: must be scnn or group, got {weight_format!r}")
     name, wl, tensors = resolve_workload(workload)
@@ -148,6 +150,11 @@ def simulate(
     if not items:
         raise WorkloadError(f"{name}: no conv layers to simulate")
     gran = granularity or ("fine" if tensors is None or density is not None else None)
+    # Every layer is checked before the first one runs: sizes, memory, mapping.
+    for _, layer, _given in items:
+        where = f"{name}:{layer.name}"
+        check_mapping_sane(layer, arch_cfg, where)
+        check_layer_memory(layer, where, arch_cfg)
 
     iterator: Any = items
     if progress:

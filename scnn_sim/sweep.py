@@ -497,6 +497,7 @@ def spec_from_dict(data: Any, where: str = "<spec>",
                                                  axes.get("seed", seeds)):
                     if wname not in axes.get("workload", [wname]):
                         continue
+                    _check_reachable(g, d, w)
                     pt = SweepPoint(
                         workload=wname, workload_path=resolved[wname][0],
                         layers=layers_of.get(wname), overrides=tuple(sorted(overrides.items())),
@@ -511,6 +512,17 @@ def spec_from_dict(data: Any, where: str = "<spec>",
                     points.append(pt)
     varied = list(dict.fromkeys([*vary_keys, *(k for _, o, _, _ in configs for k in o)]))
     return SweepSpec(source=where, name=name, data=dict(data), point_list=points, varied=varied)
+
+
+def _check_reachable(granularity: str | None, density: float | None, where: str) -> None:
+    """A granularity that fixes the density (``nm:N:M``) crossed with another density."""
+    from scnn_sim.limits import check_fixed_density
+
+    try:
+        check_fixed_density(granularity, density)
+    except ScnnSimError as exc:
+        msg = str(exc).replace("--density", "density", 1)
+        raise ConfigError(f"{where}: {msg} (granularities x densities)") from None
 
 
 def _parse_layers(value: Any, resolved: Mapping[str, tuple[str, list[str] | None]],
