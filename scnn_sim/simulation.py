@@ -24,7 +24,7 @@ from scnn_sim.formats import size_group_index
 from scnn_sim.limits import check_fixed_density, check_layer_memory, check_mapping_sane
 from scnn_sim.results import LayerResult, SimulationResult, totals_record
 from scnn_sim.sparsity import parse_granularity, prune, synthetic_activations, synthetic_weights
-from scnn_sim.tensors import LayerTensors
+from scnn_sim.tensors import LayerTensors, validate_tensors
 from scnn_sim.workload import Layer, Workload, load_workload
 
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -151,8 +151,10 @@ def simulate(
         raise WorkloadError(f"{name}: no conv layers to simulate")
     gran = granularity or ("fine" if tensors is None or density is not None else None)
     # Every layer is checked before the first one runs: sizes, memory, mapping.
-    for _, layer, _given in items:
+    for _, layer, given in items:
         where = f"{name}:{layer.name}"
+        if given is not None:  # also when built around LayerTensors' own check
+            validate_tensors(given, where)
         check_mapping_sane(layer, arch_cfg, where)
         check_layer_memory(layer, where, arch_cfg)
 
