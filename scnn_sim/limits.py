@@ -84,7 +84,10 @@ def estimate_layer_bytes(layer: Any, arch: Any = None, batch: int = 1) -> int:
     total = (FIXED_BYTES + BYTES_PER_ACTIVATION * acts * max(batch, 1)
              + BYTES_PER_WEIGHT * weights + BYTES_PER_OUTPUT * outs + prefix)
     if arch is not None:
-        tiles = int(arch.pe_rows) * int(arch.pe_cols) * int(layer.stride) ** 2
+        # Stride phases: at most min(stride, R) x min(stride, S) of them hold weights.
+        st_ = int(layer.stride)
+        tiles = int(arch.pe_rows) * int(arch.pe_cols) * min(st_, int(layer.R)) \
+            * min(st_, int(layer.S))
         if arch.subtiles is not None:
             tiles *= int(arch.subtiles[0]) * int(arch.subtiles[1])
         total += BYTES_PER_TILE * tiles
@@ -103,10 +106,10 @@ def check_layer_memory(layer: Any, where: str, arch: Any = None, batch: int = 1)
     limit = memory_limit_bytes()
     if need > limit:
         raise ResourceLimitError(
-            f"{where}: needs about {need / GB:.1f} GB to simulate (activations "
+            f"{where}: needs about {need / GB:.3g} GB to simulate (activations "
             f"{layer.C}x{layer.H}x{layer.W}, weights {layer.K}x{layer.C // layer.groups}x"
-            f"{layer.R}x{layer.S}), above the limit of {limit / GB:.1f} GB (set "
-            f"{ENV_MAX_MEMORY} to change it)")
+            f"{layer.R}x{layer.S}, outputs {layer.K}x{layer.P}x{layer.Q}), above the limit "
+            f"of {limit / GB:.3g} GB (set {ENV_MAX_MEMORY} to change it)")
     return need
 
 

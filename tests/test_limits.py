@@ -219,7 +219,7 @@ def test_memory_limit_from_the_environment(monkeypatch):
     assert memory_limit_bytes() == int(0.07 * GB)
     # AlexNet conv1 (3x227x227 in, 96x3x11x11) needs more than 70 MB by the estimate.
     msg = _fast_refusal(lambda: simulate("alexnet", layers=["conv1"]), ResourceLimitError)
-    assert "alexnet:conv1" in msg and "limit of 0.1 GB" in msg
+    assert "alexnet:conv1" in msg and "limit of 0.07 GB" in msg
     for bad in ("zero", "-1", "0", "nan"):
         monkeypatch.setenv(ENV_MAX_MEMORY, bad)
         with pytest.raises(ConfigError, match=ENV_MAX_MEMORY):
@@ -296,3 +296,28 @@ def test_coarse_granularity_records_requested_and_achieved():
     assert r.meta["density"] == 0.3  # what was asked
     achieved = r.layers[0]["weight_density"]  # what was done (whole filters of 96)
     assert abs(achieved - 0.3) < 0.02 and achieved != 0.3
+
+
+@pytest.mark.parametrize("arch, match", [
+    ("accumulator: {banks: 1000000000}", "accumulator.banks: 1000000000 is beyond"),
+    ("dataflow: {halo_words_per_cycle: 1000000000000000000000}", "must be at most 2**40"),
+    ("dram: {latency_cycles: 100000000000000000000000}", "must be at most 2**40"),
+    ("dram: {bandwidth_gbytes_per_s: 1.0e-300}", "must be within [1e-06, 1e+09]"),
+    ("clock_ghz: 1.0e+300", "must be within"),
+])
+def test_out_of_range_knobs_are_refused(tmp_path, arch, match):
+    (tmp_path / "a.yaml").write_text(arch + "\n")
+    msg = _fast_refusal(lambda: load_arch(tmp_path / "a.yaml"), ConfigError)
+    assert match in msg
+
+
+@pytest.mark.parametrize("fields", [
+    "C: 3, K: 4, R: 3, S: 3, H: 8, W: 8, padding: 100000",
+    "C: 3, K: 4, R: 1000000, S: 1000000, H: 8, W: 8, padding: 500000",
+    "C: 3000, K: 4000, R: 11, S: 11, H: 300, W: 300",
+    "C: 100000000000000000000, K: 4, R: 3, S: 3, H: 8, W: 8",
+])
+def test_oversized_yaml_layers_are_refused(tmp_path, fields):
+    (tmp_path / "w.yaml").write_text(f"name: t\nlayers:\n  - {{name: L, kind: conv, {fields}}}\n")
+    msg = _fast_refusal(lambda: simulate(tmp_path / "w.yaml"), ResourceLimitError)
+    assert msg.startswith("t:L: needs about")
