@@ -1,4 +1,4 @@
-"""Design-space sweeps: a YAML spec -> points -> parallel simulation -> one HDF5 results file.
+"""Design-space sweeps: a YAML spec -> points -> parallel simulation -> one crash-safe store.
 
 Spec (YAML; relative paths are relative to the spec file)
 ---------------------------------------------------------
@@ -43,41 +43,53 @@ fails the points in flight; each is retried once on a fresh pool. Ctrl-C or SIGT
 the sweep: points not yet written are simply absent and run on the next invocation. The point
 id hashes a workload's *name or path*, not the file's content.
 
-Results file (HDF5, format ``scnn-sim-sweep`` version 1)
--------------------------------------------------------
-* Root attributes: ``format``, ``format_version``, ``scnn_sim_version`` (of the last writer),
-  ``spec_json`` (the last spec run into the file).
-* Group ``/rows`` holds one 1-D resizable dataset per column, all of the same length; row *i* of
-  the table is element *i* of every dataset. Numeric columns are ``float64`` (``NaN`` = missing;
-  booleans 0/1; integers exact up to 2**53), text columns are variable-length UTF-8 (lists and
-  dicts as JSON). Columns appear in first-seen order (the group tracks creation order); a column
-  first seen late is back-filled with ``NaN`` / ``""``.
-* ``/rows`` attribute ``n_committed``: only rows ``[0, n_committed)`` exist. Anything past it is
-  the debris of an interrupted write; readers ignore it and the next append overwrites it.
-* One row per (point, layer) plus a ``total`` row per point (column ``layer``), in the order
-  points finished. Config columns come first: ``point_id``, ``point_index`` (position in the
-  spec that ran it, for display order), ``workload``, ``label``, ``pe_config`` (e.g.
-  ``64x(4x4)``: PEs x (F x I)), ``granularity``, ``density``, ``seed``, ``energy``,
-  ``arch.<path>`` for every varied parameter, ``arch_json`` (the full architecture),
-  ``status`` (``ok`` / ``error``), ``error``, ``elapsed_s``, ``finished_at`` (Unix time),
-  ``host``, ``scnn_sim_version``, ``layer``; then the metrics: the keys of
-  :meth:`scnn_sim.results.SimulationResult.flat_rows` (``cycles``, ``energy_pj.total``, ...).
-  A failed point has one row, ``layer="total"``, with its error and no metrics.
+Results store (SQLite, format ``scnn-sim-sweep`` version 2)
+----------------------------------------------------------
+One SQLite database (by convention ``RESULTS.sqlite``) in WAL mode, ``PRAGMA application_id``
+= :data:`APPLICATION_ID`, ``PRAGMA user_version`` = :data:`FORMAT_VERSION`, and tables:
+
+* ``meta(key, value)``: ``format``, ``format_version``, ``created_at``, ``scnn_sim_version``
+  (of the last writer), ``spec_json`` (the last spec run into the store).
+* ``points``: one row per committed point: ``seq`` (commit order), ``point_id``,
+  ``point_index``, ``status`` (``ok`` / ``error``), ``error``, ``params_json`` (the point's
+  parameters, :attr:`SweepPoint.key`), ``n_rows``, ``finished_at``.
+* ``rows(point_id, idx, data)``: the point's rows of the results table, each a JSON object.
+
+The table :func:`load_sweep_results` returns has one row per (point, layer) plus a ``total``
+row per point (column ``layer``), in commit order. Config columns come first: ``point_id``,
+``point_index`` (position in the spec that ran it, for display order), ``workload``,
+``label``, ``pe_config`` (e.g. ``64x(4x4)``: PEs x (F x I)), ``granularity``, ``density``
+(as requested; each layer's achieved density is ``weight_density``), ``seed``, ``energy``,
+``arch.<path>`` for every varied parameter, ``arch_json`` (the full architecture),
+``status``, ``error``, ``elapsed_s``, ``finished_at`` (Unix time), ``host``,
+``scnn_sim_version``, ``layer``; then the metrics: the keys of
+:meth:`scnn_sim.results.SimulationResult.flat_rows` (``cycles``, ``energy_pj.total``, ...).
+Numeric columns are ``float64`` (``NaN`` = missing; booleans 0/1), text columns ``str``
+(lists and dicts as JSON). A failed point has one row, ``layer="total"``, with its error.
+
+:func:`export_sweep` (``scnn-sim sweep ... --export FILE.h5|.csv``) writes that table to CSV
+or to the HDF5 layout of format version 1 (group ``/rows``, one dataset per column, attribute
+``n_committed``), which :func:`load_sweep_results` and ``scnn-sim plot`` also read.
 
 Atomicity and resume
 --------------------
-Only the parent process writes. A point's rows are appended as one unit: the file is opened,
-every column is resized and written, then ``n_committed`` is raised by the number of rows, the
-file is flushed and closed. ``n_committed`` is written last, so a point is either wholly
-visible or not at all. SIGINT and SIGTERM are held back during this short write and acted on
-after it; between points the file is closed. A sidecar ``RESULTS.h5.lock`` (``flock``) refuses
-a second sweep writing the same file. (A SIGKILL or power loss inside the few milliseconds of a
-write is not covered by HDF5 itself: the file could then be damaged.)
+Only the parent process writes, over one connection held for the run. Each finished point is
+one transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``): its ``points`` row and all its table
+rows, so a kill at any instant (``kill -9`` included) leaves a store the next run opens with
+every committed point intact and no part of the point being written (SQLite's write-ahead
+log is replayed on open). ``synchronous = NORMAL``: a power cut may lose the last commits,
+never consistency. A new store is built under a temporary name and renamed into place. A
+sidecar ``RESULTS.sqlite.lock`` (``flock``) refuses a second sweep writing the same store.
 
-Re-running the same sweep (or a larger spec into the same file) resumes: points whose id is
-already committed with ``status="ok"`` are skipped. Points recorded as ``error`` are retried:
-their old rows are first removed by rewriting the file to a temporary file and renaming it
-over the original, so the file always holds every point at most once.
+Opening checks the file before using it: SQLite header (a truncated file is refused at once),
+``application_id``, the ``meta`` table's format and version, and ``PRAGMA quick_check``; a
+foreign, HDF5, truncated or corrupt file gets one line and is never modified.
+
+Re-running the same sweep (or a larger spec into the same store) resumes: points committed
+with ``status="ok"`` are skipped. Points recorded as ``error`` are retried; the new result
+replaces the old record in the same transaction, so the store holds every point at most once.
+Worker processes die with the sweep (``PR_SET_PDEATHSIG`` on Linux, plus a parent-pid
+watchdog thread), so a killed sweep leaves no orphaned workers behind.
 """
 
 from __future__ import annotations
@@ -731,7 +743,7 @@ def _signals_deferred() -> Iterator[None]:
 APPLICATION_ID = 0x53435357
 SQLITE_MAGIC = b"SQLite format 3\x00"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-#: HDF5 export layout (the results file of scnn-sim <= 0.x, still read by load_sweep_results).
+#: HDF5 export layout (also the results file of scnn-sim before the SQLite store; still read).
 H5_FORMAT_VERSION = 1
 #: Suffixes refused for the store itself (they name export formats).
 EXPORT_SUFFIXES = (".h5", ".hdf5", ".csv")
@@ -1444,7 +1456,7 @@ def run_sweep(spec_or_path: SweepSpec | Mapping[str, Any] | str | os.PathLike,
               out_path: str | os.PathLike, workers: int | None = None,
               scheduler: Any = None, progress: bool = True,
               max_points: int | None = None) -> SweepSummary:
-    """Run (or resume) a sweep, streaming every finished point into one HDF5 file.
+    """Run (or resume) a sweep, streaming every finished point into one SQLite store.
 
     Parameters
     ----------
@@ -1452,8 +1464,9 @@ def run_sweep(spec_or_path: SweepSpec | Mapping[str, Any] | str | os.PathLike,
         A spec YAML path, a spec mapping (relative paths from the current directory) or a
         :class:`SweepSpec`.
     out_path
-        Results file; created if missing, else resumed (complete points are skipped, error
-        points retried).
+        Results store (SQLite, e.g. ``results.sqlite``; a ``.h5``/``.hdf5``/``.csv`` name is
+        refused: those are :func:`export_sweep` formats); created if missing, else resumed
+        (complete points are skipped, error points retried).
     workers
         Local worker processes (default: the cores available). ``1`` runs in this process.
         Workers are *spawned*: a script calling this must do so under
