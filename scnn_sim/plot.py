@@ -116,8 +116,11 @@ def load_results(path: str | os.PathLike) -> PlotData:
     suffix = p.suffix.lower()
     from scnn_sim.sweep import SQLITE_MAGIC
 
-    with open(p, "rb") as fh:
-        is_store = fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    try:
+        with open(p, "rb") as fh:
+            is_store = fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    except OSError as exc:
+        raise PlotError(f"{p}: cannot read ({exc.strerror or exc})") from None
     if is_store or suffix in (".sqlite", ".db"):
         from scnn_sim.sweep import load_sweep_results
 
