@@ -126,26 +126,27 @@ def test_kill9_at_50_random_instants(tmp_path, monkeypatch):
     assert _check_store(tmp_path / "calib.sqlite", clean) == n_points
 
     rng = random.Random(20261201)
-    out, generation, kills, partial = tmp_path / "s0.sqlite", 0, 0, 0
+    out, generation, kills, mid_run, found = tmp_path / "s0.sqlite", 0, 0, 0, 0
     t_end = time.monotonic() + 150
     while kills < 50:
-        if kills % 3 == 0:  # a fresh store, then two kills of runs resuming it
+        if kills % 3 == 0 or found == n_points:  # a fresh store, then up to two resumes
             generation += 1
-            out = tmp_path / f"s{generation}.sqlite"
+            out, found = tmp_path / f"s{generation}.sqlite", 0
         assert time.monotonic() < t_end, f"only {kills} kills in the time budget"
-        # Most kills land while points are being written; some during start-up (store
-        # creation, first open, resume).
+        # Most kills land while points are being committed (anywhere in what is left of the
+        # run); some during start-up (store creation, first open, resume).
         early = rng.random() < 0.2
         proc, t0 = start(out, wait=not early)
-        delay = rng.uniform(0, 0.6) if early else rng.uniform(0, span)
+        left = span * (n_points - found) / n_points
+        delay = rng.uniform(0, 0.6) if early else rng.uniform(0, left)
         time.sleep(max(0.0, t0 + delay - time.monotonic()))
+        mid_run += not early and proc.poll() is None
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         kills += 1
         if out.exists() and out.stat().st_size:
             found = _check_store(out, clean)
-            partial += 0 < found < n_points
-    assert partial >= 20, "too few kills landed mid-sweep to mean anything"
+    assert mid_run >= 20, "too few kills landed while points were being committed"
     # The last store, resumed to the end, equals the clean run.
     proc, _ = start(out)
     assert proc.wait(timeout=60) == 0
