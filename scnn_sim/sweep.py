@@ -847,9 +847,14 @@ class SweepStore:
         import sqlite3
 
         p = self.path
+        if p.exists() and not p.is_file():
+            raise ScnnSimError(f"{p}: not a file (a sweep store is one SQLite file)")
         if not p.is_file():
             raise ScnnSimError(f"{p}: no such sweep results file")
-        kind = _sniff(p)
+        try:
+            kind = _sniff(p)
+        except OSError as exc:
+            raise ScnnSimError(f"{p}: cannot read sweep store ({exc.strerror or exc})") from None
         if kind == "hdf5":
             raise ScnnSimError(f"{p}: an HDF5 file, not a sweep store (the store is an SQLite "
                                f"file; HDF5 is an export format: --export FILE.h5)")
@@ -867,6 +872,10 @@ class SweepStore:
             if app != APPLICATION_ID:
                 raise ScnnSimError(f"{p}: an SQLite database of another application "
                                    f"(application_id {app:#x}), not an scnn-sim sweep store")
+            uv = conn.execute("PRAGMA user_version").fetchone()[0]
+            if uv > FORMAT_VERSION:
+                raise ScnnSimError(f"{p}: sweep store format version {uv} is newer than this "
+                                   f"scnn-sim reads ({FORMAT_VERSION})")
             problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
             if problems != ["ok"]:
                 first = " ".join(problems[0].split())
@@ -901,6 +910,9 @@ class SweepStore:
         conn = self._open() if own else self._db
         try:
             yield conn
+        except sqlite3.OperationalError as exc:  # read-only file, disk full, locked, ...
+            raise ScnnSimError(f"{self.path}: cannot use sweep store ({_one_line(exc)})") \
+                from None
         except sqlite3.DatabaseError as exc:
             raise ScnnSimError(f"{self.path}: corrupt sweep store ({_one_line(exc)})") from None
         finally:

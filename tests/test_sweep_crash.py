@@ -274,6 +274,12 @@ def _make_bad(kind: str, src: Path, dst: Path) -> None:
         dst.write_bytes(data)
         with contextlib.closing(sqlite3.connect(dst, isolation_level=None)) as db:
             db.execute("UPDATE meta SET value = '99' WHERE key = 'format_version'")
+    elif kind == "newer-user-version":
+        dst.write_bytes(data)
+        with contextlib.closing(sqlite3.connect(dst, isolation_level=None)) as db:
+            db.execute("PRAGMA user_version = 99")
+    elif kind == "directory":
+        dst.mkdir()
     elif kind == "hdf5":
         import h5py
 
@@ -285,7 +291,7 @@ def _make_bad(kind: str, src: Path, dst: Path) -> None:
 
 BAD = ["truncated-half", "truncated-odd", "truncated-header", "garbage", "empty", "text",
        "pages-zeroed", "pages-scrambled", "foreign-sqlite", "other-app-id", "our-id-no-tables",
-       "newer-version", "hdf5"]
+       "newer-version", "newer-user-version", "directory", "hdf5"]
 
 
 @pytest.mark.parametrize("kind", BAD)
@@ -293,7 +299,7 @@ def test_bad_store_gets_one_line_at_once(good_store, tmp_path, kind):
     spec, src = good_store
     bad = tmp_path / "bad.sqlite"
     _make_bad(kind, src, bad)
-    before = bad.read_bytes()
+    before = bad.read_bytes() if bad.is_file() else None
     for action in (lambda: run_sweep(spec, bad, workers=1, progress=False),
                    lambda: load_sweep_results(bad),
                    lambda: export_sweep(bad, tmp_path / "x.csv")):
@@ -303,7 +309,8 @@ def test_bad_store_gets_one_line_at_once(good_store, tmp_path, kind):
         assert time.monotonic() - t0 < 2.0
         msg = str(exc.value)
         assert msg.startswith(str(bad)) and "\n" not in msg, msg
-    assert bad.read_bytes() == before  # refused, not "repaired" or overwritten
+    if bad.is_file():
+        assert bad.read_bytes() == before  # refused, not "repaired" or overwritten
     assert not (tmp_path / "x.csv").exists()
 
 
