@@ -341,7 +341,34 @@ def _resolve_workload(name: Any, where: str, base_dir: Path) -> tuple[str, list[
         wl = load_workload(target)
     except ScnnSimError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    _SHAPES[target] = list(wl.conv_layers)
     return target, [lay.name for lay in wl.conv_layers]
+
+
+#: Conv layer shapes of the YAML / built-in workloads resolved by the last spec load.
+_SHAPES: dict[str, list[Any]] = {}
+
+
+def _check_point_layers(pt: SweepPoint, arch_checked: set[tuple[str, str]], where: str) -> None:
+    """Refuse up front a point whose layers cannot be simulated (memory, sub-tiles)."""
+    layers = _SHAPES.get(pt.workload_path)
+    if layers is None:  # exported .h5: checked from its declared shapes when it is read
+        return
+    key = (pt.workload_path, _canon(pt.arch))
+    if key in arch_checked:
+        return
+    arch_checked.add(key)
+    from scnn_sim.limits import check_layer_memory, check_mapping_sane
+
+    cfg = arch_from_dict(pt.arch, where="<sweep point>")
+    for lay in layers:
+        if pt.layers and lay.name not in pt.layers:
+            continue
+        try:
+            check_mapping_sane(lay, cfg, f"{pt.workload}:{lay.name}")
+            check_layer_memory(lay, f"{pt.workload}:{lay.name}", cfg)
+        except ScnnSimError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
 
 
 def spec_from_dict(data: Any, where: str = "<spec>",
@@ -498,6 +525,7 @@ def spec_from_dict(data: Any, where: str = "<spec>",
     vary_keys = list(vary)
     arch_cache: dict[str, dict[str, Any]] = {}
     points: list[SweepPoint] = []
+    arch_checked: set[tuple[str, str]] = set()
     seen: dict[str, str] = {}
     for wname in workloads:
         for label, over, axes, w in configs:
@@ -515,6 +543,7 @@ def spec_from_dict(data: Any, where: str = "<spec>",
                         layers=layers_of.get(wname), overrides=tuple(sorted(overrides.items())),
                         arch=arch, label=label, granularity=g, density=d, seed=s,
                         energy=energy, energy_path=energy_path, options=opts)
+                    _check_point_layers(pt, arch_checked, w)
                     pid = pt.point_id
                     here = f"{w} (workload {wname}, granularity {g}, density {d}, seed {s})"
                     if pid in seen:

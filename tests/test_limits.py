@@ -321,3 +321,23 @@ def test_oversized_yaml_layers_are_refused(tmp_path, fields):
     (tmp_path / "w.yaml").write_text(f"name: t\nlayers:\n  - {{name: L, kind: conv, {fields}}}\n")
     msg = _fast_refusal(lambda: simulate(tmp_path / "w.yaml"), ResourceLimitError)
     assert msg.startswith("t:L: needs about")
+
+
+def test_sweep_spec_refuses_unsimulable_points_up_front(tmp_path):
+    from scnn_sim.sweep import load_spec
+
+    (tmp_path / "s.yaml").write_text(
+        "workloads: [alexnet]\nlayers: [conv5]\nvary: {dataflow.subtiles: [[2, 2], [64, 64]]}\n")
+    t0 = time.monotonic()
+    with pytest.raises(ConfigError) as exc:
+        load_spec(tmp_path / "s.yaml")
+    assert time.monotonic() - t0 < 5
+    msg = _one_line(exc.value)
+    assert msg.startswith(str(tmp_path / "s.yaml"))
+    assert "alexnet:conv5: dataflow.subtiles [64" in msg
+    (tmp_path / "big.yaml").write_text(
+        "name: big\nlayers:\n  - {name: huge, kind: conv, C: 1, K: 1, R: 3, S: 3, H: 15000, "
+        "W: 15000, padding: 1}\n")
+    (tmp_path / "s2.yaml").write_text("workloads: [big.yaml]\n")
+    with pytest.raises(ConfigError, match="big.yaml:huge: needs about"):
+        load_spec(tmp_path / "s2.yaml")
