@@ -336,7 +336,7 @@ from scnn_sim.sweep import load_sweep_results, run_sweep
 WORKLOAD = "googlenet"
 LAYERS = ["inception_3a/1x1", "inception_3a/3x3", "inception_3a/5x5"] if SMALL else None
 WORKERS = 1 if SMALL else None  # None: one process per core
-OUT = Path("results") / "03_pe_sweep.h5"  # re-running resumes from this file
+OUT = Path("results") / "03_pe_sweep.sqlite"  # re-running resumes from this file
 
 PE_CONFIGS = [(16, 2), (8, 4), (4, 8), (2, 16)]  # (PE array side, F = I)
 points = [{

@@ -23,21 +23,34 @@ from scnn_sim.yamlio import parse_yaml
 DEFAULT_ARCH = "scnn"
 
 
+#: Largest integer any count or size may take (sizes, latencies, rates): beyond it the
+#: simulator's int64 / float arithmetic overflows (a 1e21 halo rate raised OverflowError).
+MAX_INT = 2 ** 40
+#: Range of the rates (clock GHz, DRAM GB/s): outside it cycle counts overflow or vanish.
+MIN_RATE, MAX_RATE = 1e-6, 1e9
+
+
 def _pos_int(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
         raise ValueError("must be a positive integer")
+    if v > MAX_INT:
+        raise ValueError("must be at most 2**40 (the simulator's cap)")
     return v
 
 
 def _nonneg_int(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < 0:
         raise ValueError("must be a non-negative integer")
+    if v > MAX_INT:
+        raise ValueError("must be at most 2**40 (the simulator's cap)")
     return v
 
 
 def _pos_float(v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
         raise ValueError("must be a positive number")
+    if not MIN_RATE <= v <= MAX_RATE:
+        raise ValueError(f"must be within [{MIN_RATE:g}, {MAX_RATE:g}] (the simulator's range)")
     return float(v)
 
 
@@ -275,7 +288,30 @@ def arch_from_dict(data: Mapping[str, Any], where: str = "<dict>") -> ArchConfig
     return arch
 
 
+#: Sanity caps: beyond these the simulator's per-PE Python bookkeeping takes minutes or more
+#: (SCNN itself has 64 PEs of 4 x 4 multipliers).
+MAX_PE_DIM = 1024
+MAX_PES = 16384
+MAX_MULTIPLIER_DIM = 1024
+MAX_BANKS = 65536
+
+
 def _check_consistency(arch: ArchConfig, where: str) -> None:
+    for key, v in (("pe_array.rows", arch.pe_rows), ("pe_array.cols", arch.pe_cols)):
+        if v > MAX_PE_DIM:
+            raise ConfigError(f"{where}:{key}: {v} is beyond the simulator's cap of "
+                              f"{MAX_PE_DIM} PEs per side")
+    if arch.pe_rows * arch.pe_cols > MAX_PES:
+        raise ConfigError(f"{where}:pe_array: {arch.pe_rows}x{arch.pe_cols} = "
+                          f"{arch.pe_rows * arch.pe_cols} PEs is beyond the simulator's cap of "
+                          f"{MAX_PES}")
+    if arch.acc_banks > MAX_BANKS:
+        raise ConfigError(f"{where}:accumulator.banks: {arch.acc_banks} is beyond the "
+                          f"simulator's cap of {MAX_BANKS}")
+    for key, v in (("multiplier.F", arch.F), ("multiplier.I", arch.I)):
+        if v > MAX_MULTIPLIER_DIM:
+            raise ConfigError(f"{where}:{key}: {v} is beyond the simulator's cap of "
+                              f"{MAX_MULTIPLIER_DIM}")
     if arch.bank_mapping == "xor" and arch.acc_banks & (arch.acc_banks - 1):
         raise ConfigError(f"{where}:accumulator.bank_mapping: xor needs a power-of-two bank "
                           f"count, got banks={arch.acc_banks}")

@@ -602,6 +602,10 @@ class _Reader:
             self.fail(f"no output: output size {layer.P}x{layer.Q}")
         if not 0 <= sample < N:
             self.fail(f"sample {sample} out of range: the file stores {N} input(s)")
+        # Declared sizes against the memory limit, before a byte of the datasets is read.
+        from scnn_sim.limits import check_layer_memory
+
+        check_layer_memory(layer, self.where, batch=N if full_batch else 1)
 
         weights = self.float_data("weights", wds)
         if ads.ndim == 4:

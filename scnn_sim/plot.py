@@ -125,11 +125,23 @@ def load_results(path: str | os.PathLike) -> PlotData:
     if not p.is_file():
         raise PlotError(f"{p}: no such results file")
     suffix = p.suffix.lower()
+    from scnn_sim.sweep import SQLITE_MAGIC
+
+    try:
+        with open(p, "rb") as fh:
+            is_store = fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    except OSError as exc:
+        raise PlotError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    if is_store or suffix in (".sqlite", ".db"):
+        from scnn_sim.sweep import load_sweep_results
+
+        return PlotData(kind="sweep", source=str(p), frame=load_sweep_results(p))
     if suffix in (".h5", ".hdf5"):
         return _from_h5(p)
     if suffix != ".json":
         raise PlotError(f"{p}: unsupported results file type {suffix or '(none)'!r}: expected "
-                        f"a .json from `run --json` / `granularity --json` or a sweep .h5")
+                        f"a .json from `run --json` / `granularity --json`, a sweep .sqlite or "
+                        f"its .h5 export")
     try:
         obj = json.loads(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError:

@@ -20,11 +20,12 @@ from scnn_sim.engine.baselines import dcnn_counts
 from scnn_sim.engine.layer import LayerCounts, encode_outputs, simulate_layer
 from scnn_sim.errors import ConfigError, ScnnSimError, SparsityError, WorkloadError
 from scnn_sim.formats import size_group_index
+from scnn_sim.limits import check_fixed_density, check_layer_memory, check_mapping_sane
 from scnn_sim.npzio import NPZ_SUFFIXES, read_npz_layer
 from scnn_sim.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS, provenance
 from scnn_sim.results import LayerResult, SimulationResult, memory_references, totals_record
 from scnn_sim.sparsity import parse_granularity, prune, synthetic_activations, synthetic_weights
-from scnn_sim.tensors import LayerTensors
+from scnn_sim.tensors import LayerTensors, validate_tensors
 from scnn_sim.workload import Layer, Workload, chain_producers, load_workload
 
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -137,6 +138,7 @@ def simulate(
     _check_density(density)
     if granularity is not None:
         parse_granularity(granularity)
+    check_fixed_density(granularity, density)
     if weight_format not in WEIGHT_FORMATS:
         raise ConfigError(f"weight_format: must be group or scnn, got {weight_format!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -157,6 +159,13 @@ def simulate(
     if not items:
         raise WorkloadError(f"{name}: no conv layers to simulate")
     gran = granularity or ("fine" if tensors is None or density is not None else None)
+    # Every layer is checked before the first one runs: sizes, memory, mapping.
+    for _, layer, given in items:
+        where = f"{name}:{layer.name}"
+        if given is not None:  # also when built around LayerTensors' own check
+            validate_tensors(given, where)
+        check_mapping_sane(layer, arch_cfg, where)
+        check_layer_memory(layer, where, arch_cfg)
 
     iterator: Any = items
     if progress:

@@ -1,4 +1,4 @@
-"""Design-space sweeps: a YAML spec -> points -> parallel simulation -> one HDF5 results file.
+"""Design-space sweeps: a YAML spec -> points -> parallel simulation -> one crash-safe store.
 
 Spec (YAML; relative paths are relative to the spec file)
 ---------------------------------------------------------
@@ -44,41 +44,53 @@ fails the points in flight; each is retried once on a fresh pool. Ctrl-C or SIGT
 the sweep: points not yet written are simply absent and run on the next invocation. The point
 id hashes a workload's *name or path*, not the file's content.
 
-Results file (HDF5, format ``scnn-sim-sweep`` version 1)
--------------------------------------------------------
-* Root attributes: ``format``, ``format_version``, ``scnn_sim_version`` (of the last writer),
-  ``spec_json`` (the last spec run into the file).
-* Group ``/rows`` holds one 1-D resizable dataset per column, all of the same length; row *i* of
-  the table is element *i* of every dataset. Numeric columns are ``float64`` (``NaN`` = missing;
-  booleans 0/1; integers exact up to 2**53), text columns are variable-length UTF-8 (lists and
-  dicts as JSON). Columns appear in first-seen order (the group tracks creation order); a column
-  first seen late is back-filled with ``NaN`` / ``""``.
-* ``/rows`` attribute ``n_committed``: only rows ``[0, n_committed)`` exist. Anything past it is
-  the debris of an interrupted write; readers ignore it and the next append overwrites it.
-* One row per (point, layer) plus a ``total`` row per point (column ``layer``), in the order
-  points finished. Config columns come first: ``point_id``, ``point_index`` (position in the
-  spec that ran it, for display order), ``workload``, ``label``, ``pe_config`` (e.g.
-  ``64x(4x4)``: PEs x (F x I)), ``granularity``, ``density``, ``seed``, ``energy``,
-  ``arch.<path>`` for every varied parameter, ``arch_json`` (the full architecture),
-  ``status`` (``ok`` / ``error``), ``error``, ``elapsed_s``, ``finished_at`` (Unix time),
-  ``host``, ``scnn_sim_version``, ``layer``; then the metrics: the keys of
-  :meth:`scnn_sim.results.SimulationResult.flat_rows` (``cycles``, ``energy_pj.total``, ...).
-  A failed point has one row, ``layer="total"``, with its error and no metrics.
+Results store (SQLite, format ``scnn-sim-sweep`` version 2)
+----------------------------------------------------------
+One SQLite database (by convention ``RESULTS.sqlite``) in WAL mode, ``PRAGMA application_id``
+= :data:`APPLICATION_ID`, ``PRAGMA user_version`` = :data:`FORMAT_VERSION`, and tables:
+
+* ``meta(key, value)``: ``format``, ``format_version``, ``created_at``, ``scnn_sim_version``
+  (of the last writer), ``spec_json`` (the last spec run into the store).
+* ``points``: one row per committed point: ``seq`` (commit order), ``point_id``,
+  ``point_index``, ``status`` (``ok`` / ``error``), ``error``, ``params_json`` (the point's
+  parameters, :attr:`SweepPoint.key`), ``n_rows``, ``finished_at``.
+* ``rows(point_id, idx, data)``: the point's rows of the results table, each a JSON object.
+
+The table :func:`load_sweep_results` returns has one row per (point, layer) plus a ``total``
+row per point (column ``layer``), in commit order. Config columns come first: ``point_id``,
+``point_index`` (position in the spec that ran it, for display order), ``workload``,
+``label``, ``pe_config`` (e.g. ``64x(4x4)``: PEs x (F x I)), ``granularity``, ``density``
+(as requested; each layer's achieved density is ``weight_density``), ``seed``, ``energy``,
+``arch.<path>`` for every varied parameter, ``arch_json`` (the full architecture),
+``status``, ``error``, ``elapsed_s``, ``finished_at`` (Unix time), ``host``,
+``scnn_sim_version``, ``layer``; then the metrics: the keys of
+:meth:`scnn_sim.results.SimulationResult.flat_rows` (``cycles``, ``energy_pj.total``, ...).
+Numeric columns are ``float64`` (``NaN`` = missing; booleans 0/1), text columns ``str``
+(lists and dicts as JSON). A failed point has one row, ``layer="total"``, with its error.
+
+:func:`export_sweep` (``scnn-sim sweep ... --export FILE.h5|.csv``) writes that table to CSV
+or to the HDF5 layout of format version 1 (group ``/rows``, one dataset per column, attribute
+``n_committed``), which :func:`load_sweep_results` and ``scnn-sim plot`` also read.
 
 Atomicity and resume
 --------------------
-Only the parent process writes. A point's rows are appended as one unit: the file is opened,
-every column is resized and written, then ``n_committed`` is raised by the number of rows, the
-file is flushed and closed. ``n_committed`` is written last, so a point is either wholly
-visible or not at all. SIGINT and SIGTERM are held back during this short write and acted on
-after it; between points the file is closed. A sidecar ``RESULTS.h5.lock`` (``flock``) refuses
-a second sweep writing the same file. (A SIGKILL or power loss inside the few milliseconds of a
-write is not covered by HDF5 itself: the file could then be damaged.)
+Only the parent process writes, over one connection held for the run. Each finished point is
+one transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``): its ``points`` row and all its table
+rows, so a kill at any instant (``kill -9`` included) leaves a store the next run opens with
+every committed point intact and no part of the point being written (SQLite's write-ahead
+log is replayed on open). ``synchronous = NORMAL``: a power cut may lose the last commits,
+never consistency. A new store is built under a temporary name and renamed into place. A
+sidecar ``RESULTS.sqlite.lock`` (``flock``) refuses a second sweep writing the same store.
 
-Re-running the same sweep (or a larger spec into the same file) resumes: points whose id is
-already committed with ``status="ok"`` are skipped. Points recorded as ``error`` are retried:
-their old rows are first removed by rewriting the file to a temporary file and renaming it
-over the original, so the file always holds every point at most once.
+Opening checks the file before using it: SQLite header (a truncated file is refused at once),
+``application_id``, the ``meta`` table's format and version, and ``PRAGMA quick_check``; a
+foreign, HDF5, truncated or corrupt file gets one line and is never modified.
+
+Re-running the same sweep (or a larger spec into the same store) resumes: points committed
+with ``status="ok"`` are skipped. Points recorded as ``error`` are retried; the new result
+replaces the old record in the same transaction, so the store holds every point at most once.
+Worker processes die with the sweep (``PR_SET_PDEATHSIG`` on Linux, plus a parent-pid
+watchdog thread), so a killed sweep leaves no orphaned workers behind.
 """
 
 from __future__ import annotations
@@ -91,6 +103,7 @@ import math
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -115,7 +128,7 @@ from scnn_sim.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS
 from scnn_sim.yamlio import parse_yaml
 
 FORMAT = "scnn-sim-sweep"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 SPEC_KEYS = ("name", "description", "workloads", "arch", "energy", "vary", "granularities",
              "densities", "seeds", "layers", "mode", "points", "count_merges", "weight_format",
@@ -123,8 +136,10 @@ SPEC_KEYS = ("name", "description", "workloads", "arch", "energy", "vary", "gran
 POINT_KEYS = ("label", "workload", "granularity", "density", "seed")
 H5_SUFFIXES = (".h5", ".hdf5")
 
-__all__ = ["SweepPoint", "SweepSpec", "SweepSummary", "load_spec", "spec_from_dict",
-           "run_sweep", "run_point", "load_sweep_results", "pe_config_label", "FORMAT"]
+__all__ = ["SweepPoint", "SweepSpec", "SweepSummary", "SweepStore", "load_spec",
+           "spec_from_dict", "run_sweep", "run_point", "load_sweep_results", "load_sweep",
+           "read_sweep_columns", "export_sweep", "pe_config_label", "FORMAT",
+           "FORMAT_VERSION"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -376,7 +391,34 @@ def _resolve_workload(name: Any, where: str, base_dir: Path) -> tuple[str, list[
         wl = load_workload(target)
     except ScnnSimError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    _SHAPES[target] = list(wl.conv_layers)
     return target, [lay.name for lay in wl.conv_layers]
+
+
+#: Conv layer shapes of the YAML / built-in workloads resolved by the last spec load.
+_SHAPES: dict[str, list[Any]] = {}
+
+
+def _check_point_layers(pt: SweepPoint, arch_checked: set[tuple[str, str]], where: str) -> None:
+    """Refuse up front a point whose layers cannot be simulated (memory, sub-tiles)."""
+    layers = _SHAPES.get(pt.workload_path)
+    if layers is None:  # exported .h5: checked from its declared shapes when it is read
+        return
+    key = (pt.workload_path, _canon(pt.arch))
+    if key in arch_checked:
+        return
+    arch_checked.add(key)
+    from scnn_sim.limits import check_layer_memory, check_mapping_sane
+
+    cfg = arch_from_dict(pt.arch, where="<sweep point>")
+    for lay in layers:
+        if pt.layers and lay.name not in pt.layers:
+            continue
+        try:
+            check_mapping_sane(lay, cfg, f"{pt.workload}:{lay.name}")
+            check_layer_memory(lay, f"{pt.workload}:{lay.name}", cfg)
+        except ScnnSimError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
 
 
 def spec_from_dict(data: Any, where: str = "<spec>",
@@ -538,6 +580,7 @@ def spec_from_dict(data: Any, where: str = "<spec>",
     vary_keys = list(vary)
     arch_cache: dict[str, dict[str, Any]] = {}
     points: list[SweepPoint] = []
+    arch_checked: set[tuple[str, str]] = set()
     seen: dict[str, str] = {}
     for wname in workloads:
         for label, over, axes, w in configs:
@@ -549,11 +592,13 @@ def spec_from_dict(data: Any, where: str = "<spec>",
                                                  axes.get("seed", seeds)):
                     if wname not in axes.get("workload", [wname]):
                         continue
+                    _check_reachable(g, d, w)
                     pt = SweepPoint(
                         workload=wname, workload_path=resolved[wname][0],
                         layers=layers_of.get(wname), overrides=tuple(sorted(overrides.items())),
                         arch=arch, label=label, granularity=g, density=d, seed=s,
                         energy=energy, energy_path=energy_path, options=opts)
+                    _check_point_layers(pt, arch_checked, w)
                     pid = pt.point_id
                     here = f"{w} (workload {wname}, granularity {g}, density {d}, seed {s})"
                     if pid in seen:
@@ -563,6 +608,17 @@ def spec_from_dict(data: Any, where: str = "<spec>",
                     points.append(pt)
     varied = list(dict.fromkeys([*vary_keys, *(k for _, o, _, _ in configs for k in o)]))
     return SweepSpec(source=where, name=name, data=dict(data), point_list=points, varied=varied)
+
+
+def _check_reachable(granularity: str | None, density: float | None, where: str) -> None:
+    """A granularity that fixes the density (``nm:N:M``) crossed with another density."""
+    from scnn_sim.limits import check_fixed_density
+
+    try:
+        check_fixed_density(granularity, density)
+    except ScnnSimError as exc:
+        msg = str(exc).replace("--density", "density", 1)
+        raise ConfigError(f"{where}: {msg} (granularities x densities)") from None
 
 
 def _parse_layers(value: Any, resolved: Mapping[str, tuple[str, list[str] | None]],
@@ -768,136 +824,356 @@ def _signals_deferred() -> Iterator[None]:
             signal.raise_signal(sig)
 
 
+#: SQLite ``PRAGMA application_id`` of a sweep store (ASCII ``"SCSW"``).
+APPLICATION_ID = 0x53435357
+SQLITE_MAGIC = b"SQLite format 3\x00"
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+#: HDF5 export layout (also the results file of scnn-sim before the SQLite store; still read).
+H5_FORMAT_VERSION = 1
+#: Suffixes refused for the store itself (they name export formats).
+EXPORT_SUFFIXES = (".h5", ".hdf5", ".csv")
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE points (
+    seq INTEGER PRIMARY KEY,            -- commit order
+    point_id TEXT NOT NULL UNIQUE,
+    point_index INTEGER,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+    error TEXT NOT NULL,
+    params_json TEXT NOT NULL,          -- SweepPoint.key: what the point id hashes
+    n_rows INTEGER NOT NULL,
+    finished_at REAL NOT NULL
+);
+CREATE TABLE rows (
+    point_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    data TEXT NOT NULL,                 -- one row of the table as a JSON object
+    PRIMARY KEY (point_id, idx)
+);
+"""
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return str(v)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _sniff(path: Path) -> str:
+    """``"sqlite"``, ``"hdf5"``, ``"empty"`` or ``"other"`` from the file's first bytes."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if not head:
+        return "empty"
+    if head.startswith(SQLITE_MAGIC):
+        return "sqlite"
+    if head.startswith(HDF5_MAGIC):
+        return "hdf5"
+    return "other"
+
+
+def _check_sqlite_header(path: Path) -> None:
+    """Refuse a truncated database file from its 100-byte header, before SQLite reads it."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(100)
+    if len(head) < 100:
+        raise ScnnSimError(f"{path}: truncated sweep store ({size} bytes, shorter than an "
+                           f"SQLite header)")
+    page = int.from_bytes(head[16:18], "big")
+    page = 65536 if page == 1 else page
+    if page < 512 or page & (page - 1):
+        raise ScnnSimError(f"{path}: corrupt sweep store (bad SQLite page size {page})")
+    n_pages = int.from_bytes(head[28:32], "big")
+    valid = head[24:28] == head[92:96] and n_pages > 0
+    if size % page or (valid and size < n_pages * page):
+        raise ScnnSimError(f"{path}: truncated sweep store ({size} bytes; the header declares "
+                           f"{n_pages} pages of {page} bytes)")
+
+
 class SweepStore:
-    """The append-only results file (see the module docstring for the layout).
+    """The crash-safe results store of a sweep: one SQLite database in WAL mode.
+
+    Every finished point is one transaction (its ``points`` row: id, parameters, status and
+    error, plus its per-layer and total rows), so a kill at any instant leaves the committed
+    points intact and no part of the point being written. See the module docstring.
 
     Parameters
     ----------
     path
-        The HDF5 file; created on first use.
+        The store file (``.sqlite`` by convention); created on first :meth:`ensure`.
     """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self._db: Any = None
 
-    def _open(self, mode: str):
-        import h5py
+    # -- opening ---------------------------------------------------------------------------
 
-        for attempt in range(20):
+    def _connect(self):
+        import sqlite3
+
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        # WAL + NORMAL: a killed process never loses or tears a committed transaction (a
+        # power cut may lose the last few commits, never consistency).
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _open(self):
+        """A checked connection to an existing store (raises one line otherwise)."""
+        import sqlite3
+
+        p = self.path
+        if p.exists() and not p.is_file():
+            raise ScnnSimError(f"{p}: not a file (a sweep store is one SQLite file)")
+        if not p.is_file():
+            raise ScnnSimError(f"{p}: no such sweep results file")
+        try:
+            kind = _sniff(p)
+        except OSError as exc:
+            raise ScnnSimError(f"{p}: cannot read sweep store ({exc.strerror or exc})") from None
+        if kind == "hdf5":
+            raise ScnnSimError(f"{p}: an HDF5 file, not a sweep store (the store is an SQLite "
+                               f"file; HDF5 is an export format: --export FILE.h5)")
+        if kind == "empty":
+            raise ScnnSimError(f"{p}: empty file, not a sweep store")
+        if kind != "sqlite":
+            raise ScnnSimError(f"{p}: not an scnn-sim sweep store (not an SQLite database)")
+        _check_sqlite_header(p)
+        try:
+            conn = self._connect()
+        except sqlite3.Error as exc:
+            raise ScnnSimError(f"{p}: cannot open sweep store ({exc})") from None
+        try:
+            app = conn.execute("PRAGMA application_id").fetchone()[0]
+            if app != APPLICATION_ID:
+                raise ScnnSimError(f"{p}: an SQLite database of another application "
+                                   f"(application_id {app:#x}), not an scnn-sim sweep store")
+            uv = conn.execute("PRAGMA user_version").fetchone()[0]
+            if uv > FORMAT_VERSION:
+                raise ScnnSimError(f"{p}: sweep store format version {uv} is newer than this "
+                                   f"scnn-sim reads ({FORMAT_VERSION})")
+            problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                first = " ".join(problems[0].split())
+                raise ScnnSimError(f"{p}: corrupt sweep store (sqlite quick_check: {first}"
+                                   f"{'; ...' if len(problems) > 1 else ''})")
+            tables = {r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"meta", "points", "rows"} <= tables:
+                raise ScnnSimError(f"{p}: not an scnn-sim sweep store (tables "
+                                   f"{sorted(tables)})")
+            meta = dict(conn.execute("SELECT key, value FROM meta"))
+            if meta.get("format") != FORMAT:
+                raise ScnnSimError(f"{p}: not an scnn-sim sweep store (format "
+                                   f"{meta.get('format')!r})")
+            ver = int(meta.get("format_version", "0"))
+            if ver > FORMAT_VERSION:
+                raise ScnnSimError(f"{p}: sweep store format version {ver} is newer than this "
+                                   f"scnn-sim reads ({FORMAT_VERSION})")
+        except ScnnSimError:
+            conn.close()
+            raise
+        except (sqlite3.Error, ValueError) as exc:
+            conn.close()
+            raise ScnnSimError(f"{p}: corrupt sweep store ({_one_line(exc)})") from None
+        return conn
+
+    @contextlib.contextmanager
+    def _conn(self) -> Iterator[Any]:
+        import sqlite3
+
+        own = self._db is None
+        conn = self._open() if own else self._db
+        try:
+            yield conn
+        except sqlite3.OperationalError as exc:  # read-only file, disk full, locked, ...
+            raise ScnnSimError(f"{self.path}: cannot use sweep store ({_one_line(exc)})") \
+                from None
+        except sqlite3.DatabaseError as exc:
+            raise ScnnSimError(f"{self.path}: corrupt sweep store ({_one_line(exc)})") from None
+        finally:
+            if own:
+                conn.close()
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[SweepStore]:
+        """Keep one checked connection open for the calls inside (what a sweep run uses).
+
+        Within one process, do not open the store file by other means meanwhile: closing any
+        descriptor of it drops the connection's POSIX locks (an SQLite rule).
+        """
+        if self._db is not None:
+            yield self
+            return
+        self._db = self._open()
+        try:
+            yield self
+        finally:
+            db, self._db = self._db, None
+            db.close()
+
+    def _create(self) -> None:
+        """Create the store atomically: build it under a temporary name, then rename."""
+        import sqlite3
+
+        if self.path.suffix.lower() in EXPORT_SUFFIXES:
+            raise ConfigError(f"{self.path}: the sweep store is an SQLite file: name it "
+                              f".sqlite (HDF5 and CSV are exports: --export FILE.h5|.csv)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.new")
+        for extra in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{tmp}{extra}")
+        try:
+            conn = sqlite3.connect(tmp, isolation_level=None)
             try:
-                return h5py.File(self.path, mode, libver=("v110", "latest"))
-            except BlockingIOError:  # pragma: no cover - another process holds the HDF5 lock
-                time.sleep(0.05 * (attempt + 1))
-            except OSError as exc:
-                if "lock" in str(exc).lower() and attempt < 19:
-                    time.sleep(0.05 * (attempt + 1))
-                    continue
-                raise ScnnSimError(f"{self.path}: cannot open results file ({exc})") from None
-        raise ScnnSimError(f"{self.path}: results file is locked by another process")
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("BEGIN")
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        conn.execute(stmt)
+                conn.executemany("INSERT INTO meta VALUES (?, ?)", [
+                    ("format", FORMAT), ("format_version", str(FORMAT_VERSION)),
+                    ("created_at", repr(time.time())), ("scnn_sim_version", __version__)])
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+            with _signals_deferred():
+                os.replace(tmp, self.path)
+        except sqlite3.Error as exc:
+            raise ScnnSimError(f"{self.path}: cannot create sweep store ({exc})") from None
+        except OSError as exc:
+            raise ScnnSimError(f"{self.path}: cannot create sweep store "
+                               f"({exc.strerror or exc})") from None
+        finally:
+            for extra in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{tmp}{extra}")
 
     def ensure(self, spec_json: str | None = None) -> None:
-        """Create the file if missing; check its format; record the spec being run."""
+        """Create the store if missing; check it; record the spec being run.
+
+        Raises
+        ------
+        ScnnSimError
+            The file exists but is not a sweep store (foreign, HDF5, truncated, corrupt).
+        """
         if not self.path.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._open("w-") as f:
-                f.attrs["format"] = FORMAT
-                f.attrs["format_version"] = FORMAT_VERSION
-                g = f.create_group("rows", track_order=True)
-                g.attrs["n_committed"] = 0
-        with self._open("a") as f:
-            _check_format(f, self.path)
-            f.attrs["scnn_sim_version"] = __version__
+            self._create()
+        with self._conn() as conn, _signals_deferred():
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('scnn_sim_version', ?)",
+                         (__version__,))
             if spec_json is not None:
-                f.attrs["spec_json"] = spec_json
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('spec_json', ?)",
+                             (spec_json,))
+            conn.execute("COMMIT")
+
+    # -- reading ---------------------------------------------------------------------------
 
     def statuses(self) -> dict[str, str]:
         """``point_id -> status`` of every committed point."""
-        with self._open("r") as f:
-            _check_format(f, self.path)
-            g = f["rows"]
-            n = int(g.attrs["n_committed"])
-            if n == 0 or "point_id" not in g:
-                return {}
-            ids = g["point_id"].asstr()[:n]
-            st = g["status"].asstr()[:n]
-        out: dict[str, str] = {}
-        for pid, s in zip(ids, st, strict=True):
-            out[pid] = "error" if out.get(pid) == "error" or s == "error" else s
-        return out
+        with self._conn() as conn:
+            return dict(conn.execute("SELECT point_id, status FROM points"))
 
-    def append(self, rows: Sequence[Mapping[str, Any]],
-               _before_commit: Callable[[], None] | None = None) -> None:
-        """Append one point's rows atomically: data first, then ``n_committed``."""
-        import h5py
+    def meta(self) -> dict[str, str]:
+        """The ``meta`` table (``format``, ``format_version``, ``spec_json``, ...)."""
+        with self._conn() as conn:
+            return dict(conn.execute("SELECT key, value FROM meta"))
 
-        if not rows:
-            return
-        with _signals_deferred(), self._open("a") as f:
-            g = f["rows"]
-            n = int(g.attrs["n_committed"])
-            m = len(rows)
-            keys = list(dict.fromkeys(k for r in rows for k in r))
-            for k in keys:
-                if k not in g:
-                    if _kind_of([r.get(k) for r in rows]) == _STR:
-                        g.create_dataset(k, shape=(n,), maxshape=(None,), chunks=(128,),
-                                         dtype=h5py.string_dtype())
-                    else:
-                        g.create_dataset(k, shape=(n,), maxshape=(None,), chunks=(128,),
-                                         dtype="f8", fillvalue=np.nan)
-            for k, ds in g.items():
-                ds.resize((n + m,))
-                if ds.dtype.kind == "f":
-                    ds[n:] = np.array([_to_num(r.get(k)) for r in rows], dtype="f8")
-                else:
-                    ds[n:] = np.array([_to_str(r.get(k)) for r in rows], dtype=object)
-            if _before_commit is not None:
-                _before_commit()
-            g.attrs["n_committed"] = n + m
-            f.flush()
-
-    def drop_points(self, point_ids: set[str]) -> int:
-        """Rewrite the file without the rows of ``point_ids`` (temporary file + rename).
-
-        Returns the number of rows removed.
-        """
-        import h5py
-
-        with self._open("r") as f:
-            g = f["rows"]
-            n = int(g.attrs["n_committed"])
-            ids = g["point_id"].asstr()[:n] if n else np.array([], dtype=object)
-            keep = np.array([pid not in point_ids for pid in ids], dtype=bool)
-            if keep.all():
-                return 0
-            tmp = self.path.with_name(f".{self.path.name}.compact.tmp")
-            with h5py.File(tmp, "w", libver=("v110", "latest")) as out:
-                for k, v in f.attrs.items():
-                    out.attrs[k] = v
-                og = out.create_group("rows", track_order=True)
-                for k, ds in g.items():
-                    data = ds[:n][keep]
-                    og.create_dataset(k, data=data, maxshape=(None,), chunks=(128,),
-                                      dtype=ds.dtype, **({"fillvalue": np.nan}
-                                                         if ds.dtype.kind == "f" else {}))
-                og.attrs["n_committed"] = int(keep.sum())
-        with _signals_deferred():
-            os.replace(tmp, self.path)
-        return int((~keep).sum())
+    def read_rows(self) -> list[dict[str, Any]]:
+        """Every committed row, as dicts, in commit order (a point's rows in their order)."""
+        with self._conn() as conn:
+            # One read transaction: a concurrent writer's half-done point is invisible.
+            conn.execute("BEGIN")
+            data = conn.execute("SELECT r.data FROM rows r JOIN points p USING (point_id) "
+                                "ORDER BY p.seq, r.idx").fetchall()
+            conn.execute("COMMIT")
+        return [json.loads(d) for (d,) in data]
 
     def read_columns(self) -> dict[str, np.ndarray]:
         """Every committed column: float64 arrays and object arrays of ``str``."""
-        with self._open("r") as f:
-            _check_format(f, self.path)
-            g = f["rows"]
-            n = int(g.attrs["n_committed"])
-            cols: dict[str, np.ndarray] = {}
-            for k, ds in g.items():
-                if ds.dtype.kind == "f":
-                    cols[k] = ds[:n].astype("f8")
-                else:
-                    cols[k] = np.array(ds.asstr()[:n], dtype=object)
-        return cols
+        return _columns(self.read_rows())
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def append(self, rows: Sequence[Mapping[str, Any]],
+               _before_commit: Callable[[], None] | None = None,
+               params: Mapping[str, Any] | None = None) -> None:
+        """Commit one point (its rows, all with the same ``point_id``) in one transaction.
+
+        A point already in the store (a retried error point) is replaced in the same
+        transaction, so the store holds every point at most once and never none of a point
+        it held before.
+        """
+        if not rows:
+            return
+        first = rows[0]
+        pid = str(first["point_id"])
+        if any(str(r.get("point_id")) != pid for r in rows):
+            raise ValueError("append: the rows of one point only")
+        status = str(first.get("status", "ok"))
+        index = first.get("point_index")
+        texts = [json.dumps(dict(r), default=_json_default) for r in rows]
+        with self._conn() as conn, _signals_deferred():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("DELETE FROM rows WHERE point_id = ?", (pid,))
+                conn.execute("DELETE FROM points WHERE point_id = ?", (pid,))
+                conn.execute(
+                    "INSERT INTO points (point_id, point_index, status, error, params_json, "
+                    "n_rows, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (pid, None if index is None else int(index), status,
+                     str(first.get("error") or ""),
+                     json.dumps(dict(params or {}), sort_keys=True, default=_json_default),
+                     len(rows), float(first.get("finished_at") or time.time())))
+                conn.executemany("INSERT INTO rows VALUES (?, ?, ?)",
+                                 [(pid, i, t) for i, t in enumerate(texts)])
+                if _before_commit is not None:
+                    _before_commit()
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    conn.execute("ROLLBACK")
+                raise
+
+    def drop_points(self, point_ids: set[str]) -> int:
+        """Remove these points (one transaction); returns the number of rows removed."""
+        ids = sorted(point_ids)
+        if not ids:
+            return 0
+        with self._conn() as conn, _signals_deferred():
+            conn.execute("BEGIN IMMEDIATE")
+            n = 0
+            for pid in ids:
+                n += conn.execute("DELETE FROM rows WHERE point_id = ?", (pid,)).rowcount
+                conn.execute("DELETE FROM points WHERE point_id = ?", (pid,))
+            conn.execute("COMMIT")
+        return n
+
+
+def _columns(rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """Rows -> columns in first-seen order: text (object ``str``) or ``float64`` (NaN missing)."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    cols: dict[str, np.ndarray] = {}
+    for k in keys:
+        vals = [r.get(k) for r in rows]
+        if _kind_of(vals) == _STR:
+            cols[k] = np.array([_to_str(v) for v in vals], dtype=object)
+        else:
+            cols[k] = np.array([_to_num(v) for v in vals], dtype="f8")
+    return cols
 
 
 def _check_format(f: Any, path: Path) -> None:
@@ -907,18 +1183,62 @@ def _check_format(f: Any, path: Path) -> None:
     if fmt != FORMAT or "rows" not in f:
         raise ScnnSimError(f"{path}: not an scnn-sim sweep results file (format {fmt!r})")
     ver = int(f.attrs.get("format_version", 0))
-    if ver > FORMAT_VERSION:
+    if ver > H5_FORMAT_VERSION:
         raise ScnnSimError(f"{path}: sweep file format version {ver} is newer than this "
-                           f"scnn-sim reads ({FORMAT_VERSION})")
+                           f"scnn-sim reads ({H5_FORMAT_VERSION})")
+
+
+def _read_h5_columns(path: Path) -> dict[str, np.ndarray]:
+    """Columns of an HDF5 export (or a results file of an older scnn-sim)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            _check_format(f, path)
+            g = f["rows"]
+            n = int(g.attrs["n_committed"])
+            cols: dict[str, np.ndarray] = {}
+            for k, ds in g.items():
+                if ds.dtype.kind == "f":
+                    cols[k] = ds[:n].astype("f8")
+                else:
+                    cols[k] = np.array(ds.asstr()[:n], dtype=object)
+    except (OSError, KeyError) as exc:
+        raise ScnnSimError(f"{path}: not a readable sweep results file ({exc})") from None
+    return cols
+
+
+def read_sweep_columns(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The committed columns of a sweep store (SQLite) or of its HDF5 export.
+
+    Raises
+    ------
+    ScnnSimError
+        Missing, foreign, truncated or corrupt file (one line).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ScnnSimError(f"{p}: no such sweep results file")
+    try:
+        kind = _sniff(p)
+    except OSError as exc:
+        raise ScnnSimError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    if kind == "hdf5":
+        return _read_h5_columns(p)
+    if kind == "sqlite":
+        return SweepStore(p).read_columns()
+    raise ScnnSimError(f"{p}: not an scnn-sim sweep results file (neither an SQLite sweep "
+                       f"store nor its HDF5 export)")
 
 
 def load_sweep_results(path: str | os.PathLike):
-    """Read the committed rows of a sweep results file.
+    """Read the committed rows of a sweep store (or of its HDF5 export).
 
     Parameters
     ----------
     path
-        The HDF5 file written by :func:`run_sweep`.
+        The SQLite store written by :func:`run_sweep`, or an HDF5 file of
+        :func:`export_sweep` (also the results files of older scnn-sim versions).
 
     Returns
     -------
@@ -931,17 +1251,9 @@ def load_sweep_results(path: str | os.PathLike):
     Raises
     ------
     ScnnSimError
-        Missing file, not HDF5, or not a sweep results file.
+        Missing file, or not a sweep store / export (foreign, truncated, corrupt).
     """
-    p = Path(path)
-    if not p.is_file():
-        raise ScnnSimError(f"{p}: no such sweep results file")
-    try:
-        cols = SweepStore(p).read_columns()
-    except ScnnSimError:
-        raise
-    except (OSError, KeyError) as exc:
-        raise ScnnSimError(f"{p}: not a readable sweep results file ({exc})") from None
+    cols = read_sweep_columns(path)
     try:
         import pandas as pd
     except ImportError:
@@ -951,6 +1263,75 @@ def load_sweep_results(path: str | os.PathLike):
             arr[k] = v
         return arr
     return pd.DataFrame(cols)
+
+
+#: Documented alias: the reader plot and notebooks use.
+load_sweep = load_sweep_results
+
+
+def export_sweep(store: str | os.PathLike, out: str | os.PathLike) -> int:
+    """Export the committed table of a sweep store to HDF5 (``.h5``/``.hdf5``) or ``.csv``.
+
+    The HDF5 layout is the ``scnn-sim-sweep`` version 1 file (group ``/rows``, one dataset per
+    column, attribute ``n_committed``), which :func:`load_sweep_results` and ``scnn-sim plot``
+    read. The file is written under a temporary name and renamed, so it is whole or absent.
+
+    Returns
+    -------
+    int
+        Rows written.
+
+    Raises
+    ------
+    ScnnSimError
+        Unreadable store, unknown export suffix, or the output cannot be written.
+    """
+    import csv
+
+    dst = Path(out)
+    suffix = dst.suffix.lower()
+    if suffix not in EXPORT_SUFFIXES:
+        raise ConfigError(f"{dst}: --export: unknown format {suffix or '(none)'!r} "
+                          f"(.h5, .hdf5 or .csv)")
+    st = SweepStore(store)
+    meta = st.meta()
+    cols = st.read_columns()
+    n = len(next(iter(cols.values()))) if cols else 0
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".csv":
+            with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                w = csv.writer(fh)
+                w.writerow(list(cols))
+                for i in range(n):
+                    w.writerow(["" if (c.dtype.kind == "f" and math.isnan(c[i])) else
+                                (repr(float(c[i])) if c.dtype.kind == "f" else c[i])
+                                for c in cols.values()])
+        else:
+            import h5py
+
+            with h5py.File(tmp, "w", libver=("v110", "latest"), locking=False) as f:
+                f.attrs["format"] = FORMAT
+                f.attrs["format_version"] = H5_FORMAT_VERSION
+                f.attrs["scnn_sim_version"] = meta.get("scnn_sim_version", __version__)
+                if "spec_json" in meta:
+                    f.attrs["spec_json"] = meta["spec_json"]
+                g = f.create_group("rows", track_order=True)
+                for k, c in cols.items():
+                    if c.dtype.kind == "f":
+                        g.create_dataset(k, data=c, maxshape=(None,), chunks=(128,),
+                                         fillvalue=np.nan)
+                    else:
+                        g.create_dataset(k, data=c, maxshape=(None,), chunks=(128,),
+                                         dtype=h5py.string_dtype())
+                g.attrs["n_committed"] = n
+        os.replace(tmp, dst)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise ScnnSimError(f"{dst}: cannot write export ({exc.strerror or exc})") from None
+    return n
 
 
 # --------------------------------------------------------------------------------------------
@@ -1020,7 +1401,11 @@ class _PoolExecutor:
         self.workers = workers
         self.broken = False
         self.ctx = multiprocessing.get_context("spawn")
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=self.ctx)
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=self.ctx,
+                                   initializer=_worker_init, initargs=(os.getpid(),))
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         return self.pool.submit(fn, *args)
@@ -1031,11 +1416,40 @@ class _PoolExecutor:
 
     def restart(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
-        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=self.ctx)
+        self.pool = self._new_pool()
         self.broken = False
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+#: Seconds between two checks of the parent's pid by a worker's watchdog thread.
+WATCHDOG_PERIOD_S = 0.5
+
+
+def _worker_init(parent_pid: int) -> None:
+    """Pool initializer: a worker dies with the sweep process that started it.
+
+    On Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` makes the kernel kill the worker when its
+    parent dies (even by ``kill -9``); everywhere a daemon thread also polls ``os.getppid()``
+    and exits the worker once it changes (the parent died and the worker was re-parented).
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    if os.getppid() != parent_pid:  # the parent died before the prctl took effect
+        os._exit(1)
+
+    def watchdog() -> None:
+        while True:
+            time.sleep(WATCHDOG_PERIOD_S)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watchdog, name="scnn-sim-parent-watchdog", daemon=True).start()
 
 
 class _DaskExecutor:
@@ -1139,7 +1553,7 @@ def run_sweep(spec_or_path: SweepSpec | Mapping[str, Any] | str | os.PathLike,
               out_path: str | os.PathLike, workers: int | None = None,
               scheduler: Any = None, progress: bool = True,
               max_points: int | None = None) -> SweepSummary:
-    """Run (or resume) a sweep, streaming every finished point into one HDF5 file.
+    """Run (or resume) a sweep, streaming every finished point into one SQLite store.
 
     Parameters
     ----------
@@ -1147,8 +1561,9 @@ def run_sweep(spec_or_path: SweepSpec | Mapping[str, Any] | str | os.PathLike,
         A spec YAML path, a spec mapping (relative paths from the current directory) or a
         :class:`SweepSpec`.
     out_path
-        Results file; created if missing, else resumed (complete points are skipped, error
-        points retried).
+        Results store (SQLite, e.g. ``results.sqlite``; a ``.h5``/``.hdf5``/``.csv`` name is
+        refused: those are :func:`export_sweep` formats); created if missing, else resumed
+        (complete points are skipped, error points retried).
     workers
         Local worker processes (default: the cores available). ``1`` runs in this process.
         Workers are *spawned*: a script calling this must do so under
@@ -1192,17 +1607,17 @@ def run_sweep(spec_or_path: SweepSpec | Mapping[str, Any] | str | os.PathLike,
     with _file_lock(out), _sigterm_as_interrupt():
         store = SweepStore(out)
         store.ensure(spec_json=json.dumps(spec.data, default=str))
-        status = store.statuses()
-        retry = {p.point_id for p in points if status.get(p.point_id) == "error"}
-        if retry:
-            store.drop_points(retry)
-        pending = [p for p in points if status.get(p.point_id) != "ok"]
-        summary.skipped = len(points) - len(pending)
-        if max_points is not None:
-            summary.remaining = max(0, len(pending) - max_points)
-            pending = pending[:max_points]
-        if pending:
-            _execute(pending, store, summary, workers, scheduler, progress)
+        with store.session():  # one connection for the run: checked once, not per point
+            status = store.statuses()
+            # Error points are retried; their old record stays until the new one replaces it
+            # (in the same transaction).
+            pending = [p for p in points if status.get(p.point_id) != "ok"]
+            summary.skipped = len(points) - len(pending)
+            if max_points is not None:
+                summary.remaining = max(0, len(pending) - max_points)
+                pending = pending[:max_points]
+            if pending:
+                _execute(pending, store, summary, workers, scheduler, progress)
     summary.elapsed_s = time.perf_counter() - t0
     return summary
 
@@ -1258,7 +1673,7 @@ def _execute(pending: list[SweepPoint], store: SweepStore, summary: SweepSummary
                 except Exception as exc:  # noqa: BLE001 - e.g. dask KilledWorker
                     res = {"point_id": pt.point_id, "status": "error",
                            "error": f"{type(exc).__name__}: {exc}"}
-                store.append(_point_rows(pt, res, order[pt.point_id]))
+                store.append(_point_rows(pt, res, order[pt.point_id]), params=pt.key)
                 summary.ran += 1
                 if res["status"] == "ok":
                     summary.ok += 1

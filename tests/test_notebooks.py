@@ -111,7 +111,7 @@ def test_03_pe_sweep(tmp_path, monkeypatch):
                                      "4 PEs of 16x16"}
     assert all(v > 0 for v in result["cycles"].values())
     assert result["speedup_64x4x4_vs_4x16x16"] > 0
-    assert (tmp_path / "results" / "03_pe_sweep.h5").is_file()
+    assert (tmp_path / "results" / "03_pe_sweep.sqlite").is_file()
     assert images(outputs) >= 1
 
 

@@ -40,7 +40,7 @@ GRANS = ("fine", "vector", "kernel")
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     from scnn_sim.simulation import simulate
-    from scnn_sim.sweep import run_sweep
+    from scnn_sim.sweep import export_sweep, run_sweep
 
     d = tmp_path_factory.mktemp("plot")
     (d / "tiny.yaml").write_text(TINY)
@@ -63,7 +63,8 @@ def results(tmp_path_factory):
         granularities: [fine, kernel]
         densities: [0.3, 0.6]
         """))
-    run_sweep(d / "spec.yaml", d / "sweep.h5", workers=1, progress=False)
+    run_sweep(d / "spec.yaml", d / "sweep.sqlite", workers=1, progress=False)
+    export_sweep(d / "sweep.sqlite", d / "sweep.h5")  # plot reads both; most tests the export
     return d
 
 

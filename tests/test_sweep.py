@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import math
+import sqlite3
 import textwrap
 
 import h5py
@@ -12,6 +15,7 @@ import pytest
 
 from scnn_sim.errors import ConfigError, ScnnSimError
 from scnn_sim.sweep import (
+    APPLICATION_ID,
     SweepStore,
     load_spec,
     load_sweep_results,
@@ -157,7 +161,7 @@ def _by_key(df):
 
 def test_local_sweep_and_dask_give_the_same_file(tiny):
     spec = write_spec(tiny, SPEC4)
-    out = tiny / "local.h5"
+    out = tiny / "local.sqlite"
     summary = run_sweep(spec, out, workers=2, progress=False)
     assert (summary.points, summary.ran, summary.ok, summary.errors) == (4, 4, 4, 0)
     df = load_sweep_results(out)
@@ -172,20 +176,24 @@ def test_local_sweep_and_dask_give_the_same_file(tiny):
     assert tot["point_id"].is_unique and (tot["cycles"] > 0).all()
     assert set(tot["pe_config"]) == {"16x(4x4) 2x8", "32x(4x4) 4x8"}
 
-    with h5py.File(out, "r") as f:
-        assert f.attrs["format"] == "scnn-sim-sweep"
-        assert int(f["rows"].attrs["n_committed"]) == 12
-        assert all(len(ds) == 12 for ds in f["rows"].values())
+    with contextlib.closing(sqlite3.connect(out)) as db:
+        assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert dict(db.execute("SELECT key, value FROM meta"))["format"] == "scnn-sim-sweep"
+        assert db.execute("SELECT count(*) FROM rows").fetchone()[0] == 12
+        assert db.execute("SELECT sum(n_rows) FROM points").fetchone()[0] == 12
+        params = json.loads(db.execute("SELECT params_json FROM points").fetchone()[0])
+        assert set(params) >= {"workload", "arch", "granularity", "density", "seed"}
 
     distributed = pytest.importorskip("dask.distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   protocol="tcp", host="127.0.0.1",
                                   dashboard_address=None) as cluster:
         assert cluster.scheduler_address.startswith("tcp://")
-        summary = run_sweep(spec, tiny / "dask.h5", scheduler=cluster.scheduler_address,
+        summary = run_sweep(spec, tiny / "dask.sqlite", scheduler=cluster.scheduler_address,
                             progress=False)
     assert summary.ok == 4
-    a, b = _by_key(df), _by_key(load_sweep_results(tiny / "dask.h5"))
+    a, b = _by_key(df), _by_key(load_sweep_results(tiny / "dask.sqlite"))
     assert list(a["point_id"]) == list(b["point_id"])
     assert list(a["layer"]) == list(b["layer"])
     for col in METRICS:
@@ -210,7 +218,7 @@ def counted(monkeypatch):
 
 def test_resume_skips_finished_points(tiny, counted):
     spec = write_spec(tiny, SPEC4)
-    out = tiny / "r.h5"
+    out = tiny / "r.sqlite"
     first = run_sweep(spec, out, workers=1, progress=False, max_points=2)
     assert (first.ran, first.remaining) == (2, 2)
     assert len(counted) == 2
@@ -235,36 +243,36 @@ def test_resume_skips_finished_points(tiny, counted):
 
 def test_interrupted_write_is_invisible_and_resumed(tiny, monkeypatch):
     spec = write_spec(tiny, SPEC4)
-    out = tiny / "k.h5"
+    out = tiny / "k.sqlite"
     real = SweepStore.append
     n = {"appends": 0}
 
-    def killed_mid_write(self, rows, _before_commit=None):
+    def killed_mid_write(self, rows, _before_commit=None, params=None):
         n["appends"] += 1
         if n["appends"] == 3:
             def die():
                 raise KeyboardInterrupt("killed between the data and the commit")
-            return real(self, rows, _before_commit=die)
-        return real(self, rows)
+            return real(self, rows, _before_commit=die, params=params)
+        return real(self, rows, params=params)
 
     monkeypatch.setattr(SweepStore, "append", killed_mid_write)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(spec, out, workers=1, progress=False)
-    # Rows of the third point reached the datasets but were never committed.
-    with h5py.File(out, "r") as f:
-        assert int(f["rows"].attrs["n_committed"]) == 6
-        assert len(f["rows"]["point_id"]) == 9
+    # Rows of the third point were inserted but the transaction never committed.
+    with contextlib.closing(sqlite3.connect(out)) as db:
+        assert db.execute("SELECT count(*) FROM rows").fetchone()[0] == 6
+        assert db.execute("SELECT count(*) FROM points").fetchone()[0] == 2
     df = load_sweep_results(out)
     assert len(df) == 6 and df["point_id"].nunique() == 2
-    assert not (out.parent / "k.h5.lock").exists()
+    assert not (out.parent / "k.sqlite.lock").exists()
 
     monkeypatch.setattr(SweepStore, "append", real)
     summary = run_sweep(spec, out, workers=1, progress=False)
     assert (summary.skipped, summary.ran) == (2, 2)
     df = load_sweep_results(out)
     assert len(df) == 12 and df[df["layer"] == "total"]["point_id"].nunique() == 4
-    with h5py.File(out, "r") as f:
-        assert all(len(ds) == 12 for ds in f["rows"].values())
+    with contextlib.closing(sqlite3.connect(out)) as db:
+        assert db.execute("SELECT count(*) FROM rows").fetchone()[0] == 12
 
 
 def test_error_point_is_recorded_and_retried(tiny, counted):
@@ -273,7 +281,7 @@ def test_error_point_is_recorded_and_retried(tiny, counted):
         vary:
           buffers.iaram_bytes: [10240, 24]   # 24 B: no sub-tile of c2 fits, it cannot map
         """)
-    out = tiny / "e.h5"
+    out = tiny / "e.sqlite"
     summary = run_sweep(spec, out, workers=1, progress=False)
     assert (summary.ok, summary.errors) == (1, 1)
     assert "cannot map on the PE array" in summary.error_messages[0][1]
@@ -300,8 +308,8 @@ def test_second_writer_is_refused(tiny):
     import os
 
     spec = write_spec(tiny, SPEC4)
-    out = tiny / "l.h5"
-    fd = os.open(tiny / "l.h5.lock", os.O_RDWR | os.O_CREAT)
+    out = tiny / "l.sqlite"
+    fd = os.open(tiny / "l.sqlite.lock", os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         with pytest.raises(ScnnSimError, match="another sweep is writing this file"):
@@ -333,7 +341,7 @@ def _cli(argv):
 
 def test_cli_sweep(tiny, capsys):
     spec = write_spec(tiny, SPEC4)
-    out = tiny / "cli.h5"
+    out = tiny / "cli.sqlite"
     assert _cli([str(spec), "-o", str(out), "--workers", "1", "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "sweep spec: 4 points (varied: pe_array.rows)" in text
@@ -350,7 +358,7 @@ def test_cli_sweep(tiny, capsys):
 def test_structured_array_without_pandas(tiny, monkeypatch):
     import sys
 
-    out = tiny / "np.h5"
+    out = tiny / "np.sqlite"
     run_sweep(write_spec(tiny, SPEC4), out, workers=1, progress=False, max_points=1)
     monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas -> ImportError
     arr = load_sweep_results(out)
@@ -379,7 +387,7 @@ def test_sigterm_mid_sweep_then_resume(tmp_path):
     (tmp_path / "mid.yaml").write_text(MID)
     n = 20
     spec = write_spec(tmp_path, f"workloads: [mid.yaml]\nseeds: {list(range(n))}\n")
-    out = tmp_path / "t.h5"
+    out = tmp_path / "t.sqlite"
     # Each point is slowed by 0.3 s in the child, so the SIGTERM lands mid-sweep however fast
     # or loaded the machine is (points are otherwise a few ms and can all finish first).
     code = ("import sys, time; import scnn_sim.simulation as s; orig = s.simulate; "

@@ -13,10 +13,11 @@ KIND_HELP = ("energy-breakdown: stacked energy per component and layer [\u00b5J]
 def register(sub: argparse._SubParsersAction) -> None:
     from scnn_sim.plot import KINDS
 
-    p = sub.add_parser("plot", help="plot results (run/granularity JSON or sweep HDF5)",
+    p = sub.add_parser("plot", help="plot results (run/granularity JSON or sweep store)",
                        description="Draw a column-width figure (3.5 in) of RESULTS: a "
-                       "`run --json` or `granularity --json` file, or a sweep results .h5.")
-    p.add_argument("results", metavar="RESULTS", help="results .json or sweep .h5")
+                       "`run --json` or `granularity --json` file, or a sweep store or export.")
+    p.add_argument("results", metavar="RESULTS",
+                   help="results .json, sweep .sqlite store or its .h5 export")
     p.add_argument("--kind", required=True, metavar="KIND",
                    help=f"{', '.join(KINDS)}. {KIND_HELP}")
     p.add_argument("-o", "--output", required=True, metavar="FILE.png|pdf",

@@ -1,4 +1,4 @@
-"""``scnn-sim sweep``: run a design-space sweep spec into one HDF5 results file."""
+"""``scnn-sim sweep``: run a design-space sweep spec into one crash-safe results store."""
 
 from __future__ import annotations
 
@@ -18,12 +18,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sweep", help="run a design-space sweep (architecture x granularity x density x seed)",
         description="Expand SPEC.yaml into points, simulate them in parallel (local processes, "
-        "or a dask.distributed scheduler) and stream the results into one HDF5 file. "
+        "or a dask.distributed scheduler) and stream the results into one SQLite store "
+        "(crash-safe: one transaction per point). "
         "Re-running the same command resumes: complete points are skipped, failed ones retried.")
     p.add_argument("spec", metavar="SPEC.yaml|NAME", help="sweep specification, or the "
                    "name of a shipped one: example (workloads/sweeps/example.yaml)")
-    p.add_argument("-o", "--output", default=None, metavar="RESULTS.h5",
-                   help="results file (default: SPEC's name with .h5, in the current directory)")
+    p.add_argument("-o", "--output", default=None, metavar="RESULTS.sqlite",
+                   help="results store (default: SPEC's name with .sqlite, in the current "
+                   "directory)")
+    p.add_argument("--export", default=None, metavar="FILE.h5|FILE.csv",
+                   help="after the run, export the store's table to HDF5 or CSV")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="local worker processes (default: the cores available; 1 = in-process)")
     p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
@@ -39,16 +43,29 @@ def main(args: argparse.Namespace) -> int:
     from scnn_sim.sweep import load_spec, load_sweep_results, run_sweep
 
     spec = load_spec(args.spec)
-    out = args.output or f"{Path(args.spec).stem}.h5"
+    out = args.output or f"{Path(args.spec).stem}.sqlite"
     target = check_output_path(out, "-o" if args.output else "output")
     if os.path.islink(out):  # write the link's target, not over the link
         out = str(target)
+    if args.export is not None:
+        from scnn_sim.sweep import EXPORT_SUFFIXES
+
+        if Path(args.export).suffix.lower() not in EXPORT_SUFFIXES:
+            from scnn_sim.errors import ConfigError
+
+            raise ConfigError(f"--export {args.export}: unknown format (.h5, .hdf5 or .csv)")
+        check_output_path(args.export, "--export")
     varied = ", ".join(spec.varied) or "-"
     print(f"sweep {spec.name}: {len(spec)} points (varied: {varied}) -> {out}", flush=True)
     summary = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler,
                         progress=not args.no_progress, max_points=args.max_points)
     print(render(load_sweep_results(out), summary.point_ids, spec.varied))
     print(summary)
+    if args.export is not None:
+        from scnn_sim.sweep import export_sweep
+
+        n = export_sweep(out, args.export)
+        print(f"exported {n} rows -> {args.export}")
     for pid, msg in summary.error_messages[:10]:
         print(f"  error {pid}: {msg}")
     if len(summary.error_messages) > 10:
