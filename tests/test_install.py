@@ -116,7 +116,7 @@ def test_simulate_is_listed_and_lazy():
 def sweep_file(tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY)
     (tmp_path / "spec.yaml").write_text(SPEC)
-    out = tmp_path / "spec.h5"
+    out = tmp_path / "spec.sqlite"
     assert main(["sweep", str(tmp_path / "spec.yaml"), "-o", str(out), "--workers", "1",
                  "--no-progress"]) == 0
     return tmp_path / "spec.yaml", out

@@ -76,14 +76,14 @@ def test_one_weight_format_default_for_run_granularity_and_sweep(tiny, tmp_path,
                  "--json", str(gj)]) == 0
     spec = tmp_path / "s.yaml"
     spec.write_text(f"workloads: [{tiny}]\ngranularities: [kernel]\ndensities: [0.35]\n")
-    assert main(["sweep", str(spec), "-o", str(tmp_path / "s.h5"), "--workers", "1",
+    assert main(["sweep", str(spec), "-o", str(tmp_path / "s.sqlite"), "--workers", "1",
                  "--no-progress"]) == 0
     from scnn_sim.report import table_records
     from scnn_sim.sweep import load_sweep_results
 
     run_tot = json.loads(rj.read_text())["totals"]
     gran_tot = json.loads(gj.read_text())["granularities"]["kernel"]["totals"]
-    sweep_tot = next(r for r in table_records(load_sweep_results(tmp_path / "s.h5"))
+    sweep_tot = next(r for r in table_records(load_sweep_results(tmp_path / "s.sqlite"))
                      if r["layer"] == "total")
     dram = {k: v for k, v in run_tot["accesses"].items() if k.startswith("dram_")}
     assert dram == {k: v for k, v in gran_tot["accesses"].items() if k.startswith("dram_")}

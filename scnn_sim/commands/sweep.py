@@ -47,8 +47,14 @@ def main(args: argparse.Namespace) -> int:
     target = check_output_path(out, "-o" if args.output else "output")
     if os.path.islink(out):  # write the link's target, not over the link
         out = str(target)
+    from scnn_sim.sweep import EXPORT_SUFFIXES
+
+    if target.suffix.lower() in EXPORT_SUFFIXES and not target.exists():
+        from scnn_sim.errors import ConfigError
+
+        raise ConfigError(f"{out}: the sweep store is an SQLite file: name it .sqlite (HDF5 "
+                          "and CSV are exports: --export FILE.h5|.csv)")
     if args.export is not None:
-        from scnn_sim.sweep import EXPORT_SUFFIXES
 
         if Path(args.export).suffix.lower() not in EXPORT_SUFFIXES:
             from scnn_sim.errors import ConfigError
