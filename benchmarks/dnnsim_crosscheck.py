@@ -1,11 +1,12 @@
 """Cross-check of ``--arch dnnsim`` against DNNsim's SCNN model (isakedo/DNNsim at 4748a60).
 
-Writes the four cross-check layers (its own copy of the DNNsim data's ``make_tensors.py``
-generator: same seed, same arrays) as .npz, simulates each with ``--arch dnnsim`` at 1,024
-accumulator entries (DNNsim's rule gives Kc = 64 on conv2 / aligned) and at 128 entries (Kc = 8,
-DNNsim's ``out_acc_size = 128`` run), and prints ours against DNNsim's golden figures (copied
+Writes the four cross-check layers (the generator of the DNNsim data's ``make_tensors.py``,
+as copied into tests/dnnsim_data.py: same seed, same arrays) as .npz, simulates each with
+``--arch dnnsim`` at 1,024 accumulator entries (DNNsim's rule gives Kc = 64 on conv2 /
+aligned) and at 128 entries (Kc = 8, DNNsim's ``out_acc_size = 128`` run), and prints ours against DNNsim's golden figures (copied
 from the data's CSVs; conv1 and conv3 have none) with the % error. The default SCNN
-architecture runs on the same layers for contrast. JSON: benchmarks/results/dnnsim_crosscheck.json.
+architecture runs on the same layers for contrast. JSON: benchmarks/out/dnnsim_crosscheck.json
+(benchmarks/results/ with --refresh).
 
     python benchmarks/dnnsim_crosscheck.py [--layers conv2,aligned] [--out DIR]
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,47 +25,14 @@ import numpy as np
 
 from scnn_sim import simulate
 
-OUT = Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from _common import results_dir  # noqa: E402
+from dnnsim_data import GOLDEN as _GOLDEN  # noqa: E402  (the tests' copy of the generator)
+from dnnsim_data import LAYERS, make  # noqa: E402
 
-# --- copy of make_tensors.py (shared/data/dnnsim) -------------------------------------------
-W_DENS, A_DENS, SEED = 0.35, 0.50, 20240601
-LAYERS = [  # name, C, K, R(=S), H(=W), stride, padding, groups; the index seeds the layer
-    ("conv1", 3, 96, 11, 227, 4, 0, 1),
-    ("conv2", 96, 256, 5, 27, 1, 2, 2),
-    ("conv3", 256, 384, 3, 13, 1, 1, 1),
-    ("aligned", 64, 64, 3, 32, 1, 0, 1),
-]
-
-
-def make(index: int, C: int, K: int, R: int, H: int, groups: int
-         ) -> tuple[np.ndarray, np.ndarray]:
-    """Weights and activations of one cross-check layer (as make_tensors.py)."""
-    rng = np.random.default_rng([SEED, index])
-    w = rng.standard_normal((K, C // groups, R, R)).astype(np.float32)
-    keep = np.argsort(np.abs(w).ravel())[::-1][: int(round(W_DENS * w.size))]
-    mask = np.zeros(w.size, bool)
-    mask[keep] = True
-    wi = np.sign(w) * (1.0 + np.floor(np.abs(w) * 32.0))
-    w = np.where(mask.reshape(w.shape), wi, 0.0).astype(np.float32)
-    a = 1.0 + np.floor(np.abs(rng.standard_normal((C, H, H))) * 64.0)
-    am = np.zeros(a.size, bool)
-    am[rng.permutation(a.size)[: int(round(A_DENS * a.size))]] = True
-    a = np.where(am.reshape(a.shape), a, 0.0).astype(np.float32)
-    return w, a
-# ---------------------------------------------------------------------------------------------
-
-
-# DNNsim's figures, from the DNNsim data's <layer>_acc1024.csv and <layer>_kc8.csv.
-GOLDEN = {
-    ("conv2", "acc1024"): {"cycles": 165089, "mults": 35763162, "idle_conflicts": 31814048,
-                           "idle_pe": 85212288, "idle_halo": 2097152, "f_loop": 3120478},
-    ("conv2", "acc128"): {"cycles": 162654, "mults": 35763162, "idle_conflicts": 29012208,
-                          "idle_pe": 84585136, "idle_halo": 2097152, "f_loop": 3178950},
-    ("aligned", "acc1024"): {"cycles": 20849, "mults": 5814250, "idle_conflicts": 5190336,
-                             "idle_pe": 7735024, "idle_halo": 524288, "f_loop": 493733},
-    ("aligned", "acc128"): {"cycles": 20429, "mults": 5814250, "idle_conflicts": 4659360,
-                            "idle_pe": 7416032, "idle_halo": 524288, "f_loop": 519976},
-}
+OUT = results_dir()  # benchmarks/out unless --refresh
+# DNNsim's figures (the tests' copy of the DNNsim data's CSVs); its Kc = 8 run used 128 entries.
+GOLDEN = {(name, "acc128" if cfg == "kc8" else cfg): v for (name, cfg), v in _GOLDEN.items()}
 CONFIGS = {
     "acc1024": ["dnnsim"],
     "acc128": ["dnnsim", {"accumulator": {"entries_per_bank": 4}}],
