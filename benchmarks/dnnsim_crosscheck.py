@@ -3,8 +3,9 @@
 Writes the four cross-check layers (the generator of the DNNsim data's ``make_tensors.py``,
 as copied into tests/dnnsim_data.py: same seed, same arrays) as .npz, simulates each with
 ``--arch dnnsim`` at 1,024 accumulator entries (DNNsim's rule gives Kc = 64 on conv2 /
-aligned) and at 128 entries (Kc = 8, DNNsim's ``out_acc_size = 128`` run), and prints ours against DNNsim's golden figures (copied
-from the data's CSVs; conv1 and conv3 have none) with the % error. The default SCNN
+aligned) and at 128 entries (Kc = 8, DNNsim's ``out_acc_size = 128`` run), and prints ours
+against DNNsim's golden figures (from the data's CSVs; conv1 and conv3 have none) with the %
+error. The default SCNN
 architecture runs on the same layers for contrast. JSON: benchmarks/out/dnnsim_crosscheck.json
 (benchmarks/results/ with --refresh).
 
