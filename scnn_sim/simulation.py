@@ -16,6 +16,7 @@ import numpy as np
 
 from scnn_sim import __version__
 from scnn_sim.arch import ArchConfig, load_arch
+from scnn_sim.area import AreaTable, area_model, load_area_table
 from scnn_sim.energy import EnergyTable, load_energy_table
 from scnn_sim.engine.baselines import dcnn_counts
 from scnn_sim.engine.layer import LayerCounts, simulate_layer
@@ -83,6 +84,7 @@ def simulate(
     layers: Sequence[str] | None = None,
     weight_format: str = "scnn",
     progress: bool = False,
+    area: AreaTable | str | os.PathLike | None = None,
 ) -> SimulationResult:
     """Simulate the conv layers of a network on SCNN.
 
@@ -118,6 +120,9 @@ def simulate(
         the same as ``"scnn"``); changes DRAM weight bits only.
     progress
         Show a progress bar (tqdm) on stderr.
+    area
+        Area table (default ``scnn16``, SCNN's Table 4): an object, a shipped name or a YAML
+        path; the result's ``area_mm2`` (:func:`scnn_sim.area.area_model`).
 
     Returns
     -------
@@ -126,6 +131,7 @@ def simulate(
     """
     arch_cfg = arch if isinstance(arch, ArchConfig) else load_arch(arch)
     table = energy if isinstance(energy, EnergyTable) else load_energy_table(energy)
+    area_table = area if isinstance(area, AreaTable) else load_area_table(area)
     _check_density(density)
     if granularity is not None:
         parse_granularity(granularity)
@@ -188,6 +194,8 @@ def simulate(
         "clustered": clustered,
         "pointwise_group": pointwise_group,
         "weight_format": weight_format,
+        "area_table": area_table.name,
+        "area_mm2": area_model(arch_cfg, area_table).to_dict(),
     }
     result_layers = [LayerResult(r) for r in records]
     totals = LayerResult(totals_record(records, arch_cfg.multipliers))
