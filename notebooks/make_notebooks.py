@@ -321,7 +321,11 @@ both full) and fewer, larger tiles; small PEs pay for more halos and barriers. P
 
 This notebook runs the comparison as a sweep (`scnn_sim.sweep.run_sweep`, the API behind
 `scnn-sim sweep`), with two intermediate points, and plots energy against latency with the
-Pareto front.
+Pareto front. Speed is not the whole answer: the configurations differ in silicon. Every
+sweep point records its area (`area_mm2`, `scnn_sim.area`: SCNN's Table 4 at 16 nm, each
+component scaled with the configuration, README "Area model"), so the table and the plot also
+compare performance per mm2 and energy x delay x area. The F*I x A crossbar grows with
+(F x I)^2 per PE when A = 2 x F x I, so large PEs pay most of their area in the scatter network.
 
 Modelling assumption, so that only the PE granularity changes: per PE, the accumulator has
 A = 2 x F x I banks (SCNN's ratio, 32 banks for 4x4) of 32 entries, and IARAM/OARAM scale
@@ -367,6 +371,12 @@ table = pd.DataFrame({
     "SCNN / DCNN [x]": tot["speedup_vs_dcnn"],
 })
 table["speed vs 4 PEs of 16x16 [x]"] = tot.loc["4 PEs of 16x16", "cycles"] / tot["cycles"]
+latency_s = tot["cycles"] / 1e9  # 1 GHz
+table["area [mm2]"] = tot["area_mm2.total"]
+table["crossbar area [mm2]"] = tot["area_mm2.crossbar"]
+table["perf. / area [1/(s mm2)]"] = 1 / latency_s / tot["area_mm2.total"]
+table["E x D x A [uJ ms mm2]"] = (tot["energy_pj.total"] / 1e6 * latency_s * 1e3
+                                  * tot["area_mm2.total"])
 table'''),
     new_code_cell('''\
 from scnn_sim.plot import plot_pe_sweep
@@ -382,7 +392,13 @@ result = {
     "energy_uj": {k: round(float(v) / 1e6, 3) for k, v in tot["energy_pj.total"].items()},
     "speedup_64x4x4_vs_4x16x16": round(small_vs_large, 4),
     "paper_speedup_64x4x4_vs_4x16x16": 1.11,
+    "area_mm2": {k: round(float(v), 3) for k, v in tot["area_mm2.total"].items()},
+    "perf_per_area": {k: round(float(v), 2) for k, v in table["perf. / area [1/(s mm2)]"].items()},
+    "edap": {k: round(float(v), 2) for k, v in table["E x D x A [uJ ms mm2]"].items()},
 }
+per_area = result["perf_per_area"]["64 PEs of 4x4"] / result["perf_per_area"]["4 PEs of 16x16"]
+print(f"performance per mm2, 64 PEs of 4x4 vs 4 PEs of 16x16: {per_area:.2f}x "
+      f"({result['area_mm2']['64 PEs of 4x4']} vs {result['area_mm2']['4 PEs of 16x16']} mm2)")
 print("RESULT " + json.dumps(result))'''),
 ]
 

@@ -12,7 +12,8 @@ Inputs (any plot function's ``data``, or ``scnn-sim plot RESULTS``):
 Kinds: ``energy-breakdown`` (stacked energy per component and layer, µJ), ``cycles`` (per-layer
 SCNN vs oracle vs DCNN cycles; for a sweep: multiplier utilisation vs weight density, a line per
 granularity), ``granularity`` (memory references, weight storage and energy normalised to
-``fine``), ``pe-sweep`` (energy vs latency of a sweep's points, Pareto front highlighted).
+``fine``), ``pe-sweep`` (energy vs latency of a sweep's points, Pareto front highlighted;
+then performance per area and energy x delay x area against chip area, :mod:`scnn_sim.area`).
 
 Every function returns the :class:`matplotlib.figure.Figure`; with ``ax`` given it draws into
 that axes and returns its figure. Figures are created with the Agg canvas directly (pyplot is
@@ -872,58 +873,52 @@ def pareto_front(x: Sequence[float], y: Sequence[float]) -> np.ndarray:
     return np.array(front, dtype=int)
 
 
-@_styled
-def plot_pe_sweep(data: Any, ax: Any = None, *, title: str | None = None) -> Any:
-    """Energy vs latency of every completed point of a sweep, Pareto front highlighted.
+def _area_mm2(row: Row) -> float:
+    """Chip area of a sweep point: its ``area_mm2.total`` column, or (sweep files written
+    before the area model) the default area table applied to its ``arch_json``."""
+    value = row.get("area_mm2.total")
+    if value is not None and not (isinstance(value, float) and math.isnan(value)):
+        return float(value)
+    from scnn_sim.arch import arch_from_dict
+    from scnn_sim.area import area_model
 
-    Points are labelled by PE configuration (the spec's ``label`` when given, else
-    ``PEs x (F x I)``). Points of different workloads, granularities, densities or seeds are
-    separate series (colour and marker), each with its own front. A sweep of a single PE
-    configuration is one series whose points are labelled by what varies.
+    try:
+        arch = arch_from_dict(json.loads(row["arch_json"]), where="arch_json")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PlotError(f"point {row.get('point_id', '?')}: no area_mm2.total and no "
+                        f"readable arch_json ({exc})") from None
+    return area_model(arch).total
 
-    Parameters
-    ----------
-    data
-        A sweep results file or DataFrame.
-    ax
-        Axes to draw into.
-    title
-        Figure title; default :func:`figure_title`.
 
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    d = as_plot_data(data)
-    own = ax is None
-    if d.kind != "sweep":
-        raise PlotError(f"{d.source}: the pe-sweep plot needs sweep results (scnn-sim sweep)")
-    tot = _sweep_ok_totals(d)
-    for r in tot:
-        r["_latency_ms"] = r["cycles"] / (_clock_ghz(r) * 1e9) * 1e3
-        r["_energy_uj"] = r["energy_pj.total"] / 1e6
+def _pe_sweep_series(tot: list[Row]) -> tuple[str, list[tuple[tuple, list[Row]]]]:
+    """(label column, [(series key, rows)]) of the pe-sweep panels."""
     lab = "label" if _all_labelled(tot) else "pe_config"
     other = _varying(tot, ["workload", "granularity", "density", "seed"])
     if len({r[lab] for r in tot}) > 1:
         # Series = everything but the PE configuration; points labelled by PE configuration.
-        groups = _group(tot, other) if other else [((), tot)]
-    else:
-        # One PE configuration: a single series, points labelled by what varies instead.
-        for r in tot:
-            r["_label"] = ", ".join(_fmt(r[c]) for c in other) or str(r[lab])
-        lab, groups = "_label", [((str(tot[0][lab]),), tot)]
-    ax = _axes(ax, height=2.6)
+        return lab, (_group(tot, other) if other else [((), tot)])
+    # One PE configuration: a single series, points labelled by what varies instead.
+    for r in tot:
+        r["_label"] = ", ".join(_fmt(r[c]) for c in other) or str(r[lab])
+    return "_label", [((str(tot[0][lab]),), tot)]
+
+
+def _series_style(i: int) -> tuple[str, str]:
+    return SERIES_COLORS[i % len(SERIES_COLORS)], MARKERS[i % len(MARKERS)]
+
+
+def _draw_energy_latency(ax: Any, lab: str, groups: list[tuple[tuple, list[Row]]]) -> None:
     for i, (key, grp) in enumerate(groups):
-        color = SERIES_COLORS[i % len(SERIES_COLORS)]
+        color, marker = _series_style(i)
         name = ", ".join(_fmt(k) for k in key) or "sweep points"
         x = np.array([r["_latency_ms"] for r in grp], dtype=float)
         y = np.array([r["_energy_uj"] for r in grp], dtype=float)
-        ax.scatter(x, y, s=12, marker=MARKERS[i % len(MARKERS)], color=color, alpha=0.55,
+        ax.scatter(x, y, s=12, marker=marker, color=color, alpha=0.55,
                    linewidths=0, label=name, zorder=2)
         front = pareto_front(x, y)
         ax.plot(x[front], y[front], color=color, linewidth=0.9, drawstyle="steps-post",
                 zorder=3, label="_nolegend_")
-        ax.scatter(x[front], y[front], s=22, marker=MARKERS[i % len(MARKERS)],
+        ax.scatter(x[front], y[front], s=22, marker=marker,
                    facecolors=color, edgecolors="black", linewidths=0.6, zorder=4,
                    label="_nolegend_")
         show = range(len(grp)) if len(grp) <= 12 else front
@@ -941,8 +936,116 @@ def plot_pe_sweep(data: Any, ax: Any = None, *, title: str | None = None) -> Any
     ax.set_ylabel(f"energy [{ENERGY_UNIT}]")
     ax.margins(x=0.12, y=0.1)
     ax.legend(handles=handles, loc="best")
-    _set_title(ax, figure_title(d, title), own)
-    return ax.figure
+
+
+def _draw_vs_area(ax: Any, lab: str, groups: list[tuple[tuple, list[Row]]], column: str,
+                  ylabel: str, names_on_top: bool) -> None:
+    """One metric of every point against its chip area (log x), a line per series; dotted
+    guides at each configuration's area, named on a top axis when ``names_on_top``."""
+    names: dict[float, list[str]] = {}
+    for i, (_, grp) in enumerate(groups):
+        color, marker = _series_style(i)
+        g = sorted(grp, key=lambda r: r["_area_mm2"])
+        x = np.array([r["_area_mm2"] for r in g], dtype=float)
+        y = np.array([r[column] for r in g], dtype=float)
+        ax.plot(x, y, color=color, marker=marker, linewidth=0.7, markersize=3.5, zorder=3)
+        for xj, r in zip(x, g, strict=True):
+            key, text = round(float(xj), 6), str(r[lab])
+            if text not in names.setdefault(key, []):
+                names[key].append(text)
+    for xj in names:
+        ax.axvline(xj, color="0.85", linewidth=0.5, linestyle=":", zorder=1)
+    ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    lo, hi = min(names), max(names)
+    if hi / lo < 20:
+        ax.xaxis.set_minor_formatter(FuncFormatter(
+            lambda v, _: f"{v:g}" if f"{v:g}"[0] in "2358" else ""))
+    else:
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylabel(ylabel)
+    ax.margins(x=0.08, y=0.12)
+    if names_on_top and len(names) <= 16:
+        top = ax.secondary_xaxis("top")
+        top.set_xticks(list(names), labels=[" / ".join(v) for v in names.values()],
+                       rotation=35, ha="left", rotation_mode="anchor", fontsize=5.5)
+        top.tick_params(length=2, pad=1)
+        top.xaxis.set_minor_locator(NullLocator())
+
+
+@_styled
+def plot_pe_sweep(data: Any, ax: Any = None, area: bool = True, *,
+                  title: str | None = None) -> Any:
+    """Energy vs latency of every completed point of a sweep (Pareto front highlighted), and
+    the same points per chip area (:mod:`scnn_sim.area`).
+
+    Panels: (a) energy vs latency; (b) performance per area (inferences per second per mm2,
+    higher is better) vs chip area; (c) energy x delay x area (µJ x ms x mm2, lower is
+    better) vs chip area. Points are labelled by PE configuration (the spec's ``label`` when
+    given, else ``PEs x (F x I)``). Points of different workloads, granularities, densities or
+    seeds are separate series (colour and marker), each with its own front. A sweep of a
+    single PE configuration is one series whose points are labelled by what varies.
+
+    Parameters
+    ----------
+    data
+        A sweep results store, export or table.
+    ax
+        One axes: draw panel (a) only into it. A sequence of three axes: draw (a), (b), (c).
+    area
+        With ``ax=None``: also draw the per-area panels (default); False gives panel (a) only.
+    title
+        Figure title; default :func:`figure_title`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    d = as_plot_data(data)
+    if d.kind != "sweep":
+        raise PlotError(f"{d.source}: the pe-sweep plot needs sweep results (scnn-sim sweep)")
+    tot = _sweep_ok_totals(d)
+    for r in tot:
+        r["_latency_ms"] = r["cycles"] / (_clock_ghz(r) * 1e9) * 1e3
+        r["_energy_uj"] = r["energy_pj.total"] / 1e6
+    many = ax is not None and isinstance(ax, (Sequence, np.ndarray))
+    if (ax is None and not area) or (ax is not None and not many):
+        own = ax is None
+        target = _axes(ax, height=2.6)
+        _draw_energy_latency(target, *_pe_sweep_series(tot))
+        _set_title(target, figure_title(d, title), own)
+        return target.figure
+    own = ax is None
+    if ax is None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(COLUMN_WIDTH, 5.6), layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = list(fig.subplots(3, 1, height_ratios=(1.35, 1, 1)))
+        axes[2].sharex(axes[1])
+    elif np.size(ax) != 3:
+        raise PlotError(f"ax: the pe-sweep plot draws into one axes or three, got {np.size(ax)}")
+    else:
+        axes = list(np.ravel(ax))
+    for r in tot:
+        r["_area_mm2"] = _area_mm2(r)
+        r["_perf_per_area"] = 1e3 / r["_latency_ms"] / r["_area_mm2"]
+        r["_edap"] = r["_energy_uj"] * r["_latency_ms"] * r["_area_mm2"]
+    lab, groups = _pe_sweep_series(tot)
+    _draw_energy_latency(axes[0], lab, groups)
+    _draw_vs_area(axes[1], lab, groups, "_perf_per_area", "perf. / area\n[1/(s mm²)]",
+                  names_on_top=True)
+    _draw_vs_area(axes[2], lab, groups, "_edap",
+                  f"energy x delay x area\n[{ENERGY_UNIT} ms mm²]", names_on_top=False)
+    axes[2].set_xlabel("chip area [mm²]")
+    for a, letter in zip(axes, "abc", strict=True):
+        a.text(-0.02, 1.0, f"({letter})", transform=a.transAxes, ha="right", va="bottom",
+               fontsize=7)
+    _set_title(axes[0], figure_title(d, title), own)
+    return axes[0].figure
 
 
 # --------------------------------------------------------------------------------------------

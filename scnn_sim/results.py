@@ -3,7 +3,9 @@
 JSON schema (stable keys; more may be added):
 
 ``{"scnn_sim_version", "workload", "arch", "energy_table", "seed", "granularity", "density",
-"layers": [record, ...], "totals": record}`` where a record has ``name``, ``cycles``,
+"area_table", "area_mm2", "layers": [record, ...], "totals": record}`` where ``area_mm2`` is
+the configuration's area (:mod:`scnn_sim.area`: mm2 of the chip per component, ``total``,
+``per_pe`` with its ``total``, ``dcnn`` and ``dcnn_opt``) and a record has ``name``, ``cycles``,
 ``cycle_breakdown`` (busy, conflict_stall, barrier_idle, halo, dram_stall, drain_stall; mean
 over PEs for the first three), ``oracle_cycles``, ``products`` (every multiplier product),
 ``on_plane_products`` (those whose output lies on the output plane; DNNsim's ``mults``),

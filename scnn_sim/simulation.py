@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from scnn_sim.arch import ArchConfig, load_arch
+from scnn_sim.area import AreaTable, area_model, load_area_table
 from scnn_sim.energy import EnergyTable, load_energy_table
 from scnn_sim.engine.baselines import dcnn_counts
 from scnn_sim.engine.layer import LayerCounts, encode_outputs, simulate_layer
@@ -88,6 +89,7 @@ def simulate(
     layers: Sequence[str] | None = None,
     weight_format: str = DEFAULT_WEIGHT_FORMAT,
     progress: bool = False,
+    area: AreaTable | str | os.PathLike | None = None,
 ) -> SimulationResult:
     """Simulate the conv layers of a network on SCNN.
 
@@ -127,6 +129,9 @@ def simulate(
         per-weight zero-run format for every granularity. Changes DRAM weight bits only.
     progress
         Show a progress bar (tqdm) on stderr.
+    area
+        Area table (default ``scnn16``, SCNN's Table 4): an object, a shipped name or a YAML
+        path; the result's ``area_mm2`` (:func:`scnn_sim.area.area_model`).
 
     Returns
     -------
@@ -135,6 +140,7 @@ def simulate(
     """
     arch_cfg = arch if isinstance(arch, ArchConfig) else load_arch(arch)
     table = energy if isinstance(energy, EnergyTable) else load_energy_table(energy)
+    area_table = area if isinstance(area, AreaTable) else load_area_table(area)
     _check_density(density)
     if granularity is not None:
         parse_granularity(granularity)
@@ -207,6 +213,8 @@ def simulate(
         seed=seed, weight_format=weight_format, clustered=clustered,
         pointwise_group=pointwise_group, layers=layers,
         granularity=gran or "as exported", density=density)
+    meta["area_table"] = area_table.name
+    meta["area_mm2"] = area_model(arch_cfg, area_table).to_dict()
     result_layers = [LayerResult(r) for r in records]
     totals = LayerResult(totals_record(records, arch_cfg.multipliers))
     return SimulationResult(meta=meta, layers=result_layers, totals=totals, outputs=outputs)

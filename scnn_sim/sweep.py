@@ -64,7 +64,8 @@ row per point (column ``layer``), in commit order. Config columns come first: ``
 ``arch.<path>`` for every varied parameter, ``arch_json`` (the full architecture),
 ``status``, ``error``, ``elapsed_s``, ``finished_at`` (Unix time), ``host``,
 ``scnn_sim_version``, ``layer``; then the metrics: the keys of
-:meth:`scnn_sim.results.SimulationResult.flat_rows` (``cycles``, ``energy_pj.total``, ...).
+:meth:`scnn_sim.results.SimulationResult.flat_rows` (``cycles``, ``energy_pj.total``, ...)
+and the point's area ``area_mm2.*`` (``area_mm2.total``, ``area_mm2.per_pe.total``, ...).
 Numeric columns are ``float64`` (``NaN`` = missing; booleans 0/1), text columns ``str``
 (lists and dicts as JSON). A failed point has one row, ``layer="total"``, with its error.
 
@@ -693,6 +694,7 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
                            "granularity": task.get("granularity"),
                            "host": f"{socket.gethostname()}:{os.getpid()}"}
     try:
+        from scnn_sim.results import flatten
         from scnn_sim.simulation import simulate
 
         result = simulate(
@@ -703,7 +705,9 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
             pointwise_group=task.get("pointwise_group", 1), layers=task.get("layers"),
             # options omit weight_format only when it is scnn (see spec_from_dict)
             weight_format=task.get("weight_format", "scnn"), progress=False)
-        out["rows"] = result.flat_rows()
+        # The configuration's area (scnn_sim.area) is a metric of every row of the point.
+        area = flatten({"area_mm2": result.meta["area_mm2"]})
+        out["rows"] = [{**r, **area} for r in result.flat_rows()]
         out["granularity"] = result.meta.get("granularity")
         out["status"] = "ok"
     except Exception as exc:  # noqa: BLE001 - a failing point is data, not a crash

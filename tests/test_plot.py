@@ -152,8 +152,66 @@ def test_pe_sweep_artists(results):
     texts = legend_texts(ax)
     assert texts[-1] == "Pareto front"
     assert len(texts) == 1 + 4  # series: granularity x density
-    labels = {t.get_text() for t in ax.texts}
+    labels = {t.get_text() for t in ax.texts} - {"(a)"}
     assert labels == {"16 PEs of 4x4", "4 PEs of 8x8"}
+
+
+def _flat(pairs):
+    return [float(v) for pair in pairs for v in pair]
+
+
+def _series_lines(ax):
+    return [ln for ln in ax.lines if ln.get_marker() not in (None, "None", "")]
+
+
+def test_pe_sweep_area_panels(results):
+    from scnn_sim.arch import arch_from_dict
+    from scnn_sim.area import area_model
+    from scnn_sim.sweep import load_sweep_results
+
+    fig = plot_pe_sweep(results / "sweep.h5")
+    assert len(fig.axes) == 3
+    b, c = fig.axes[1], fig.axes[2]
+    assert b.get_ylabel().startswith("perf. / area") and c.get_xlabel() == "chip area [mm²]"
+    assert c.get_ylabel().startswith("energy x delay x area")
+    assert b.get_xscale() == "log"
+    top = b.child_axes[0]
+    assert {t.get_text() for t in top.get_xticklabels()} == {"16 PEs of 4x4", "4 PEs of 8x8"}
+    df = load_sweep_results(results / "sweep.h5")
+    tot = df[(df["layer"] == "total") & (df["status"] == "ok")]
+    for _, r in tot.iterrows():  # the sweep recorded the area of each point's architecture
+        want = area_model(arch_from_dict(json.loads(r["arch_json"]))).total
+        assert r["area_mm2.total"] == pytest.approx(want)
+    area = tot["area_mm2.total"].to_numpy()
+    latency_ms = tot["cycles"].to_numpy() / 1e6  # 1 GHz
+    energy_uj = tot["energy_pj.total"].to_numpy() / 1e6
+    perf = sorted(zip(area, 1e3 / latency_ms / area, strict=True))
+    edap = sorted(zip(area, energy_uj * latency_ms * area, strict=True))
+    lines_b, lines_c = _series_lines(b), _series_lines(c)
+    assert len(lines_b) == len(lines_c) == 4  # granularity x density, 2 PE configs each
+    got_b = sorted(tuple(xy) for ln in lines_b for xy in ln.get_xydata())
+    got_c = sorted(tuple(xy) for ln in lines_c for xy in ln.get_xydata())
+    assert _flat(got_b) == pytest.approx(_flat(perf))
+    assert _flat(got_c) == pytest.approx(_flat(edap))
+    # Sweep files without area columns: the area comes from each point's arch_json.
+    old = df[[k for k in df.columns if not k.startswith("area_mm2.")]]
+    got_old = sorted(tuple(xy) for ln in _series_lines(plot_pe_sweep(old).axes[1])
+                     for xy in ln.get_xydata())
+    assert _flat(got_old) == pytest.approx(_flat(got_b))
+
+
+def test_pe_sweep_axes_options(results):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    assert len(plot_pe_sweep(results / "sweep.h5", area=False).axes) == 1
+    fig = Figure(figsize=(9, 2.5))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 3)
+    assert plot_pe_sweep(results / "sweep.h5", ax=axes) is fig
+    assert len(_series_lines(axes[2])) == 4
+    with pytest.raises(PlotError, match="one axes or three, got 2"):
+        plot_pe_sweep(results / "sweep.h5", ax=axes[:2])
 
 
 def test_pareto_front():

@@ -7,7 +7,8 @@ import argparse
 KIND_HELP = ("energy-breakdown: stacked energy per component and layer [\u00b5J]; "
              "cycles: SCNN vs oracle vs DCNN cycles per layer (sweep: utilisation vs density); "
              "granularity: memory references, storage and energy relative to fine; "
-             "pe-sweep: energy vs latency of a sweep with its Pareto front")
+             "pe-sweep: energy vs latency of a sweep with its Pareto front, and "
+             "performance / area and energy x delay x area vs chip area")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -53,6 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "on SCNN.")
     p.add_argument("workload", metavar="WORKLOAD|FILE.h5|FILE.npz")
     add_sim_options(p)
+    p.add_argument("--area", default=None, metavar="TABLE",
+                   help="area table: scnn16 (default, SCNN's Table 4) or a YAML path")
     p.add_argument("--granularity", default=None,
                    help="prune weights at this granularity (fine, vector, kernel, filter, "
                    "channel, block:AxBxCxD, nm:N:M)")
@@ -74,8 +76,8 @@ def main(args: argparse.Namespace) -> int:
     json_path = check_output_path(args.json, "--json") if args.json else None
     h5_path = check_output_path(args.h5, "--h5") if args.h5 else None
     result = simulate(
-        args.workload, arch=args.arch, energy=args.energy, granularity=args.granularity,
-        density=args.density, seed=args.seed, verify=args.verify,
+        args.workload, arch=args.arch, energy=args.energy, area=args.area,
+        granularity=args.granularity, density=args.density, seed=args.seed, verify=args.verify,
         count_merges=True if args.count_merges else None, clustered=args.clustered,
         pointwise_group=args.pointwise_group,
         layers=args.layers.split(",") if args.layers else None,
