@@ -79,6 +79,7 @@ def rule_runs(net: str, base: ArchConfig, layers: list[str], given: list[dict]) 
                                    "dram.bandwidth_gbytes_per_s": gbps})
             res = scnn_sim.simulate(net, arch=arch, layers=layers)
             out[rule, gbps] = {lr.name: lr.record for lr in res.layers}
+    return out
 
 
 #: Network energy relative to DCNN (SCNN Fig. 11 / section 6): SCNN and DCNN-opt.
