@@ -46,6 +46,7 @@ bench-all: bench
 # dense AlexNet conv layers, alternately (benchmarks/bench_peers.py); then the sweep's scaling
 # with local and dask workers (benchmarks/bench_sweep_scaling.py).
 PEERS_VENV ?= .venv-peers
+PEER_ROUNDS ?= 3
 
 $(PEERS_VENV)/.installed:
 	$(PY) -m venv $(PEERS_VENV)
@@ -54,7 +55,7 @@ $(PEERS_VENV)/.installed:
 	touch $@
 
 bench-peers: $(VENV)/.installed $(PEERS_VENV)/.installed
-	$(BIN)/python benchmarks/bench_peers.py --peer-python $(PEERS_VENV)/bin/python
+	$(BIN)/python benchmarks/bench_peers.py --peer-python $(PEERS_VENV)/bin/python --rounds $(PEER_ROUNDS)
 
 bench-sweep: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_sweep_scaling.py
