@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 WORKLOAD ?= alexnet
 
-.PHONY: run test lint bench bench-all bench-real clean
+.PHONY: run test lint bench bench-all bench-real bench-peers bench-sweep clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,6 +42,24 @@ bench-all: bench
 	$(BIN)/python benchmarks/scnn_reproduction.py
 	$(BIN)/python benchmarks/granularity_study.py
 
+# SCALE-Sim 3.0 (PyPI, needs numpy<2) in its own venv, timed against `scnn-sim run` on the same
+# dense AlexNet conv layers, alternately (benchmarks/bench_peers.py); then the sweep's scaling
+# with local and dask workers (benchmarks/bench_sweep_scaling.py).
+PEERS_VENV ?= .venv-peers
+PEER_ROUNDS ?= 3
+
+$(PEERS_VENV)/.installed:
+	$(PY) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install -q --upgrade pip
+	$(PEERS_VENV)/bin/pip install -q 'scalesim==3.0.0' 'numpy<2'
+	touch $@
+
+bench-peers: $(VENV)/.installed $(PEERS_VENV)/.installed
+	$(BIN)/python benchmarks/bench_peers.py --peer-python $(PEERS_VENV)/bin/python --rounds $(PEER_ROUNDS)
+
+bench-sweep: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_sweep_scaling.py
+
 # The real-data study (issue 5): needs Debian's dataset-fashion-mnist (root) and torch.
 bench-real: $(BIN)/python
 	dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || \
@@ -50,4 +68,4 @@ bench-real: $(BIN)/python
 	$(BIN)/python benchmarks/real_study.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) $(PEERS_VENV) build dist *.egg-info
