@@ -4,7 +4,7 @@ Each measurement is one whole ``scnn-sim sweep example -o <fresh file>`` process
 start, imports, all 8 points, the results file); the dask cases start
 ``distributed.LocalCluster(n_workers=k, threads_per_worker=1, processes=True)`` here, pass its
 address with ``--scheduler`` and close it afterwards (cluster start-up is not timed). The
-output suffix is ``.h5``, the CLI's documented one. Prints a table; JSON to
+output is an SQLite sweep store (``.sqlite``, the CLI's default). Prints a table; JSON to
 benchmarks/out/bench_sweep_scaling.json (``--refresh``: benchmarks/results/).
 
     python benchmarks/bench_sweep_scaling.py [--spec example] [--cases local1,local2,dask1,dask2]
@@ -52,7 +52,7 @@ def count_points(spec: str) -> int:
 
 def run_case(spec: str, kind: str, n: int, work: Path) -> float:
     """Whole-process wall seconds of one sweep into a fresh output file."""
-    out = work / f"{kind}{n}.h5"
+    out = work / f"{kind}{n}.sqlite"
     if kind == "local":
         t0 = time.perf_counter()
         subprocess.run(sweep_cmd(spec, out, kind, n), check=True, capture_output=True)
@@ -77,7 +77,7 @@ def main() -> int:
     points = count_points(args.spec)
     work = Path(tempfile.mkdtemp(prefix="bench_sweep_"))
     # one untimed point first: fills numba's on-disk cache so no case pays the compile
-    subprocess.run(sweep_cmd(args.spec, work / "warm.h5", "local", 1) + ["--max-points", "1"],
+    subprocess.run(sweep_cmd(args.spec, work / "warm.sqlite", "local", 1) + ["--max-points", "1"],
                    check=True, capture_output=True)
     rows = []
     for kind, n in cases:

@@ -130,7 +130,7 @@ def test_sweep_cases_and_commands(scaling, tmp_path):
     for bad in ("local0", "dask", "thread2"):
         with pytest.raises(SystemExit):
             scaling.parse_case(bad)
-    out = tmp_path / "x.h5"
+    out = tmp_path / "x.sqlite"
     local = scaling.sweep_cmd("example", out, "local", 2)
     assert local[-2:] == ["--workers", "2"] and str(out) in local
     dask = scaling.sweep_cmd("example", out, "dask", 1, "tcp://127.0.0.1:1")
