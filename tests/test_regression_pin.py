@@ -130,6 +130,15 @@ def test_forced_overflow_is_really_exercised(pinned):
                    for m in maps), rule
 
 
+def test_first_difference_finds_nested_value_and_type_changes():
+    a = {"x": {"y": [1, 2, {"z": 3}]}, "e": 1.5}
+    assert _first_difference(a, json.loads(json.dumps(a))) is None
+    assert _first_difference(a, {"x": {"y": [1, 2, {"z": 4}]}, "e": 1.5}) == ".x.y[2].z: 3 != 4"
+    assert _first_difference(a, {"x": {"y": [1, 2, {"z": 3}]}, "e": 1}) == ".e: 1.5 != 1"
+    assert _first_difference({"n": 1}, {"n": 1.0}) == ".n: 1 != 1.0"
+    assert "only one" in _first_difference(a, {"x": a["x"]})
+
+
 @pytest.mark.parametrize(("layer_name", "config"), CASES)
 def test_record_is_unchanged(pinned, layer_name, config):
     got = record(layer_name, config)
