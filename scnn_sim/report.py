@@ -23,7 +23,6 @@ from tabulate import tabulate
 
 from scnn_sim.errors import OutputError
 
-
 #: Output formats of the commands' ``--format`` option.
 FORMATS = ("table", "csv", "markdown", "json")
 
@@ -393,4 +392,4 @@ def json_text(obj: Any) -> str:
 
 def note(fmt: str, message: str) -> None:
     """Print a status line: on stdout for text tables, on stderr for machine formats."""
-    print(message, file=sys.stdout if fmt == "table" else sys.stderr)
+    print(message, file=sys.stdout if fmt == "table" else sys.stderr, flush=True)

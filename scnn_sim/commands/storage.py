@@ -6,7 +6,15 @@ import argparse
 from typing import Any
 
 from scnn_sim.commands.run import seed_arg
-from scnn_sim.report import atomic_write_json, check_output_path, format_table
+from scnn_sim.report import (
+    add_format_options,
+    atomic_write_json,
+    check_output_path,
+    format_table,
+    json_text,
+    note,
+    select_columns,
+)
 from scnn_sim.storage import dense_bits, ratio_text, storage_report
 
 DEFAULT_GRANULARITIES = "fine,vector,kernel,filter"
@@ -42,7 +50,8 @@ def _row(r: dict[str, Any], first: list[Any]) -> list[Any]:
     ]
 
 
-def storage_text(report: dict[str, Any], per_layer: bool = False) -> str:
+def storage_text(report: dict[str, Any], per_layer: bool = False, fmt: str = "table",
+                 columns: str | None = None) -> str:
     """Render a storage report (from :func:`scnn_sim.storage.storage_report`) as text.
 
     Parameters
@@ -51,6 +60,12 @@ def storage_text(report: dict[str, Any], per_layer: bool = False) -> str:
         The report.
     per_layer : bool
         Also print one table per granularity with a row per layer.
+    fmt : {"table", "csv", "markdown", "json"}
+        ``json``: the ``--json`` document; ``csv``: the granularity table (with
+        ``per_layer``: one row per granularity and layer, a ``granularity`` column first);
+        ``markdown``: the tables without the notes.
+    columns : str, optional
+        Comma-separated columns to keep.
 
     Returns
     -------
@@ -58,6 +73,14 @@ def storage_text(report: dict[str, Any], per_layer: bool = False) -> str:
         A header, the table with one row per granularity, and a note on the formats.
     """
     rows = report["granularities"]
+    if fmt == "json":
+        return json_text(report)
+    if fmt == "csv" and per_layer:
+        return format_table(["granularity", "layer"] + _HEADERS[1:],
+                            [_row(x, [x["granularity"], x["layer"]]) for x in report["layers"]],
+                            fmt, columns)
+    if fmt in ("csv", "markdown") and not per_layer:
+        return format_table(_HEADERS, [_row(r, [r["granularity"]]) for r in rows], fmt, columns)
     n_layers = len({r["layer"] for r in report["layers"]})
     total = rows[0]["total_weights"] if rows else 0
     lines = [
@@ -66,7 +89,7 @@ def storage_text(report: dict[str, Any], per_layer: bool = False) -> str:
         f"target density {report['density']:g}, {report['index_bits_per_index']}-bit indices, "
         f"seed {report['seed']}",
         "",
-        format_table(_HEADERS, [_row(r, [r["granularity"]]) for r in rows]),
+        format_table(_HEADERS, [_row(r, [r["granularity"]]) for r in rows], fmt, columns),
         "",
         "fine: SCNN per-weight zero-run index; coarser: one run index per kept group.",
     ]
@@ -77,7 +100,8 @@ def storage_text(report: dict[str, Any], per_layer: bool = False) -> str:
             lines += [
                 "",
                 f"granularity {g}, per layer:",
-                format_table(["layer"] + _HEADERS[1:], [_row(x, [x["layer"]]) for x in per]),
+                format_table(["layer"] + _HEADERS[1:], [_row(x, [x["layer"]]) for x in per],
+                             fmt, columns),
             ]
     return "\n".join(lines)
 
@@ -85,6 +109,7 @@ def storage_text(report: dict[str, Any], per_layer: bool = False) -> str:
 def run_storage(args: argparse.Namespace) -> int:
     """Compute, print and optionally save the storage report; return the exit status."""
     json_path = check_output_path(args.json, "--json") if args.json else None
+    select_columns(["layer", "granularity"] + _HEADERS[1:], args.columns)
     report = storage_report(
         args.workload,
         args.density,
@@ -96,10 +121,10 @@ def run_storage(args: argparse.Namespace) -> int:
         pointwise_group=args.pointwise_group,
         kc=args.kc,
     )
-    print(storage_text(report, per_layer=args.per_layer))
+    print(storage_text(report, per_layer=args.per_layer, fmt=args.format, columns=args.columns))
     if json_path:
         atomic_write_json(json_path, report)
-        print(f"\nJSON written to {args.json}")
+        note(args.format, f"\nJSON written to {args.json}")
     return 0
 
 
@@ -135,4 +160,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--per-layer", action="store_true", help="also print per-layer tables")
     p.add_argument("--json", metavar="PATH", help="write the report as JSON (atomically)")
+    add_format_options(p)
     p.set_defaults(func=run_storage)
