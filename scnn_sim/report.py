@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import inspect
 import io
 import json
 import math
@@ -19,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tabulate import tabulate
+import tabulate as tabulate_module
 
 from scnn_sim.errors import OutputError
+
+_TABULATE_KEEPS_SPACE_ARG = "preserve_whitespace" in inspect.signature(
+    tabulate_module.tabulate).parameters
 
 #: Output formats of the commands' ``--format`` option.
 FORMATS = ("table", "csv", "markdown", "json")
@@ -99,8 +103,16 @@ def _cells(rows: Sequence[Sequence[Any]], n: int) -> tuple[list[list[str]], list
 
 def _tab(headers: Sequence[str], text: list[list[str]], numeric: list[bool],
          tablefmt: str) -> str:
-    return tabulate(text, headers=list(headers), tablefmt=tablefmt, disable_numparse=True,
-                    colalign=["right" if x else "left" for x in numeric])
+    # Keep indented labels ("  dram [uJ]"): a keyword from tabulate 0.10, a module flag before.
+    kw = {"preserve_whitespace": True} if _TABULATE_KEEPS_SPACE_ARG else {}
+    old = tabulate_module.PRESERVE_WHITESPACE
+    tabulate_module.PRESERVE_WHITESPACE = True
+    try:
+        return tabulate_module.tabulate(
+            text, headers=list(headers), tablefmt=tablefmt, disable_numparse=True,
+            colalign=["right" if x else "left" for x in numeric], **kw)
+    finally:
+        tabulate_module.PRESERVE_WHITESPACE = old
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "table",
