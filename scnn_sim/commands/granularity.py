@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
 from scnn_sim.commands.run import add_sim_options, add_weight_format_option
 from scnn_sim.report import (
+    TABLE_WIDTH,
     add_format_options,
     atomic_write_json,
     check_output_path,
@@ -239,7 +241,9 @@ def study_text(study: dict[str, Any], per_layer: bool = False, fmt: str = "table
     ]
     if per_layer:
         lines += _per_layer_tables(study, model)
-    return "\n".join(lines)
+    # Prose lines wrap at the table width (tables, the elements with newlines, are split).
+    return "\n".join(x if "\n" in x else "\n".join(textwrap.wrap(x, TABLE_WIDTH)) or x
+                     for x in lines)
 
 
 def run_granularity(args: argparse.Namespace) -> int:

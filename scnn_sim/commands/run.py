@@ -187,7 +187,8 @@ def render(result: SimulationResult, fmt: str = "table", columns: str | None = N
              "memory references by structure [M accesses at native width / Mbit]: " + ", ".join(
                  f"{k} {v['accesses'] / 1e6:,.3f} / {v['bits'] / 1e6:,.1f}"
                  for k, v in tot["memory_references"]["per_structure"].items())]
-    # The summary lines wrap at the table width like the tables.
-    lines[2:] = [w for ln in lines[2:] for w in (textwrap.wrap(ln, TABLE_WIDTH,
-                                                             subsequent_indent="  ") or [""])]
-    return "\n".join(lines)
+    # The header and summary lines wrap at the table width like the tables.
+    def wrap(part: list[str]) -> list[str]:
+        return [w for ln in part
+                for w in (textwrap.wrap(ln, TABLE_WIDTH, subsequent_indent="  ") or [""])]
+    return "\n".join([*wrap(lines[:1]), lines[1], *wrap(lines[2:])])
