@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+import numpy as np
 import pytest
 
 from scnn_sim import cli
@@ -96,3 +97,68 @@ def test_unknown_column_is_one_line_before_work(command, listed, tiny, capsys):
     assert out == ""
     assert len(err.strip().splitlines()) == 1
     assert "unknown column 'nope'" in err and "allowed:" in err and listed in err
+
+
+# ------------------------------------------------------------ one's own files: show, storage
+
+
+@pytest.fixture
+def own_files(tmp_path):
+    """An exported-layer .h5 (kernel-pruned layer) and a one-layer .npz, written with numpy's
+    and the project's writers."""
+    from scnn_sim.h5io import write_layers
+    from scnn_sim.sparsity import prune
+    from scnn_sim.tensors import LayerTensors
+    from scnn_sim.workload import Layer
+
+    rng = np.random.default_rng(5)
+    lay = Layer("conv1", C=8, K=16, R=3, S=3, H=8, W=8, padding=1)
+    w, _ = prune(rng.standard_normal(lay.weight_shape).astype(np.float32), 0.25, "kernel")
+    a = np.maximum(rng.standard_normal((8, 8, 8)), 0).astype(np.float32)
+    h5 = tmp_path / "mine.h5"
+    write_layers(h5, [LayerTensors(lay, w, a)], source_model="test", granularity="kernel",
+                 density=0.25)
+    npz = tmp_path / "mine.npz"
+    np.savez(npz, weights=w, activations=a, C=8, K=16, R=3, S=3, H=8, W=8, stride=1, padding=1,
+             groups=1)
+    return str(h5), str(npz), w
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_storage_of_own_file_uses_its_weights(own_files, which, capsys):
+    path, w = own_files[which], own_files[2]
+    rows = {r["granularity"]: r for r in csv.DictReader(io.StringIO(_out(
+        capsys, ["storage", path, "--granularities", "fine,kernel", "--format", "csv"])))}
+    nnz = int(np.count_nonzero(w))
+    # No pruning: every granularity stores exactly the file's non-zeros; the kernel index
+    # (one run per kept 3x3 kernel) is far smaller than SCNN's per-weight one.
+    assert int(rows["fine"]["kept_weights"]) == nnz
+    assert int(rows["kernel"]["kept_weights"]) == nnz
+    assert float(rows["kernel"]["index_bits_Mbit"]) < float(rows["fine"]["index_bits_Mbit"]) / 4
+    doc = json.loads(_out(capsys, ["storage", path, "--format", "json"]))
+    assert doc["weights"] == "stored" and doc["density"] is None
+    # With --density the real weights are pruned further.
+    pruned = json.loads(_out(capsys, ["storage", path, "--density", "0.1", "--format", "json"]))
+    assert pruned["granularities"][0]["kept_weights"] < nnz
+
+
+def test_show_own_files(own_files, capsys):
+    for path in own_files[:2]:
+        out = _out(capsys, ["show", path])
+        assert "0.250" in out  # the weight density measured in the file
+
+
+def test_storage_needs_density_without_weights(tiny, capsys):
+    assert cli.main(["storage", tiny]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "density" in err
+
+
+@pytest.mark.parametrize("name", ["bad.h5", "bad.npz"])
+def test_bad_own_file_is_one_line(tmp_path, name, capsys):
+    p = tmp_path / name
+    p.write_bytes(b"not a file of that kind")
+    for cmd in (["show", str(p)], ["storage", str(p)]):
+        assert cli.main(cmd) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and name in err

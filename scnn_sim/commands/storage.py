@@ -86,8 +86,11 @@ def storage_text(report: dict[str, Any], per_layer: bool = False, fmt: str = "ta
     lines = [
         f"workload {report['workload']}: {n_layers} conv layers, {total:,} weights, dense "
         f"{dense_bits(report) / 1e6:.3f} Mbit at {report['value_bits']}-bit values",
-        f"target density {report['density']:g}, {report['index_bits_per_index']}-bit indices, "
-        f"seed {report['seed']}",
+        (f"target density {report['density']:g}" if report["density"] is not None else
+         "stored weights as they are (no pruning)")
+        + f", {report['index_bits_per_index']}-bit indices"
+        + (f", seed {report['seed']}" if report.get("weights") != "stored" else
+           ", weights from the file"),
         "",
         format_table(_HEADERS, [_row(r, [r["granularity"]]) for r in rows], fmt, columns),
         "",
@@ -137,8 +140,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "each granularity and report value bits, index bits, placeholders and compression "
         "(fine: SCNN per-weight zero-run index; coarse: one run index per kept group).",
     )
-    p.add_argument("workload", metavar="WORKLOAD", help="built-in workload name or YAML path")
-    p.add_argument("--density", type=float, required=True, help="target weight density in [0, 1]")
+    p.add_argument("workload", metavar="WORKLOAD|FILE.h5|FILE.npz",
+                   help="built-in workload name, YAML path, or an exported-layer .h5 / "
+                   "one-layer .npz file (its real weights)")
+    p.add_argument("--density", type=float, default=None,
+                   help="target weight density in [0, 1] (required for workloads of shapes; "
+                   "for a file, omit it to size the stored weights without pruning)")
     p.add_argument("--value-bits", type=int, default=16, help="bits per weight value: 16, 8 or 4")
     p.add_argument("--index-bits", type=int, default=4, help="bits per run index, 1..16")
     p.add_argument(
