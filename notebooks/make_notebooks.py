@@ -328,8 +328,11 @@ compare performance per mm2 and energy x delay x area. The F*I x A crossbar grow
 (F x I)^2 per PE when A = 2 x F x I, so large PEs pay most of their area in the scatter network.
 
 Modelling assumption, so that only the PE granularity changes: per PE, the accumulator has
-A = 2 x F x I banks (SCNN's ratio, 32 banks for 4x4) of 32 entries, and IARAM/OARAM scale
-with the PE's share of the array (total SRAM fixed at 64 x 10 KB each)."""),
+A = 2 x F x I banks (SCNN's ratio, 32 banks for 4x4) of 32 entries, IARAM/OARAM scale
+with the PE's share of the array (total SRAM fixed at 64 x 10 KB each), and the cap of the
+output-channel group Kc scales with F (`dataflow.kc_max` = 2 x F: 8 for 4x4, 32 for 16x16),
+as in `benchmarks/scnn_reproduction.py`, so the whole-network figure here is the one the
+README reports (without the scaled cap, 16x16 PEs are held to Kc = 8 and lose far more)."""),
     params_cell(),
     new_code_cell(SETUP),
     new_code_cell('''\
@@ -350,6 +353,7 @@ points = [{
     "accumulator.banks": 2 * f * f,
     "buffers.iaram_bytes": 10240 * 64 // (side * side),
     "buffers.oaram_bytes": 10240 * 64 // (side * side),
+    "dataflow.kc_max": 2 * f,  # Kc cap scaled with F, as in the benchmark
 } for side, f in PE_CONFIGS]
 spec = {"workloads": [WORKLOAD], "mode": "list", "points": points, "seeds": [SEED]}
 if LAYERS:

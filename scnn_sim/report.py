@@ -4,53 +4,179 @@ by every command."""
 from __future__ import annotations
 
 import contextlib
+import csv
+import inspect
+import io
 import json
+import math
 import os
+import re
 import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tabulate as tabulate_module
 
 from scnn_sim.errors import OutputError
 
+_TABULATE_KEEPS_SPACE_ARG = "preserve_whitespace" in inspect.signature(
+    tabulate_module.tabulate).parameters
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Render rows as an aligned text table; numbers right-aligned, text left-aligned.
+#: Output formats of the commands' ``--format`` option.
+FORMATS = ("table", "csv", "markdown", "json")
 
-    Put units in the headers (``"cycles"``, ``"energy [uJ]"``).
+#: Default width of terminal tables; wider tables are split into column blocks.
+TABLE_WIDTH = 120
+
+
+def column_key(header: str) -> str:
+    """The CSV/JSON name of a table header: units kept, punctuation dropped.
+
+    ``"energy [uJ]"`` -> ``"energy_uJ"``, ``"cycles [k]"`` -> ``"cycles_k"``, ``"w dens"`` ->
+    ``"w_dens"``.
     """
-    def cell(v: Any) -> str:
-        if isinstance(v, float):
-            if v != 0 and (abs(v) >= 1e7 or abs(v) < 1e-3):
-                return f"{v:.3e}"
-            return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.1f}"
-        if isinstance(v, int):
-            return f"{v:,}"
-        return str(v)
+    key = re.sub(r"[^0-9A-Za-z]+", "_", header.replace("+", "_plus_")).strip("_")
+    return key or "column"
 
-    text = [[cell(v) for v in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in text:
-        for i, v in enumerate(row):
-            widths[i] = max(widths[i], len(v))
-    numeric = [
-        all(isinstance(r[i], (int, float)) for r in rows) if rows else False
-        for i in range(len(headers))
-    ]
 
-    def line(vals: Sequence[str]) -> str:
-        return "  ".join(
-            v.rjust(widths[i]) if numeric[i] else v.ljust(widths[i]) for i, v in enumerate(vals)
-        ).rstrip()
+def select_columns(headers: Sequence[str], columns: str | Sequence[str] | None,
+                   option: str = "--columns") -> list[int]:
+    """Indices of the chosen columns (by header or :func:`column_key`), in the order given.
 
-    out = [line(list(headers)), line(["-" * w for w in widths])]
-    out += [line(r) for r in text]
-    return "\n".join(out)
+    The first column (the row label) is always kept.
+
+    Raises
+    ------
+    OutputError
+        One line naming the unknown column and listing the allowed ones.
+    """
+    if not columns:
+        return list(range(len(headers)))
+    wanted = [c.strip() for c in columns.split(",")] if isinstance(columns, str) else list(columns)
+    keys = [column_key(h) for h in headers]
+    chosen = [0]
+    for c in wanted:
+        if not c:
+            continue
+        for i, (h, k) in enumerate(zip(headers, keys, strict=True)):
+            if c in (h, k):
+                if i not in chosen:
+                    chosen.append(i)
+                break
+        else:
+            raise OutputError(f"{option}: unknown column {c!r}; allowed: {', '.join(keys)}")
+    return chosen
+
+
+def _column_format(values: Sequence[Any]) -> Callable[[Any], str]:
+    """One number format for a whole column, chosen from its values."""
+    nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if nums and all(isinstance(v, int) for v in nums):
+        return lambda v: f"{v:,}"
+    finite = [abs(float(v)) for v in nums if math.isfinite(v)]
+    big = max(finite, default=0.0)
+    small = min((v for v in finite if v), default=0.0)
+    if big >= 1e7 or (small and small < 1e-3 and big < 1e3):
+        return lambda v: f"{v:.3e}"
+    if big >= 100:
+        return lambda v: f"{v:,.1f}"
+    return lambda v: f"{v:.3f}"
+
+
+def _cells(rows: Sequence[Sequence[Any]], n: int) -> tuple[list[list[str]], list[bool]]:
+    text = [[""] * n for _ in rows]
+    numeric = []
+    for i in range(n):
+        col = [r[i] for r in rows]
+        fmt = _column_format(col)
+        isnum = [isinstance(v, (int, float)) and not isinstance(v, bool) for v in col]
+        numeric.append(bool(col) and sum(isnum) * 2 >= len(col))
+        for j, v in enumerate(col):
+            text[j][i] = fmt(v) if isnum[j] and math.isfinite(v) else ("-" if isnum[j] else str(v))
+    return text, numeric
+
+
+def _tab(headers: Sequence[str], text: list[list[str]], numeric: list[bool],
+         tablefmt: str) -> str:
+    # Keep indented labels ("  dram [uJ]"): a keyword from tabulate 0.10, a module flag before.
+    kw = {"preserve_whitespace": True} if _TABULATE_KEEPS_SPACE_ARG else {}
+    old = tabulate_module.PRESERVE_WHITESPACE
+    tabulate_module.PRESERVE_WHITESPACE = True
+    try:
+        return tabulate_module.tabulate(
+            text, headers=list(headers), tablefmt=tablefmt, disable_numparse=True,
+            colalign=["right" if x else "left" for x in numeric], **kw)
+    finally:
+        tabulate_module.PRESERVE_WHITESPACE = old
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "table",
+                 columns: str | Sequence[str] | None = None,
+                 width: int | None = TABLE_WIDTH) -> str:
+    """Render rows as a table: aligned text, CSV, Markdown or JSON records.
+
+    Parameters
+    ----------
+    headers
+        Column names with units (``"cycles"``, ``"energy [uJ]"``).
+    rows
+        The rows; numbers are formatted with one format per column (text tables).
+    fmt : {"table", "csv", "markdown", "json"}
+        ``table``: aligned text, numbers right-aligned; ``csv``: one header row of
+        :func:`column_key` names, full-precision values; ``markdown``: a GitHub table;
+        ``json``: a list of ``{column_key: value}`` records.
+    columns
+        Keep only these columns (headers or keys; the first column is always kept).
+    width
+        ``table`` only: a table wider than this is split into blocks of columns, each
+        repeating the first column (``None``: never split).
+
+    Returns
+    -------
+    str
+        The rendered table, without a trailing newline.
+    """
+    keep = select_columns(headers, columns)
+    headers = [headers[i] for i in keep]
+    rows = [[r[i] for i in keep] for r in rows]
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow([column_key(h) for h in headers])
+        w.writerows([[_py(v) for v in r] for r in rows])
+        return buf.getvalue().rstrip("\n")
+    if fmt == "json":
+        keys = [column_key(h) for h in headers]
+        return json.dumps([{k: _py(v) for k, v in zip(keys, r, strict=True)} for r in rows],
+                          indent=2)
+    text, numeric = _cells(rows, len(headers))
+    if fmt == "markdown":
+        return _tab(headers, text, numeric, "github")
+    if fmt != "table":
+        raise OutputError(f"--format: unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
+    out = _tab(headers, text, numeric, "simple")
+    if width is None or max(map(len, out.splitlines()), default=0) <= width or len(headers) < 3:
+        return out
+    def block(idx: list[int]) -> str:
+        return _tab([headers[j] for j in idx], [[t[j] for j in idx] for t in text],
+                    [numeric[j] for j in idx], "simple")
+
+    blocks: list[str] = []
+    current = [0]
+    for i in range(1, len(headers)):
+        cand = block(current + [i])
+        if len(current) == 1 or max(map(len, cand.splitlines())) <= width:
+            current.append(i)
+        else:
+            blocks.append(block(current))
+            current = [0, i]
+    blocks.append(block(current))
+    return "\n\n".join(blocks)
 
 
 def table_records(table: Any) -> list[dict[str, Any]]:
@@ -252,4 +378,30 @@ def _umask() -> int:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON, atomically."""
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+    atomic_write_bytes(path, (json_text(obj) + "\n").encode())
+
+
+# --------------------------------------------------------------------------------------------
+# Command-line options
+
+
+def add_format_options(p: Any, columns: bool = True) -> None:
+    """Add ``--format`` (and ``--columns``) to an argparse parser."""
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="stdout format: table (aligned text, at most 120 columns wide, wider "
+                   "tables split into blocks), csv (one header row, units in the column "
+                   "names), markdown, json (the --json document); default table")
+    if columns:
+        p.add_argument("--columns", default=None, metavar="A,B,...",
+                       help="show only these columns (header or CSV name; the first column "
+                       "is always kept)")
+
+
+def json_text(obj: Any) -> str:
+    """The JSON text :func:`atomic_write_json` writes, without its final newline."""
+    return json.dumps(obj, indent=2, sort_keys=False)
+
+
+def note(fmt: str, message: str) -> None:
+    """Print a status line: on stdout for text tables, on stderr for machine formats."""
+    print(message, file=sys.stdout if fmt == "table" else sys.stderr, flush=True)

@@ -99,7 +99,7 @@ def _finish_row(row: dict[str, Any], value_bits: int) -> dict[str, Any]:
 
 def layer_storage(
     weights: np.ndarray,
-    density: float,
+    density: float | None,
     granularity: str | Granularity,
     value_bits: int = 16,
     index_bits: int = 4,
@@ -113,8 +113,10 @@ def layer_storage(
     ----------
     weights : np.ndarray
         Dense ``[K, C, R, S]`` weights.
-    density : float
-        Target fraction of weights kept (ignored for ``nm:N:M``).
+    density : float or None
+        Target fraction of weights kept (ignored for ``nm:N:M``); ``None``: no pruning, size
+        the weights as they are (their zeros are the pruned weights, kept groups are the
+        groups with a non-zero).
     granularity : str or Granularity
         Pruning granularity (see :func:`scnn_sim.sparsity.parse_granularity`).
     value_bits, index_bits : int
@@ -130,7 +132,10 @@ def layer_storage(
         One row with the keys of :data:`ROW_KEYS`.
     """
     g = parse_granularity(granularity)
-    pruned, mask = prune(weights, density, g, norm=norm, pointwise_group=pointwise_group)
+    if density is None and g.kind != "nm":
+        pruned, mask = weights, weights != 0
+    else:
+        pruned, mask = prune(weights, density, g, norm=norm, pointwise_group=pointwise_group)
     rle = size_scnn_rle(pruned, value_bits, index_bits, kc=kc)
     main: FormatSize
     if g.kind == "fine":
@@ -199,7 +204,7 @@ def _parse_granularities(granularities: Any) -> list[Granularity]:
 
 def storage_report(
     workload: Workload | str | os.PathLike,
-    density: float,
+    density: float | None,
     value_bits: int = 16,
     index_bits: int = 4,
     granularities: Sequence[str | Granularity] | str = ("fine", "vector", "kernel", "filter"),
@@ -213,9 +218,12 @@ def storage_report(
     Parameters
     ----------
     workload : Workload or str or path
-        A loaded workload, a built-in workload name or a YAML path.
-    density : float
-        Target weight density in [0, 1], the same for every layer and granularity.
+        A loaded workload, a built-in workload name, a YAML path, or an exported-layer
+        ``.h5`` / one-layer ``.npz`` file: then its real weights are used instead of
+        synthetic ones.
+    density : float or None
+        Target weight density in [0, 1], the same for every layer and granularity. ``None``
+        (files only): no pruning; every granularity sizes the stored weights as they are.
     value_bits : {16, 8, 4}
         Bits per stored weight value.
     index_bits : int
@@ -247,7 +255,18 @@ def storage_report(
         :class:`SparsityError` on a bad density, value/index width, seed, granularity or a
         workload without conv layers; :class:`WorkloadError` from loading the workload.
     """
-    d = _check_args(density, value_bits, index_bits, seed, pointwise_group, kc)
+    from scnn_sim.simulation import resolve_workload
+
+    real = None
+    if isinstance(workload, (str, os.PathLike)):
+        _, workload, real = resolve_workload(workload)
+    if density is None and real is None:
+        raise SparsityError("density: required for a workload of shapes (only an exported "
+                            ".h5/.npz file has weights to size as they are)")
+    d = _check_args(0.5 if density is None else density, value_bits, index_bits, seed,
+                    pointwise_group, kc)
+    if density is None:
+        d = None
     if norm not in ("l1", "l2"):
         raise SparsityError(f"unknown norm {norm!r}: expected 'l1' or 'l2'")
     grans = _parse_granularities(granularities)
@@ -262,9 +281,12 @@ def storage_report(
     rng = np.random.default_rng(seed)
     totals = {g.spec: dict.fromkeys(_SUM_KEYS, 0) for g in grans}
     layer_rows: list[dict[str, Any]] = []
+    stored = {t.layer.name: t.weights for t in real} if real is not None else {}
     for layer in layers:
-        # One draw per layer, shared by every granularity.
-        w = synthetic_weights(layer.weight_shape, rng)
+        # One draw per layer, shared by every granularity (or the file's real weights).
+        w = stored.get(layer.name)
+        if w is None:
+            w = synthetic_weights(layer.weight_shape, rng)
         for g in grans:
             row = layer_storage(
                 w, d, g, value_bits, index_bits, norm=norm, pointwise_group=pointwise_group,
@@ -277,6 +299,7 @@ def storage_report(
     return {
         "workload": workload.name,
         "density": d,
+        "weights": "synthetic" if real is None else "stored",
         "value_bits": int(value_bits),
         "index_bits_per_index": int(index_bits),
         "seed": int(seed),

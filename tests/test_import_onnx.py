@@ -105,7 +105,7 @@ def test_import_with_images_captures_real_inputs_and_runs_verified(model, tmp_pa
     assert "pool1 after conv1: max window 2 stride 2 padding 0" in attrs["pooling"]
     assert attrs["not_modelled"] == "Softmax x1"
 
-    assert cli.main(["run", str(out), "--verify"]) == 0
+    assert cli.main(["run", str(out), "--verify", "--columns", "verified"]) == 0
     o = capsys.readouterr().out
     rows = [line for line in o.splitlines() if line.startswith(("conv1", "conv2", "conv3/s2"))]
     assert len(rows) == 3 and all(r.rstrip().endswith("yes") for r in rows)

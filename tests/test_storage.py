@@ -18,6 +18,7 @@ from scnn_sim.workload import Layer, Workload
 TOP_KEYS = [
     "workload",
     "density",
+    "weights",
     "value_bits",
     "index_bits_per_index",
     "seed",

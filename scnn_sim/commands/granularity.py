@@ -10,11 +10,20 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
 from scnn_sim.commands.run import add_sim_options, add_weight_format_option
-from scnn_sim.report import atomic_write_json, check_output_path, format_table
+from scnn_sim.report import (
+    TABLE_WIDTH,
+    add_format_options,
+    atomic_write_json,
+    check_output_path,
+    format_table,
+    json_text,
+    note,
+)
 from scnn_sim.study import ACC_MODELS, DEFAULT_GRANULARITIES, DRAM_WORD_BITS, StudyError
 
 _SHORT = {"per_product": "product", "same_address": "addr", "wide": "wide"}
@@ -167,7 +176,20 @@ def _per_layer_tables(study: dict[str, Any], model: str) -> list[str]:
     return lines
 
 
-def study_text(study: dict[str, Any], per_layer: bool = False) -> str:
+def network_table(study: dict[str, Any], fmt: str = "table", columns: str | None = None) -> str:
+    """Every network column of the study in one table, one row per granularity.
+
+    What ``--format csv|markdown`` and ``--columns`` print (ratios to fine are in the JSON).
+    """
+    model = study["arch"]["accumulator"]["access_model"]
+    cols = _compute_cols() + _memory_cols() + _energy_cols(model)
+    rows = [[g] + [get(entry["totals"]) for _, get, _ in cols]
+            for g, entry in study["granularities"].items()]
+    return format_table(["granularity"] + [h for h, _, _ in cols], rows, fmt, columns)
+
+
+def study_text(study: dict[str, Any], per_layer: bool = False, fmt: str = "table",
+               columns: str | None = None) -> str:
     """Render a granularity study (:func:`scnn_sim.study.granularity_study`) as text.
 
     Parameters
@@ -176,12 +198,20 @@ def study_text(study: dict[str, Any], per_layer: bool = False) -> str:
         The study dict.
     per_layer
         Also print one table per granularity with a row per layer.
+    fmt : {"table", "csv", "markdown", "json"}
+        ``json``: the ``--json`` document; ``csv``/``markdown``: :func:`network_table`.
+    columns
+        Comma-separated columns: print :func:`network_table` with only these.
 
     Returns
     -------
     str
         A header, the network tables (absolute values, then ratios to fine) and notes.
     """
+    if fmt == "json":
+        return json_text(study)
+    if fmt != "table" or columns:
+        return network_table(study, fmt, columns)
     a = study["arch"]
     model = a["accumulator"]["access_model"]
     dens = study["density"]
@@ -211,7 +241,9 @@ def study_text(study: dict[str, Any], per_layer: bool = False) -> str:
     ]
     if per_layer:
         lines += _per_layer_tables(study, model)
-    return "\n".join(lines)
+    # Prose lines wrap at the table width (tables, the elements with newlines, are split).
+    return "\n".join(x if "\n" in x else "\n".join(textwrap.wrap(x, TABLE_WIDTH)) or x
+                     for x in lines)
 
 
 def run_granularity(args: argparse.Namespace) -> int:
@@ -237,10 +269,10 @@ def run_granularity(args: argparse.Namespace) -> int:
         clustered=args.clustered,
         progress=sys.stderr.isatty(),
     )
-    print(study_text(study, per_layer=args.per_layer))
+    print(study_text(study, per_layer=args.per_layer, fmt=args.format, columns=args.columns))
     if json_path:
         atomic_write_json(json_path, study)
-        print(f"\nwrote {args.json}")
+        note(args.format, f"\nwrote {args.json}")
     return 0
 
 
@@ -268,4 +300,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--per-layer", action="store_true", help="also print per-layer tables")
     p.add_argument("--json", default=None, metavar="PATH",
                    help="write the study as JSON (atomically)")
+    add_format_options(p)
     p.set_defaults(func=run_granularity)

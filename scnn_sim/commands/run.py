@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 
 from scnn_sim.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS
-from scnn_sim.report import check_output_path, format_table
+from scnn_sim.report import (
+    TABLE_WIDTH,
+    add_format_options,
+    check_output_path,
+    format_table,
+    json_text,
+    note,
+    select_columns,
+)
 from scnn_sim.results import SimulationResult
 
 
@@ -67,6 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also count accumulator accesses of the same-address and wide models")
     p.add_argument("--json", default=None, metavar="PATH", help="write results as JSON")
     p.add_argument("--h5", default=None, metavar="PATH", help="write results as HDF5")
+    add_format_options(p)
     p.set_defaults(func=main)
 
 
@@ -75,6 +85,9 @@ def main(args: argparse.Namespace) -> int:
 
     json_path = check_output_path(args.json, "--json") if args.json else None
     h5_path = check_output_path(args.h5, "--h5") if args.h5 else None
+    fmt = getattr(args, "format", "table")
+    columns = getattr(args, "columns", None)
+    select_columns(HEADERS, columns)  # an unknown column fails before the simulation
     result = simulate(
         args.workload, arch=args.arch, energy=args.energy, area=args.area,
         granularity=args.granularity, density=args.density, seed=args.seed, verify=args.verify,
@@ -84,13 +97,13 @@ def main(args: argparse.Namespace) -> int:
         weight_format=args.weight_format,
         progress=sys.stderr.isatty(),
     )
-    print(render(result))
+    print(render(result, fmt, columns))
     if json_path:
         result.write_json(json_path)
-        print(f"wrote {args.json}")
+        note(fmt, f"wrote {args.json}")
     if h5_path:
         result.write_h5(h5_path)
-        print(f"wrote {args.h5}")
+        note(fmt, f"wrote {args.h5}")
     if args.verify and result.totals["verified"] is False:
         print("scnn-sim: error: verification failed (see the 'verified' column)",
               file=sys.stderr)
@@ -114,20 +127,15 @@ def non_default_options(meta: dict) -> dict[str, str]:
     return out
 
 
-def render(result: SimulationResult) -> str:
-    """The per-layer table and network totals, with units."""
-    m = result.meta
-    head = (f"scnn-sim {m['scnn_sim_version']}  workload={m['workload']}  "
-            f"arch={m['arch']['name']} ({m['arch']['pe_array']['rows']}x"
-            f"{m['arch']['pe_array']['cols']} PEs, F={m['arch']['multiplier']['F']} "
-            f"I={m['arch']['multiplier']['I']}, {m['arch']['accumulator']['contention']})  "
-            f"granularity={m['granularity']}  seed={m['seed']}  energy={m['energy_table']}")
-    head += "".join(f"  {k}={v}" for k, v in non_default_options(m).items())
-    headers = ["layer", "w dens", "a dens", "products [M]", "cycles [k]", "oracle [k]",
-               "util [frac]", "intra-PE [frac]", "conflict [frac]", "barrier [frac]",
-               "barrier act [frac]", "DRAM [Mbit]", "mem refs [M]", "bits moved [Mbit]",
-               "energy [uJ]",
-               "vs DCNN [x]", "E vs DCNN [x]", "verified"]
+#: Columns of the per-layer table (``--columns`` chooses among them).
+HEADERS = ["layer", "w dens", "a dens", "products [M]", "cycles [k]", "oracle [k]",
+           "util [frac]", "intra-PE [frac]", "conflict [frac]", "barrier [frac]",
+           "barrier act [frac]", "DRAM [Mbit]", "mem refs [M]", "bits moved [Mbit]",
+           "energy [uJ]", "vs DCNN [x]", "E vs DCNN [x]", "verified"]
+
+
+def table_rows(result: SimulationResult) -> list[list]:
+    """One row per layer and a ``total`` row, in the order of :data:`HEADERS`."""
     rows = []
     for lr in [*result.layers, result.totals]:
         r = lr.record
@@ -145,9 +153,31 @@ def render(result: SimulationResult) -> str:
             r["dcnn"]["energy_pj"]["total"] / e if e else 0.0,
             {True: "yes", False: "NO", None: "-"}[r["verified"]],
         ])
+    return rows
+
+
+def render(result: SimulationResult, fmt: str = "table", columns: str | None = None) -> str:
+    """The per-layer table and network totals, with units.
+
+    ``fmt`` is one of :data:`scnn_sim.report.FORMATS`: ``json`` gives the ``--json``
+    document, ``csv`` and ``markdown`` the per-layer table only, ``table`` adds a header line
+    and the network summary lines.
+    """
+    if fmt == "json":
+        return json_text(result.to_dict())
+    if fmt != "table":
+        return format_table(HEADERS, table_rows(result), fmt, columns)
+    m = result.meta
+    head = (f"scnn-sim {m['scnn_sim_version']}  workload={m['workload']}  "
+            f"arch={m['arch']['name']} ({m['arch']['pe_array']['rows']}x"
+            f"{m['arch']['pe_array']['cols']} PEs, F={m['arch']['multiplier']['F']} "
+            f"I={m['arch']['multiplier']['I']}, {m['arch']['accumulator']['contention']})  "
+            f"granularity={m['granularity']}  seed={m['seed']}  energy={m['energy_table']}")
+    head += "".join(f"  {k}={v}" for k, v in non_default_options(m).items())
+    headers, rows = HEADERS, table_rows(result)
     tot = result.totals.record
     clock = m["arch"]["clock_ghz"]
-    lines = [head, format_table(headers, rows), "",
+    lines = [head, format_table(headers, rows, columns=columns), "",
              f"network: {tot['cycles']:,} cycles = {tot['cycles'] / clock / 1e6:.3f} ms at "
              f"{clock:g} GHz; utilisation {tot['multiplier_utilization']:.3f} (intra-PE "
              f"{tot['intra_pe_utilization']:.3f}); energy "
@@ -159,4 +189,8 @@ def render(result: SimulationResult) -> str:
              "memory references by structure [M accesses at native width / Mbit]: " + ", ".join(
                  f"{k} {v['accesses'] / 1e6:,.3f} / {v['bits'] / 1e6:,.1f}"
                  for k, v in tot["memory_references"]["per_structure"].items())]
-    return "\n".join(lines)
+    # The header and summary lines wrap at the table width like the tables.
+    def wrap(part: list[str]) -> list[str]:
+        return [w for ln in part
+                for w in (textwrap.wrap(ln, TABLE_WIDTH, subsequent_indent="  ") or [""])]
+    return "\n".join([*wrap(lines[:1]), lines[1], *wrap(lines[2:])])

@@ -6,7 +6,15 @@ import argparse
 from typing import Any
 
 from scnn_sim.commands.run import seed_arg
-from scnn_sim.report import atomic_write_json, check_output_path, format_table
+from scnn_sim.report import (
+    add_format_options,
+    atomic_write_json,
+    check_output_path,
+    format_table,
+    json_text,
+    note,
+    select_columns,
+)
 from scnn_sim.storage import dense_bits, ratio_text, storage_report
 
 DEFAULT_GRANULARITIES = "fine,vector,kernel,filter"
@@ -42,7 +50,8 @@ def _row(r: dict[str, Any], first: list[Any]) -> list[Any]:
     ]
 
 
-def storage_text(report: dict[str, Any], per_layer: bool = False) -> str:
+def storage_text(report: dict[str, Any], per_layer: bool = False, fmt: str = "table",
+                 columns: str | None = None) -> str:
     """Render a storage report (from :func:`scnn_sim.storage.storage_report`) as text.
 
     Parameters
@@ -51,6 +60,12 @@ def storage_text(report: dict[str, Any], per_layer: bool = False) -> str:
         The report.
     per_layer : bool
         Also print one table per granularity with a row per layer.
+    fmt : {"table", "csv", "markdown", "json"}
+        ``json``: the ``--json`` document; ``csv``: the granularity table (with
+        ``per_layer``: one row per granularity and layer, a ``granularity`` column first);
+        ``markdown``: the tables without the notes.
+    columns : str, optional
+        Comma-separated columns to keep.
 
     Returns
     -------
@@ -58,15 +73,26 @@ def storage_text(report: dict[str, Any], per_layer: bool = False) -> str:
         A header, the table with one row per granularity, and a note on the formats.
     """
     rows = report["granularities"]
+    if fmt == "json":
+        return json_text(report)
+    if fmt == "csv" and per_layer:
+        return format_table(["granularity", "layer"] + _HEADERS[1:],
+                            [_row(x, [x["granularity"], x["layer"]]) for x in report["layers"]],
+                            fmt, columns)
+    if fmt in ("csv", "markdown") and not per_layer:
+        return format_table(_HEADERS, [_row(r, [r["granularity"]]) for r in rows], fmt, columns)
     n_layers = len({r["layer"] for r in report["layers"]})
     total = rows[0]["total_weights"] if rows else 0
     lines = [
         f"workload {report['workload']}: {n_layers} conv layers, {total:,} weights, dense "
         f"{dense_bits(report) / 1e6:.3f} Mbit at {report['value_bits']}-bit values",
-        f"target density {report['density']:g}, {report['index_bits_per_index']}-bit indices, "
-        f"seed {report['seed']}",
+        (f"target density {report['density']:g}" if report["density"] is not None else
+         "stored weights as they are (no pruning)")
+        + f", {report['index_bits_per_index']}-bit indices"
+        + (f", seed {report['seed']}" if report.get("weights") != "stored" else
+           ", weights from the file"),
         "",
-        format_table(_HEADERS, [_row(r, [r["granularity"]]) for r in rows]),
+        format_table(_HEADERS, [_row(r, [r["granularity"]]) for r in rows], fmt, columns),
         "",
         "fine: SCNN per-weight zero-run index; coarser: one run index per kept group.",
     ]
@@ -77,7 +103,8 @@ def storage_text(report: dict[str, Any], per_layer: bool = False) -> str:
             lines += [
                 "",
                 f"granularity {g}, per layer:",
-                format_table(["layer"] + _HEADERS[1:], [_row(x, [x["layer"]]) for x in per]),
+                format_table(["layer"] + _HEADERS[1:], [_row(x, [x["layer"]]) for x in per],
+                             fmt, columns),
             ]
     return "\n".join(lines)
 
@@ -85,6 +112,7 @@ def storage_text(report: dict[str, Any], per_layer: bool = False) -> str:
 def run_storage(args: argparse.Namespace) -> int:
     """Compute, print and optionally save the storage report; return the exit status."""
     json_path = check_output_path(args.json, "--json") if args.json else None
+    select_columns(["layer", "granularity"] + _HEADERS[1:], args.columns)
     report = storage_report(
         args.workload,
         args.density,
@@ -96,10 +124,10 @@ def run_storage(args: argparse.Namespace) -> int:
         pointwise_group=args.pointwise_group,
         kc=args.kc,
     )
-    print(storage_text(report, per_layer=args.per_layer))
+    print(storage_text(report, per_layer=args.per_layer, fmt=args.format, columns=args.columns))
     if json_path:
         atomic_write_json(json_path, report)
-        print(f"\nJSON written to {args.json}")
+        note(args.format, f"\nJSON written to {args.json}")
     return 0
 
 
@@ -112,8 +140,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "each granularity and report value bits, index bits, placeholders and compression "
         "(fine: SCNN per-weight zero-run index; coarse: one run index per kept group).",
     )
-    p.add_argument("workload", metavar="WORKLOAD", help="built-in workload name or YAML path")
-    p.add_argument("--density", type=float, required=True, help="target weight density in [0, 1]")
+    p.add_argument("workload", metavar="WORKLOAD|FILE.h5|FILE.npz",
+                   help="built-in workload name, YAML path, or an exported-layer .h5 / "
+                   "one-layer .npz file (its real weights)")
+    p.add_argument("--density", type=float, default=None,
+                   help="target weight density in [0, 1] (required for workloads of shapes; "
+                   "for a file, omit it to size the stored weights without pruning)")
     p.add_argument("--value-bits", type=int, default=16, help="bits per weight value: 16, 8 or 4")
     p.add_argument("--index-bits", type=int, default=4, help="bits per run index, 1..16")
     p.add_argument(
@@ -135,4 +167,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--per-layer", action="store_true", help="also print per-layer tables")
     p.add_argument("--json", metavar="PATH", help="write the report as JSON (atomically)")
+    add_format_options(p)
     p.set_defaults(func=run_storage)

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from scnn_sim.report import check_output_path, format_table, table_records
+from scnn_sim.report import add_format_options, check_output_path, format_table, note, table_records
 
 #: Rows of the per-point table printed at the end (the file has them all).
 MAX_TABLE_ROWS = 60
@@ -36,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-points", type=int, default=None, metavar="N",
                    help="run at most N new points, then stop (run again to continue)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_format_options(p)
     p.set_defaults(func=main)
 
 
@@ -62,20 +63,22 @@ def main(args: argparse.Namespace) -> int:
             raise ConfigError(f"--export {args.export}: unknown format (.h5, .hdf5 or .csv)")
         check_output_path(args.export, "--export")
     varied = ", ".join(spec.varied) or "-"
-    print(f"sweep {spec.name}: {len(spec)} points (varied: {varied}) -> {out}", flush=True)
+    note(args.format, f"sweep {spec.name}: {len(spec)} points (varied: {varied}) -> {out}")
     summary = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler,
                         progress=not args.no_progress, max_points=args.max_points)
-    print(render(load_sweep_results(out), summary.point_ids, spec.varied))
-    print(summary)
+    print(render(load_sweep_results(out), summary.point_ids, spec.varied, args.format,
+                 args.columns))
+    note(args.format, str(summary))
     if args.export is not None:
         from scnn_sim.sweep import export_sweep
 
         n = export_sweep(out, args.export)
-        print(f"exported {n} rows -> {args.export}")
+        note(args.format, f"exported {n} rows -> {args.export}")
     for pid, msg in summary.error_messages[:10]:
-        print(f"  error {pid}: {msg}")
+        note(args.format, f"  error {pid}: {msg}")
     if len(summary.error_messages) > 10:
-        print(f"  ... {len(summary.error_messages) - 10} more errors (column 'error' of the file)")
+        note(args.format, f"  ... {len(summary.error_messages) - 10} more errors "
+             "(column 'error' of the file)")
     return 1 if summary.errors else 0
 
 
@@ -88,26 +91,31 @@ def _num(v: Any) -> Any:
     return v
 
 
-def render(table: Any, point_ids: list[str], varied: list[str]) -> str:
+def render(table: Any, point_ids: list[str], varied: list[str], fmt: str = "table",
+           columns: str | None = None) -> str:
     """One line per point of this spec (its ``total`` row), with units.
+
+    ``fmt`` (:data:`scnn_sim.report.FORMATS`) and ``columns`` as in
+    :func:`scnn_sim.report.format_table`; csv/json list every point, the text table the
+    first :data:`MAX_TABLE_ROWS`.
 
     ``table`` is what :func:`scnn_sim.sweep.load_sweep_results` returns (a DataFrame, or a
     numpy structured array without pandas).
     """
     recs = table_records(table)
-    columns = set(recs[0]) if recs else set()
+    present = set(recs[0]) if recs else set()
     order = {pid: i for i, pid in enumerate(point_ids)}
     tot = sorted((r for r in recs if r["layer"] == "total" and r["point_id"] in order),
                  key=lambda r: order[r["point_id"]])
-    labels = "label" in columns and any(r["label"] != "" for r in tot)
+    labels = "label" in present and any(r["label"] != "" for r in tot)
     # Labelled configurations (mode: list) are shown by label, others by their varied values.
-    arch_cols = [] if labels else [f"arch.{k}" for k in varied if f"arch.{k}" in columns]
+    arch_cols = [] if labels else [f"arch.{k}" for k in varied if f"arch.{k}" in present]
     headers = ["point", "workload", "PEs", *(["label"] if labels else []),
                *[c.split(".", 1)[1] for c in arch_cols],
                "granularity", "density", "seed", "cycles [k]", "energy [uJ]", "util",
                "vs DCNN [x]", "status"]
     rows = []
-    for r in tot[:MAX_TABLE_ROWS]:
+    for r in (tot[:MAX_TABLE_ROWS] if fmt in ("table", "markdown") else tot):
         ok = r["status"] == "ok"
         rows.append([
             r["point_id"][:8], r["workload"], r["pe_config"], *([r["label"]] if labels else []),
@@ -119,7 +127,7 @@ def render(table: Any, point_ids: list[str], varied: list[str]) -> str:
             r.get("speedup_vs_dcnn", "-") if ok else "-",
             r["status"],
         ])
-    text = format_table(headers, rows)
-    if len(tot) > MAX_TABLE_ROWS:
+    text = format_table(headers, rows, fmt, columns)
+    if len(tot) > MAX_TABLE_ROWS and fmt in ("table", "markdown"):
         text += f"\n... {len(tot) - MAX_TABLE_ROWS} more points in the file"
     return text

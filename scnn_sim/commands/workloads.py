@@ -138,7 +138,9 @@ def run_workloads(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     """Print the layer table of ``args.workload``; return the exit status."""
-    print(show_table(load_workload(args.workload)))
+    from scnn_sim.simulation import resolve_workload
+
+    print(show_table(resolve_workload(args.workload)[1]))
     return 0
 
 
@@ -154,8 +156,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "show",
         help="show the layers of a workload",
-        description="Show the layer table of a workload (built-in name or YAML path): shapes, "
+        description="Show the layer table of a workload (built-in name, YAML path, exported "
+        "layers .h5 or one-layer .npz; files show their measured densities): shapes, "
         "dense MACs, densities and their source, then totals.",
     )
-    p.add_argument("workload", metavar="WORKLOAD", help="built-in name or path to a YAML file")
+    p.add_argument("workload", metavar="WORKLOAD|FILE.h5|FILE.npz",
+                   help="built-in name, YAML path, .h5 or .npz file")
     p.set_defaults(func=run_show)
