@@ -24,6 +24,8 @@ from typing import Any
 
 from _common import results_dir
 
+from scnn_sim.results import first_difference
+
 HERE = Path(__file__).resolve().parent
 TREE = HERE.parent
 IGNORED = {"provenance", "wall_s", "elapsed_s", "created", "timestamp", "git", "version",
@@ -40,29 +42,6 @@ def run_tree(tree: Path, workload: str, out: Path) -> tuple[dict[str, Any], floa
     return json.loads(out.read_text()), wall
 
 
-def first_difference(a: Any, b: Any, path: str = "") -> str | None:
-    """The path and values of the first difference between two JSON values, or None."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for k in sorted(set(a) | set(b)):
-            if k in IGNORED:
-                continue
-            if k not in a or k not in b:
-                return f"{path}.{k}: present in only one record"
-            d = first_difference(a[k], b[k], f"{path}.{k}")
-            if d:
-                return d
-        return None
-    if isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            return f"{path}: length {len(a)} != {len(b)}"
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            d = first_difference(x, y, f"{path}[{i}]")
-            if d:
-                return d
-        return None
-    return None if a == b else f"{path}: {a!r} != {b!r}"
-
-
 def main(argv: list[str] | None = None) -> int:
     """Compare the workloads' records between ``--base`` and this tree; 1 if any differ."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -75,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         for w in args.workloads.split(","):
             base, t_base = run_tree(args.base.resolve(), w, Path(tmp, f"{w}-base.json"))
             ours, t_ours = run_tree(TREE, w, Path(tmp, f"{w}-ours.json"))
-            diff = first_difference(base, ours)
+            diff = first_difference(base, ours, ignore=IGNORED, strict_types=False)
             summary[w] = {"identical": diff is None, "first_difference": diff,
                           "base_wall_s": t_base, "ours_wall_s": t_ours}
             print(f"{w:10s} {'identical' if diff is None else 'DIFFERENT: ' + diff}"

@@ -31,7 +31,9 @@ model), ``dcnn`` and ``dcnn_opt`` (``cycles``, ``dram_stall_cycles``, ``energy_p
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +106,55 @@ class LayerResult:
 
 def _ratio(num: float, den: float) -> float:
     return float(num) / float(den) if den else 0.0
+
+
+def first_difference(a: Any, b: Any, *, ignore: Collection[str] = (), strict_types: bool = True,
+                     path: str = "") -> str | None:
+    """Where two JSON-like results first differ, or ``None`` when they are identical.
+
+    Used to check that an optimisation changes no result (``tests/test_regression_pin.py``,
+    ``benchmarks/bench_identity.py``).
+
+    Parameters
+    ----------
+    a, b
+        Nested dicts, lists and scalars (e.g. two ``SimulationResult.to_json()`` documents).
+    ignore
+        Dict keys skipped at every depth (provenance, wall times).
+    strict_types
+        Also require equal types (``1`` differs from ``1.0``). Two NaNs are equal.
+    path
+        Prefix of the reported path.
+
+    Returns
+    -------
+    str or None
+        ``".layers[2].cycles: 10 != 11"``-style description of the first difference.
+    """
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            if k in ignore:
+                continue
+            if k not in a or k not in b:
+                return f"{path}.{k}: present in only one record"
+            d = first_difference(a[k], b[k], ignore=ignore, strict_types=strict_types,
+                                 path=f"{path}.{k}")
+            if d:
+                return d
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{path}: length {len(a)} != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            d = first_difference(x, y, ignore=ignore, strict_types=strict_types,
+                                 path=f"{path}[{i}]")
+            if d:
+                return d
+        return None
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return None
+    same = a == b and (not strict_types or type(a) is type(b))
+    return None if same else f"{path}: {a!r} != {b!r}"
 
 
 def totals_record(records: list[dict[str, Any]], multipliers: int) -> dict[str, Any]:
