@@ -193,6 +193,11 @@ def test_read_only_directory_as_an_unprivileged_user():
                              env=env, cwd="/", timeout=120)
         if out.stdout.startswith("SKIP") or "Permission denied" in out.stderr:
             pytest.skip(out.stdout.strip() or out.stderr.strip()[-200:])
+        if "ModuleNotFoundError" in out.stderr:
+            # The checkout or its venv lies under a directory the unprivileged user cannot
+            # read (e.g. a clone inside a 0700 mktemp directory): nothing to test as that user.
+            pytest.skip("the checkout or venv is not readable by uid 65534: "
+                        + out.stderr.strip().splitlines()[-1])
         assert out.returncode == 0, out.stderr
         lines = out.stdout.strip().splitlines()
         assert len(lines) == 3 and all(ln.startswith("REFUSED --json ") for ln in lines), lines
