@@ -22,6 +22,24 @@ Bank contention (``contention``):
       products (a bank receiving more than ``depth`` products needs an empty queue); the
       array stalls otherwise. Queues drain at the end of each output-channel group.
   1 = lock-step: a vector pair occupies the array for as many cycles as its most-loaded bank.
+
+Two timing kernels compute the same counts (:func:`simulate_tiles` picks one):
+
+* :func:`tiles_general` follows the loop nest literally, product by product: any bank
+  mapping, access model and size.
+* :func:`tiles_bitsliced`, for the common case (linear ``addr mod banks`` mapping with a
+  power-of-two ``banks <= 32``, every product loading a bank), replaces the per-product work by
+  word operations on all banks at once. A set of banks is a bit mask (lane ``b`` = bank ``b``).
+  Since ``(w + a) mod banks`` is ``a mod banks`` rotated by ``w mod banks``, the banks that
+  one weight's products hit are the activation vector's bank mask rotated by the weight's bank:
+  one shift. Per-bank counts (a pair's bank loads, the queue occupancies) are kept bit-sliced:
+  plane ``k`` is the mask of the banks whose count has bit ``k`` set, so adding two count
+  vectors, comparing them with the depth and draining one update from every queue are a few
+  ``and``/``or``/``xor`` of whole planes. The queue rule is the same; only its arithmetic is
+  done 32 banks at a time. ``tests/test_engine.py`` checks both kernels give equal counts.
+
+The functional model (``verify``: the products' values accumulated into the output buffers)
+is :func:`accumulate_outputs`, separate from the timing, in the same loop order.
 """
 
 from __future__ import annotations
@@ -122,44 +140,19 @@ def decode_weight_offsets(w_runs, w_ptr, C, NP, group_kc, phase_rv, phase_sv, di
 
 
 @njit(cache=True, parallel=True)
-def simulate_tiles(
+def tiles_general(
     a_vals, a_off, a_ptr,             # activation entries, blocks (t, p, c) -> (t*NP + p)*CA + c
     w_vals, w_off, w_ptr,             # weight entries, blocks (g, p, c) -> (g*NP + p)*C + c
     group_k0, group_kc,               # per g: first output channel (within conv group), Kc
     T, C, CA, c_off, NP, F, I, BH, BW,  # tiles; channels of this conv group, of the act stream
     banks, mapping, contention, depth, wide_words,
-    per_channel, verify, K_out, merges, access_model,
+    per_channel, merges, access_model,
     tile_oy, tile_ox, k_base, P, Q, on_plane_only,
 ):
-    """Simulate all work tiles through all output-channel groups; return per-(t, g) counts.
+    """Simulate all work tiles through all output-channel groups, product by product.
 
-    ``a_off`` and ``w_off`` are the decoded buffer offsets (:func:`decode_activation_offsets`,
-    :func:`decode_weight_offsets`); a product's accumulator address is their sum. Entries whose
-    value is 0 are placeholders: they occupy a vector slot but their product is gated.
-
-    ``access_model`` (needs ``merges``) sets what a bank queue receives: every product
-    (``ACC_PER_PRODUCT``), one update per distinct address of a vector pair, the products
-    summed in the scatter network (``ACC_SAME_ADDRESS``), or one update per distinct wide word
-    (``ACC_WIDE``; a wide word is ``wide_words`` adjacent entries of one buffer row, held in
-    one bank).
-
-    ``tile_oy``, ``tile_ox`` (per work tile: output coordinate of the buffer origin), ``k_base``
-    (absolute output channel of this convolution group's first one) and the output plane
-    ``P x Q`` place every address on the output plane: products off the plane are counted
-    apart (``on_plane``), load no bank when ``on_plane_only``, and ``MAP_DNNSIM`` hashes the
-    absolute (k, row, column) to a bank. These per-tile tables are rebuilt per group.
-
-    Returns
-    -------
-    tuple of arrays, each int64 [T, G] unless noted:
-        busy (issue cycles), stall (bank-conflict stall cycles, queue drain included),
-        products, acc_same_address (accesses if same-address products merge; 0 unless
-        ``merges``), acc_wide (accesses if one wide access serves ``wide_words`` adjacent words
-        of a buffer row), pairs (vector pairs issued), iaram_reads (activation entries read),
-        fifo_reads (weight entries read), fifo_writes (weight entries written),
-        chan_cycles [T, G, C or 1] (cycles per input channel, when ``per_channel``),
-        on_plane (products whose output lies on the P x Q plane),
-        out float64 [T, K_out, BH, BW] (accumulated partial sums, when ``verify``).
+    Arguments and returned counts as :func:`simulate_tiles` (without ``verify``, ``K_out``
+    and the output buffers).
     """
     G = group_k0.shape[0]
     busy = np.zeros((T, G), np.int64)
@@ -173,10 +166,6 @@ def simulate_tiles(
     fifo_w = np.zeros((T, G), np.int64)
     on_plane = np.zeros((T, G), np.int64)
     chan = np.zeros((T, G, C if per_channel else 1), np.int64)
-    if verify:
-        out = np.zeros((T, K_out, BH, BW), np.float64)
-    else:
-        out = np.zeros((1, 1, 1, 1), np.float64)
 
     plane = BH * BW
     wide_cols = (BW + wide_words - 1) // wide_words
@@ -307,18 +296,6 @@ def simulate_tiles(
                                         touched[nt] = bk
                                         nt += fresh
                                         load[bk] = load[bk] * (1 - fresh) + 1
-                            if verify:
-                                # Functional model: the pair's products, scattered by value.
-                                for j in range(j_lo, j_hi):
-                                    if w_vals[j] == 0.0:
-                                        continue
-                                    for i in range(i_lo, i_hi):
-                                        if a_vals[i] == 0.0:
-                                            continue
-                                        addr = w_off[j] + a_off[i]
-                                        out[t, k0 + addr // plane, (addr % plane) // BW,
-                                            addr % BW] += (np.float64(w_vals[j])
-                                                           * np.float64(a_vals[i]))
                             s_prod += n_prod
                             s_plane += n_plane
                             s_same += n_same
@@ -374,4 +351,486 @@ def simulate_tiles(
             fifo_w[t, g] = s_fifo_w
             on_plane[t, g] = s_plane
     return (busy, stall, products, acc_same, acc_wide, pairs, iaram, fifo_r, fifo_w, chan,
-            on_plane, out)
+            on_plane)
+
+
+def bitsliced_applies(banks: int, mapping: int, F: int, I: int, depth: int, merges: bool,
+                      on_plane_only: bool) -> bool:
+    """Whether :func:`tiles_bitsliced` can time a call (else :func:`tiles_general` does).
+
+    It needs the linear mapping with a power-of-two ``banks <= 32`` (a bank mask and its copy
+    fit one 64-bit word), no merged-access counts, every product loading a bank, and counts
+    that fit its six bit planes: a pair loads a bank at most ``F * I`` times and a queue then
+    holds at most ``max(depth, F * I)``, so their sum must stay below 64.
+    """
+    return (mapping == MAP_LINEAR and 1 <= banks <= 32 and banks & (banks - 1) == 0
+            and not merges and not on_plane_only and max(depth, F * I) + F * I <= 63)
+
+
+def simulate_tiles(
+    a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_k0, group_kc,
+    T, C, CA, c_off, NP, F, I, BH, BW,
+    banks, mapping, contention, depth, wide_words,
+    per_channel, verify, K_out, merges, access_model,
+    tile_oy, tile_ox, k_base, P, Q, on_plane_only,
+):
+    """Simulate all work tiles through all output-channel groups; return per-(t, g) counts.
+
+    Activation entries are in blocks (t, p, c) -> ``(t*NP + p)*CA + c_off + c``, weight
+    entries in blocks (g, p, c) -> ``(g*NP + p)*C + c``; ``group_k0``/``group_kc`` are each
+    output-channel group's first channel (within the convolution group) and size Kc.
+    ``a_off`` and ``w_off`` are the decoded buffer offsets (:func:`decode_activation_offsets`,
+    :func:`decode_weight_offsets`); a product's accumulator address is their sum. Entries whose
+    value is 0 are placeholders: they occupy a vector slot but their product is gated.
+
+    ``access_model`` (needs ``merges``) sets what a bank queue receives: every product
+    (``ACC_PER_PRODUCT``), one update per distinct address of a vector pair, the products
+    summed in the scatter network (``ACC_SAME_ADDRESS``), or one update per distinct wide word
+    (``ACC_WIDE``; a wide word is ``wide_words`` adjacent entries of one buffer row, held in
+    one bank).
+
+    ``tile_oy``, ``tile_ox`` (per work tile: output coordinate of the buffer origin), ``k_base``
+    (absolute output channel of this convolution group's first one) and the output plane
+    ``P x Q`` place every address on the output plane: products off the plane are counted
+    apart (``on_plane``), load no bank when ``on_plane_only``, and ``MAP_DNNSIM`` hashes the
+    absolute (k, row, column) to a bank.
+
+    The timing comes from :func:`tiles_bitsliced` when :func:`bitsliced_applies`, else from
+    :func:`tiles_general` (equal counts); the outputs (``verify``) from
+    :func:`accumulate_outputs`.
+
+    Returns
+    -------
+    tuple of arrays, each int64 [T, G] unless noted:
+        busy (issue cycles), stall (bank-conflict stall cycles, queue drain included),
+        products, acc_same_address (accesses if same-address products merge; 0 unless
+        ``merges``), acc_wide (accesses if one wide access serves ``wide_words`` adjacent words
+        of a buffer row), pairs (vector pairs issued), iaram_reads (activation entries read),
+        fifo_reads (weight entries read), fifo_writes (weight entries written),
+        chan_cycles [T, G, C or 1] (cycles per input channel, when ``per_channel``),
+        on_plane (products whose output lies on the P x Q plane),
+        out float64 [T, K_out, BH, BW] (accumulated partial sums, when ``verify``; else
+        [1, 1, 1, 1] zeros).
+    """
+    if bitsliced_applies(banks, mapping, F, I, depth, merges, on_plane_only):
+        counts = tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
+                                 T, C, CA, c_off, NP, F, I, BH, BW, banks, contention, depth,
+                                 per_channel, tile_oy, tile_ox, P, Q)
+    else:
+        counts = tiles_general(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_k0, group_kc,
+                               T, C, CA, c_off, NP, F, I, BH, BW, banks, mapping, contention,
+                               depth, wide_words, per_channel, merges, access_model,
+                               tile_oy, tile_ox, k_base, P, Q, on_plane_only)
+    if verify:
+        out = accumulate_outputs(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_k0,
+                                 T, C, CA, c_off, NP, F, I, BH, BW, K_out)
+    else:
+        out = np.zeros((1, 1, 1, 1), np.float64)
+    return (*counts, out)
+
+
+@njit(cache=True, parallel=True)
+def accumulate_outputs(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_k0,
+                       T, C, CA, c_off, NP, F, I, BH, BW, K_out):
+    """The functional model: every product's value added into its tile's output buffer.
+
+    Same block and vector-pair order as the timing kernels, so the float64 sums are the same
+    whichever kernel timed the layer. Returns ``out [T, K_out, BH, BW]``.
+    """
+    G = group_k0.shape[0]
+    plane = BH * BW
+    out = np.zeros((T, K_out, BH, BW), np.float64)
+    for t in prange(T):
+        for g in range(G):
+            k0 = group_k0[g]
+            for c in range(C):
+                for p in range(NP):
+                    ab = (t * NP + p) * CA + c_off + c
+                    wb = (g * NP + p) * C + c
+                    a_lo = a_ptr[ab]
+                    a_hi = a_ptr[ab + 1]
+                    w_lo = w_ptr[wb]
+                    w_hi = w_ptr[wb + 1]
+                    for i_lo in range(a_lo, a_hi, I):
+                        i_hi = min(i_lo + I, a_hi)
+                        for j_lo in range(w_lo, w_hi, F):
+                            j_hi = min(j_lo + F, w_hi)
+                            for j in range(j_lo, j_hi):
+                                if w_vals[j] == 0.0:
+                                    continue
+                                for i in range(i_lo, i_hi):
+                                    if a_vals[i] == 0.0:
+                                        continue
+                                    addr = w_off[j] + a_off[i]
+                                    out[t, k0 + addr // plane, (addr % plane) // BW,
+                                        addr % BW] += (np.float64(w_vals[j])
+                                                       * np.float64(a_vals[i]))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Bit-sliced timing: per-bank counts as six bit planes of 64-bit masks (lane b = bank b).
+# --------------------------------------------------------------------------------------------
+
+_ZERO = np.uint64(0)
+_ONE = np.uint64(1)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+@njit(cache=True, inline="always")
+def _sum4(m0, m1, m2, m3):
+    """Per-lane count (planes b0, b1, b2) of four one-bit masks: a carry-save adder tree."""
+    s01 = m0 ^ m1
+    c01 = m0 & m1
+    s23 = m2 ^ m3
+    c23 = m2 & m3
+    b0 = s01 ^ s23
+    c0 = s01 & s23
+    t = c01 ^ c23
+    return b0, t ^ c0, (c01 & c23) | (t & c0)
+
+
+@njit(cache=True, inline="always")
+def _add(o0, o1, o2, o3, o4, o5, l0, l1, l2, l3, l4, l5):
+    """Lane-wise sum of two six-plane counts (no lane exceeds 63)."""
+    s0 = o0 ^ l0
+    c = o0 & l0
+    x = o1 ^ l1
+    s1 = x ^ c
+    c = (o1 & l1) | (c & x)
+    x = o2 ^ l2
+    s2 = x ^ c
+    c = (o2 & l2) | (c & x)
+    x = o3 ^ l3
+    s3 = x ^ c
+    c = (o3 & l3) | (c & x)
+    x = o4 ^ l4
+    s4 = x ^ c
+    c = (o4 & l4) | (c & x)
+    return s0, s1, s2, s3, s4, o5 ^ l5 ^ c
+
+
+@njit(cache=True, inline="always")
+def _exceeds(s0, s1, s2, s3, s4, s5, g0, g1, g2, g3, g4, g5):
+    """Mask of the lanes whose count exceeds ``depth``: the carry out of ``count + (63 -
+    depth)``, whose bits are given as all-ones or zero masks ``g0..g5``."""
+    c = s0 & g0
+    c = (s1 & c) | ((s1 | c) & g1)
+    c = (s2 & c) | ((s2 | c) & g2)
+    c = (s3 & c) | ((s3 | c) & g3)
+    c = (s4 & c) | ((s4 | c) & g4)
+    return (s5 & c) | ((s5 | c) & g5)
+
+
+@njit(cache=True, inline="always")
+def _drain1(s0, s1, s2, s3, s4, s5):
+    """One cycle: every non-empty lane minus one."""
+    b = s0 | s1 | s2 | s3 | s4 | s5
+    o0 = s0 ^ b
+    b &= ~s0
+    o1 = s1 ^ b
+    b &= ~s1
+    o2 = s2 ^ b
+    b &= ~s2
+    o3 = s3 ^ b
+    b &= ~s3
+    o4 = s4 ^ b
+    b &= ~s4
+    return o0, o1, o2, o3, o4, s5 ^ b
+
+
+@njit(cache=True, inline="always")
+def _drain(o0, o1, o2, o3, o4, o5, w):
+    """``w`` cycles (0 <= w < 64): every lane minus ``w``, not below zero."""
+    w0 = _ALL if w & 1 else _ZERO
+    w1 = _ALL if w & 2 else _ZERO
+    w2 = _ALL if w & 4 else _ZERO
+    w3 = _ALL if w & 8 else _ZERO
+    w4 = _ALL if w & 16 else _ZERO
+    w5 = _ALL if w & 32 else _ZERO
+    d0 = o0 ^ w0
+    br = ~o0 & w0
+    d1 = o1 ^ w1 ^ br
+    br = (~o1 & (w1 | br)) | (o1 & w1 & br)
+    d2 = o2 ^ w2 ^ br
+    br = (~o2 & (w2 | br)) | (o2 & w2 & br)
+    d3 = o3 ^ w3 ^ br
+    br = (~o3 & (w3 | br)) | (o3 & w3 & br)
+    d4 = o4 ^ w4 ^ br
+    br = (~o4 & (w4 | br)) | (o4 & w4 & br)
+    d5 = o5 ^ w5 ^ br
+    br = (~o5 & (w5 | br)) | (o5 & w5 & br)
+    keep = ~br  # lanes that did not go below zero
+    return d0 & keep, d1 & keep, d2 & keep, d3 & keep, d4 & keep, d5 & keep
+
+
+@njit(cache=True, inline="always")
+def _lane(s0, s1, s2, s3, s4, s5, b):
+    """The count of lane ``b``."""
+    u = np.uint64(b)
+    return np.int64(((s0 >> u) & _ONE) | (((s1 >> u) & _ONE) << np.uint64(1))
+                    | (((s2 >> u) & _ONE) << np.uint64(2))
+                    | (((s3 >> u) & _ONE) << np.uint64(3))
+                    | (((s4 >> u) & _ONE) << np.uint64(4))
+                    | (((s5 >> u) & _ONE) << np.uint64(5)))
+
+
+@njit(cache=True, inline="always")
+def _max_lane(s0, s1, s2, s3, s4, s5):
+    """The largest lane count: from the top plane down, keep the lanes that have the bit."""
+    v = 0
+    live = _ALL
+    for k, s in ((5, s5), (4, s4), (3, s3), (2, s2), (1, s1), (0, s0)):
+        hit = live & s
+        if hit != _ZERO:
+            v += 1 << k
+            live = hit
+    return v
+
+
+@njit(cache=True, parallel=True)
+def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
+                    T, C, CA, c_off, NP, F, I, BH, BW, banks, contention, depth,
+                    per_channel, tile_oy, tile_ox, P, Q):
+    """:func:`tiles_general`'s counts for the linear mapping, 32 banks at a time.
+
+    Preconditions: :func:`bitsliced_applies`. Per work tile the activation vectors are first
+    reduced to bank masks (a vector whose entries share a bank gets one mask per multiplicity,
+    so every mask is a set); per vector pair the bank loads are the sum over the pair's weights
+    of those masks rotated by the weight's bank, and the queue occupancies are updated with
+    the rule of :func:`tiles_general` on whole planes. Products off the output plane are
+    counted from the buffer coordinates, only for activations near the plane's border.
+    Returns the first eleven arrays of :func:`simulate_tiles` (merge counts zero).
+    """
+    G = group_kc.shape[0]
+    busy = np.zeros((T, G), np.int64)
+    stall = np.zeros((T, G), np.int64)
+    products = np.zeros((T, G), np.int64)
+    acc_same = np.zeros((T, G), np.int64)
+    acc_wide = np.zeros((T, G), np.int64)
+    pairs = np.zeros((T, G), np.int64)
+    iaram = np.zeros((T, G), np.int64)
+    fifo_r = np.zeros((T, G), np.int64)
+    fifo_w = np.zeros((T, G), np.int64)
+    on_plane = np.zeros((T, G), np.int64)
+    chan = np.zeros((T, G, C if per_channel else 1), np.int64)
+
+    plane = BH * BW
+    kc_max = 0
+    for g in range(G):
+        kc_max = max(kc_max, group_kc[g])
+    n_addr = kc_max * plane
+    lanes = (_ONE << np.uint64(banks)) - _ONE
+    bmod = banks - 1
+    # Bits of 63 - depth as masks, for _exceeds.
+    spare = 63 - depth
+    g0 = _ALL if spare & 1 else _ZERO
+    g1 = _ALL if spare & 2 else _ZERO
+    g2 = _ALL if spare & 4 else _ZERO
+    g3 = _ALL if spare & 8 else _ZERO
+    g4 = _ALL if spare & 16 else _ZERO
+    g5 = _ALL if spare & 32 else _ZERO
+    # Padding entries of vectors point past every address (valid-table entries 0).
+    dead = n_addr + plane + 1
+
+    # Weight vectors (F slots, shared by all tiles): the shift that rotates a doubled bank
+    # mask by the weight's bank, a lane mask (empty for padding and gated placeholders), the
+    # offset; per block the weights that multiply.
+    n_wblk = w_ptr.shape[0] - 1
+    w_vec = np.empty(n_wblk + 1, np.int64)
+    w_vec[0] = 0
+    for b in range(n_wblk):
+        w_vec[b + 1] = w_vec[b] + (w_ptr[b + 1] - w_ptr[b] + F - 1) // F
+    w_shift = np.zeros(w_vec[n_wblk] * F, np.uint64)
+    w_mask = np.zeros(w_vec[n_wblk] * F, np.uint64)
+    w_slot = np.full(w_vec[n_wblk] * F, dead, np.int64)
+    w_nz = np.zeros(n_wblk, np.int64)
+    # Distinct (-offset) mod plane: the output positions relative to an activation that its
+    # products reach.
+    reach = np.zeros(max(plane, 1), np.bool_)
+    for b in range(n_wblk):
+        for e in range(w_ptr[b], w_ptr[b + 1]):
+            if w_vals[e] != 0.0:
+                s = w_vec[b] * F + e - w_ptr[b]
+                w_shift[s] = np.uint64(banks - (w_off[e] & bmod))
+                w_mask[s] = lanes
+                w_slot[s] = w_off[e]
+                w_nz[b] += 1
+                reach[(-w_off[e]) % plane] = True
+    reach_at = np.nonzero(reach)[0]
+
+    for t in prange(T):
+        oy = tile_oy[t]
+        ox = tile_ox[t]
+        inside = oy >= 0 and oy + BH <= P and ox >= 0 and ox + BW <= Q
+        # Off-plane products are possible only in a tile whose buffer leaves the plane.
+        valid = np.zeros(2 * dead + 1 if not inside else 1, np.int64)
+        if not inside:
+            for row in range(BH):
+                for col in range(BW):
+                    ok = 0 <= oy + row < P and 0 <= ox + col < Q
+                    for kk in range(kc_max):
+                        valid[(kk * BH + row) * BW + col] = 1 if ok else 0
+        # Activation vectors of blocks (c, p), in loop order: bank masks, doubled (x | x <<
+        # banks) so that rotating by r is one shift right by banks - r.
+        n_blk = C * NP
+        a_vec = np.empty(n_blk + 1, np.int64)
+        a_vec[0] = 0
+        for bb in range(n_blk):
+            ab = (t * NP + bb % NP) * CA + c_off + bb // NP
+            a_vec[bb + 1] = a_vec[bb] + (a_ptr[ab + 1] - a_ptr[ab] + I - 1) // I
+        n_av = a_vec[n_blk]
+        a_sets = np.zeros(n_av * I, np.uint64)   # masks of vector v: a_sets[v*I : v*I + n]
+        a_nsets = np.zeros(n_av, np.int64)
+        a_nz = np.zeros(n_av, np.int64)
+        a_blk_nz = np.zeros(n_blk, np.int64)
+        a_slot = np.full(n_av * I if not inside else 1, dead, np.int64)
+        a_border = np.zeros(n_av, np.bool_)
+        active = np.empty(n_blk, np.int64)       # blocks with activations, in loop order
+        n_active = 0
+        for bb in range(n_blk):
+            ab = (t * NP + bb % NP) * CA + c_off + bb // NP
+            if a_ptr[ab + 1] > a_ptr[ab]:
+                active[n_active] = bb
+                n_active += 1
+            for e in range(a_ptr[ab], a_ptr[ab + 1]):
+                if a_vals[e] == 0.0:
+                    continue
+                v = a_vec[bb] + (e - a_ptr[ab]) // I
+                a_nz[v] += 1
+                a_blk_nz[bb] += 1
+                bit = _ONE << np.uint64(a_off[e] & bmod)
+                q = 0
+                while q < a_nsets[v] and a_sets[v * I + q] & bit:
+                    q += 1
+                a_sets[v * I + q] |= bit
+                a_nsets[v] = max(a_nsets[v], q + 1)
+                if not inside:
+                    a_slot[v * I + (e - a_ptr[ab]) % I] = a_off[e]
+                    for m in reach_at:
+                        if a_off[e] < m or valid[a_off[e] - m] == 0:
+                            a_border[v] = True
+                            break
+        for i in range(n_av * I):
+            a_sets[i] |= a_sets[i] << np.uint64(banks)
+
+        for g in range(G):
+            now = 0
+            n_busy = 0
+            n_stall = 0
+            s_prod = 0
+            s_pairs = 0
+            s_iaram = 0
+            s_fifo_r = 0
+            s_fifo_w = 0
+            s_plane = 0
+            o0 = o1 = o2 = o3 = o4 = o5 = _ZERO    # queue occupancy per bank
+            chan_start = 0
+            for ib in range(n_active):
+                bb = active[ib]
+                c = bb // NP
+                p = bb - c * NP
+                ab = (t * NP + p) * CA + c_off + c
+                wb = (g * NP + p) * C + c
+                na = a_ptr[ab + 1] - a_ptr[ab]
+                nw = w_ptr[wb + 1] - w_ptr[wb]
+                if nw > 0:
+                    n_avb = (na + I - 1) // I
+                    n_wvb = (nw + F - 1) // F
+                    s_iaram += na
+                    s_fifo_w += nw
+                    s_fifo_r += n_avb * nw
+                    s_pairs += n_avb * n_wvb
+                    s_prod += a_blk_nz[bb] * w_nz[wb]
+                    if inside:
+                        s_plane += a_blk_nz[bb] * w_nz[wb]
+                    wv0 = w_vec[wb]
+                    for va in range(a_vec[bb], a_vec[bb] + n_avb):
+                        if not inside:
+                            if a_border[va]:
+                                n = 0
+                                for j in range(wv0 * F, (wv0 + n_wvb) * F):
+                                    for i in range(va * I, va * I + I):
+                                        n += valid[w_slot[j] + a_slot[i]]
+                                s_plane += n
+                            else:
+                                s_plane += a_nz[va] * w_nz[wb]
+                        sets = a_nsets[va]
+                        A = a_sets[va * I]
+                        for vw in range(wv0, wv0 + n_wvb):
+                            # Bank loads of the pair (planes l0..l5).
+                            if F == 4 and sets <= 1:
+                                j = vw * 4
+                                l0, l1, l2 = _sum4((A >> w_shift[j]) & w_mask[j],
+                                                   (A >> w_shift[j + 1]) & w_mask[j + 1],
+                                                   (A >> w_shift[j + 2]) & w_mask[j + 2],
+                                                   (A >> w_shift[j + 3]) & w_mask[j + 3])
+                                l3 = l4 = l5 = _ZERO
+                            else:
+                                l0 = l1 = l2 = l3 = l4 = l5 = _ZERO
+                                for q in range(sets):
+                                    Aq = a_sets[va * I + q]
+                                    for j in range(vw * F, vw * F + F):
+                                        x = (Aq >> w_shift[j]) & w_mask[j]
+                                        y = l0 & x
+                                        l0 ^= x
+                                        x = l1 & y
+                                        l1 ^= y
+                                        y = l2 & x
+                                        l2 ^= x
+                                        x = l3 & y
+                                        l3 ^= y
+                                        y = l4 & x
+                                        l4 ^= x
+                                        l5 ^= y
+                            if contention == LOCKSTEP:
+                                worst = max(1, _max_lane(l0, l1, l2, l3, l4, l5))
+                                now += worst
+                                n_busy += 1
+                                n_stall += worst - 1
+                                continue
+                            s0, s1, s2, s3, s4, s5 = _add(o0, o1, o2, o3, o4, o5,
+                                                          l0, l1, l2, l3, l4, l5)
+                            # Banks that may lack room: occupancy + load > depth.
+                            over = _exceeds(s0, s1, s2, s3, s4, s5, g0, g1, g2, g3, g4, g5) & (
+                                l0 | l1 | l2 | l3 | l4 | l5)
+                            if over != _ZERO:
+                                wait = 0
+                                for b in range(banks):
+                                    if (over >> np.uint64(b)) & _ONE:
+                                        need = (_lane(s0, s1, s2, s3, s4, s5, b)
+                                                - max(depth, _lane(l0, l1, l2, l3, l4, l5, b)))
+                                        wait = max(wait, need)
+                                if wait > 0:
+                                    o0, o1, o2, o3, o4, o5 = _drain(o0, o1, o2, o3, o4, o5,
+                                                                    wait)
+                                    s0, s1, s2, s3, s4, s5 = _add(o0, o1, o2, o3, o4, o5,
+                                                                  l0, l1, l2, l3, l4, l5)
+                                    now += wait
+                                    n_stall += wait
+                            o0, o1, o2, o3, o4, o5 = _drain1(s0, s1, s2, s3, s4, s5)
+                            now += 1
+                            n_busy += 1
+                if per_channel and (ib == n_active - 1 or active[ib + 1] // NP != c):
+                    # A barrier after every input channel: queues drain before it.
+                    if contention == QUEUED:
+                        tail = _max_lane(o0, o1, o2, o3, o4, o5)
+                        o0 = o1 = o2 = o3 = o4 = o5 = _ZERO
+                        now += tail
+                        n_stall += tail
+                    chan[t, g, c] = now - chan_start
+                    chan_start = now
+            if contention == QUEUED and not per_channel:
+                tail = _max_lane(o0, o1, o2, o3, o4, o5)
+                now += tail
+                n_stall += tail
+            busy[t, g] = n_busy
+            stall[t, g] = n_stall
+            products[t, g] = s_prod
+            pairs[t, g] = s_pairs
+            iaram[t, g] = s_iaram
+            fifo_r[t, g] = s_fifo_r
+            fifo_w[t, g] = s_fifo_w
+            on_plane[t, g] = s_plane
+    return (busy, stall, products, acc_same, acc_wide, pairs, iaram, fifo_r, fifo_w, chan,
+            on_plane)
