@@ -31,15 +31,17 @@ def bitsliced_case(draw):
               ad=draw(st.sampled_from([0.05, 0.3, 0.7, 1.0])),
               seed=draw(st.integers(0, 10_000)))
     banks = draw(st.sampled_from([1, 2, 4, 8, 16, 32]))
+    F, I = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     over = {
         "pe_array.rows": draw(st.integers(1, 3)),
         "pe_array.cols": draw(st.integers(1, 3)),
-        "multiplier.F": draw(st.integers(1, 5)),
-        "multiplier.I": draw(st.integers(1, 5)),
+        "multiplier.F": F,
+        "multiplier.I": I,
         "accumulator.banks": banks,
         "accumulator.entries_per_bank": max(32, 512 // banks),
         "accumulator.contention": draw(st.sampled_from(["queued", "lockstep"])),
-        "accumulator.queue_depth": draw(st.integers(1, 12) | st.just(63 - 25)),
+        # Up to the largest depth the five bit planes hold.
+        "accumulator.queue_depth": draw(st.integers(1, 12) | st.just(32 - F * I)),
         "data.index_bits": draw(st.sampled_from([2, 4])),
         "dataflow.kc_max": draw(st.integers(1, 8)),
         "dataflow.tiling": draw(st.sampled_from(["balanced", "ceil", "padded"])),
@@ -88,5 +90,5 @@ def test_bitsliced_applies_only_where_it_can():
     assert kernels.bitsliced_applies(**ok)
     for change in ({"banks": 64}, {"banks": 24}, {"mapping": kernels.MAP_XOR},
                    {"mapping": kernels.MAP_DNNSIM}, {"merges": True}, {"on_plane_only": True},
-                   {"F": 8, "I": 4}, {"depth": 48}):
+                   {"F": 5, "I": 4}, {"depth": 17}):
         assert not kernels.bitsliced_applies(**{**ok, **change}), change

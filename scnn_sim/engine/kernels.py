@@ -360,11 +360,12 @@ def bitsliced_applies(banks: int, mapping: int, F: int, I: int, depth: int, merg
 
     It needs the linear mapping with a power-of-two ``banks <= 32`` (a bank mask and its copy
     fit one 64-bit word), no merged-access counts, every product loading a bank, and counts
-    that fit its six bit planes: a pair loads a bank at most ``F * I`` times and a queue then
-    holds at most ``max(depth, F * I)``, so their sum must stay below 64.
+    that fit its five bit planes: a pair loads a bank at most ``F * I`` times, a queue holds
+    at most ``max(depth, F * I) - 1`` between pairs, so their sum must stay below 32 (SCNN's
+    F = I = 4 with a depth up to 16).
     """
     return (mapping == MAP_LINEAR and 1 <= banks <= 32 and banks & (banks - 1) == 0
-            and not merges and not on_plane_only and max(depth, F * I) + F * I <= 63)
+            and not merges and not on_plane_only and max(depth, F * I) + F * I <= 32)
 
 
 def simulate_tiles(
@@ -469,12 +470,19 @@ def accumulate_outputs(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_k0,
 
 
 # --------------------------------------------------------------------------------------------
-# Bit-sliced timing: per-bank counts as six bit planes of 64-bit masks (lane b = bank b).
+# Bit-sliced timing: per-bank counts as five bit planes of 64-bit masks (lane b = bank b).
 # --------------------------------------------------------------------------------------------
 
 _ZERO = np.uint64(0)
 _ONE = np.uint64(1)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+@njit(cache=True, inline="always")
+def _rotate(a2, shift, lanes):
+    """Bank mask ``a2`` (doubled: ``a | a << banks``) rotated by ``banks - shift``; shift 0
+    means no weight in the slot (an empty mask)."""
+    return (a2 >> np.uint64(shift)) & (lanes if shift != 0 else _ZERO)
 
 
 @njit(cache=True, inline="always")
@@ -491,8 +499,8 @@ def _sum4(m0, m1, m2, m3):
 
 
 @njit(cache=True, inline="always")
-def _add(o0, o1, o2, o3, o4, o5, l0, l1, l2, l3, l4, l5):
-    """Lane-wise sum of two six-plane counts (no lane exceeds 63)."""
+def _add(o0, o1, o2, o3, o4, l0, l1, l2, l3, l4):
+    """Lane-wise sum of two five-plane counts (no lane exceeds 31)."""
     s0 = o0 ^ l0
     c = o0 & l0
     x = o1 ^ l1
@@ -504,28 +512,24 @@ def _add(o0, o1, o2, o3, o4, o5, l0, l1, l2, l3, l4, l5):
     x = o3 ^ l3
     s3 = x ^ c
     c = (o3 & l3) | (c & x)
-    x = o4 ^ l4
-    s4 = x ^ c
-    c = (o4 & l4) | (c & x)
-    return s0, s1, s2, s3, s4, o5 ^ l5 ^ c
+    return s0, s1, s2, s3, o4 ^ l4 ^ c
 
 
 @njit(cache=True, inline="always")
-def _exceeds(s0, s1, s2, s3, s4, s5, g0, g1, g2, g3, g4, g5):
-    """Mask of the lanes whose count exceeds ``depth``: the carry out of ``count + (63 -
-    depth)``, whose bits are given as all-ones or zero masks ``g0..g5``."""
+def _exceeds(s0, s1, s2, s3, s4, g0, g1, g2, g3, g4):
+    """Mask of the lanes whose count exceeds ``depth``: the carry out of ``count + (31 -
+    depth)``, whose bits are given as all-ones or zero masks ``g0..g4``."""
     c = s0 & g0
     c = (s1 & c) | ((s1 | c) & g1)
     c = (s2 & c) | ((s2 | c) & g2)
     c = (s3 & c) | ((s3 | c) & g3)
-    c = (s4 & c) | ((s4 | c) & g4)
-    return (s5 & c) | ((s5 | c) & g5)
+    return (s4 & c) | ((s4 | c) & g4)
 
 
 @njit(cache=True, inline="always")
-def _drain1(s0, s1, s2, s3, s4, s5):
+def _drain1(s0, s1, s2, s3, s4):
     """One cycle: every non-empty lane minus one."""
-    b = s0 | s1 | s2 | s3 | s4 | s5
+    b = s0 | s1 | s2 | s3 | s4
     o0 = s0 ^ b
     b &= ~s0
     o1 = s1 ^ b
@@ -534,20 +538,17 @@ def _drain1(s0, s1, s2, s3, s4, s5):
     b &= ~s2
     o3 = s3 ^ b
     b &= ~s3
-    o4 = s4 ^ b
-    b &= ~s4
-    return o0, o1, o2, o3, o4, s5 ^ b
+    return o0, o1, o2, o3, s4 ^ b
 
 
 @njit(cache=True, inline="always")
-def _drain(o0, o1, o2, o3, o4, o5, w):
-    """``w`` cycles (0 <= w < 64): every lane minus ``w``, not below zero."""
+def _drain(o0, o1, o2, o3, o4, w):
+    """``w`` cycles (0 <= w < 32): every lane minus ``w``, not below zero."""
     w0 = _ALL if w & 1 else _ZERO
     w1 = _ALL if w & 2 else _ZERO
     w2 = _ALL if w & 4 else _ZERO
     w3 = _ALL if w & 8 else _ZERO
     w4 = _ALL if w & 16 else _ZERO
-    w5 = _ALL if w & 32 else _ZERO
     d0 = o0 ^ w0
     br = ~o0 & w0
     d1 = o1 ^ w1 ^ br
@@ -558,34 +559,59 @@ def _drain(o0, o1, o2, o3, o4, o5, w):
     br = (~o3 & (w3 | br)) | (o3 & w3 & br)
     d4 = o4 ^ w4 ^ br
     br = (~o4 & (w4 | br)) | (o4 & w4 & br)
-    d5 = o5 ^ w5 ^ br
-    br = (~o5 & (w5 | br)) | (o5 & w5 & br)
     keep = ~br  # lanes that did not go below zero
-    return d0 & keep, d1 & keep, d2 & keep, d3 & keep, d4 & keep, d5 & keep
+    return d0 & keep, d1 & keep, d2 & keep, d3 & keep, d4 & keep
 
 
 @njit(cache=True, inline="always")
-def _lane(s0, s1, s2, s3, s4, s5, b):
+def _lane(s0, s1, s2, s3, s4, b):
     """The count of lane ``b``."""
     u = np.uint64(b)
     return np.int64(((s0 >> u) & _ONE) | (((s1 >> u) & _ONE) << np.uint64(1))
                     | (((s2 >> u) & _ONE) << np.uint64(2))
                     | (((s3 >> u) & _ONE) << np.uint64(3))
-                    | (((s4 >> u) & _ONE) << np.uint64(4))
-                    | (((s5 >> u) & _ONE) << np.uint64(5)))
+                    | (((s4 >> u) & _ONE) << np.uint64(4)))
 
 
 @njit(cache=True, inline="always")
-def _max_lane(s0, s1, s2, s3, s4, s5):
+def _max_lane(s0, s1, s2, s3, s4):
     """The largest lane count: from the top plane down, keep the lanes that have the bit."""
     v = 0
     live = _ALL
-    for k, s in ((5, s5), (4, s4), (3, s3), (2, s2), (1, s1), (0, s0)):
+    for k, s in ((4, s4), (3, s3), (2, s2), (1, s1), (0, s0)):
         hit = live & s
         if hit != _ZERO:
             v += 1 << k
             live = hit
     return v
+
+
+@njit(cache=True, inline="always")
+def _issue(o0, o1, o2, o3, o4, l0, l1, l2, l3, l4, g0, g1, g2, g3, g4, contention, depth,
+           banks):
+    """One vector pair with bank loads ``l``: the new queue occupancies ``o`` and the stall.
+
+    The rule of :func:`tiles_general`: under ``QUEUED`` the pair waits until every bank it
+    loads has room (occupancy + load <= depth, or an empty queue for a load above depth),
+    then adds its loads; one cycle drains one update per bank. Under ``LOCKSTEP`` it stalls
+    for its most-loaded bank.
+    """
+    if contention == LOCKSTEP:
+        return o0, o1, o2, o3, o4, max(_max_lane(l0, l1, l2, l3, l4) - 1, 0)
+    s0, s1, s2, s3, s4 = _add(o0, o1, o2, o3, o4, l0, l1, l2, l3, l4)
+    # Banks that may lack room (occupancy + load > depth), checked one by one.
+    over = _exceeds(s0, s1, s2, s3, s4, g0, g1, g2, g3, g4) & (l0 | l1 | l2 | l3 | l4)
+    wait = 0
+    if over != _ZERO:
+        for b in range(banks):
+            if (over >> np.uint64(b)) & _ONE:
+                wait = max(wait, _lane(s0, s1, s2, s3, s4, b)
+                           - max(depth, _lane(l0, l1, l2, l3, l4, b)))
+        if wait > 0:
+            o0, o1, o2, o3, o4 = _drain(o0, o1, o2, o3, o4, wait)
+            s0, s1, s2, s3, s4 = _add(o0, o1, o2, o3, o4, l0, l1, l2, l3, l4)
+    o0, o1, o2, o3, o4 = _drain1(s0, s1, s2, s3, s4)
+    return o0, o1, o2, o3, o4, wait
 
 
 @njit(cache=True, parallel=True)
@@ -598,8 +624,9 @@ def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
     reduced to bank masks (a vector whose entries share a bank gets one mask per multiplicity,
     so every mask is a set); per vector pair the bank loads are the sum over the pair's weights
     of those masks rotated by the weight's bank, and the queue occupancies are updated with
-    the rule of :func:`tiles_general` on whole planes. Products off the output plane are
-    counted from the buffer coordinates, only for activations near the plane's border.
+    the rule of :func:`tiles_general` on whole planes (:func:`_issue`). Products are counted
+    per block; those off the output plane are counted only for activations near the plane's
+    border, from how many weights of each reach the block has.
     Returns the first eleven arrays of :func:`simulate_tiles` (merge counts zero).
     """
     G = group_kc.shape[0]
@@ -616,61 +643,58 @@ def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
     chan = np.zeros((T, G, C if per_channel else 1), np.int64)
 
     plane = BH * BW
-    kc_max = 0
-    for g in range(G):
-        kc_max = max(kc_max, group_kc[g])
-    n_addr = kc_max * plane
     lanes = (_ONE << np.uint64(banks)) - _ONE
     bmod = banks - 1
-    # Bits of 63 - depth as masks, for _exceeds.
-    spare = 63 - depth
+    # Bits of 31 - depth as masks, for _exceeds.
+    spare = 31 - depth
     g0 = _ALL if spare & 1 else _ZERO
     g1 = _ALL if spare & 2 else _ZERO
     g2 = _ALL if spare & 4 else _ZERO
     g3 = _ALL if spare & 8 else _ZERO
     g4 = _ALL if spare & 16 else _ZERO
-    g5 = _ALL if spare & 32 else _ZERO
-    # Padding entries of vectors point past every address (valid-table entries 0).
-    dead = n_addr + plane + 1
 
-    # Weight vectors (F slots, shared by all tiles): the shift that rotates a doubled bank
-    # mask by the weight's bank, a lane mask (empty for padding and gated placeholders), the
-    # offset; per block the weights that multiply.
+    # Weight vectors (F slots, shared by all tiles): per slot the shift that rotates a doubled
+    # bank mask by the weight's bank (0: padding or a gated placeholder); per block the
+    # weights that multiply.
     n_wblk = w_ptr.shape[0] - 1
     w_vec = np.empty(n_wblk + 1, np.int64)
     w_vec[0] = 0
     for b in range(n_wblk):
         w_vec[b + 1] = w_vec[b] + (w_ptr[b + 1] - w_ptr[b] + F - 1) // F
-    w_shift = np.zeros(w_vec[n_wblk] * F, np.uint64)
-    w_mask = np.zeros(w_vec[n_wblk] * F, np.uint64)
-    w_slot = np.full(w_vec[n_wblk] * F, dead, np.int64)
+    w_shift = np.zeros(w_vec[n_wblk] * F, np.uint8)
     w_nz = np.zeros(n_wblk, np.int64)
-    # Distinct (-offset) mod plane: the output positions relative to an activation that its
-    # products reach.
-    reach = np.zeros(max(plane, 1), np.bool_)
+    # The reach of a weight, (-offset) mod plane: how far before its activation (in buffer
+    # positions) the product lands. Per block, the weights of each distinct reach.
+    reach_of = np.full(max(plane, 1), -1, np.int64)
+    n_reach = 0
+    for e in range(w_off.shape[0]):
+        m = (-w_off[e]) % plane
+        if w_vals[e] != 0.0 and reach_of[m] < 0:
+            reach_of[m] = n_reach
+            n_reach += 1
+    reach_at = np.empty(n_reach, np.int64)
+    for m in range(plane):
+        if reach_of[m] >= 0:
+            reach_at[reach_of[m]] = m
+    w_reach = np.zeros(n_wblk * n_reach, np.int64)
     for b in range(n_wblk):
         for e in range(w_ptr[b], w_ptr[b + 1]):
             if w_vals[e] != 0.0:
-                s = w_vec[b] * F + e - w_ptr[b]
-                w_shift[s] = np.uint64(banks - (w_off[e] & bmod))
-                w_mask[s] = lanes
-                w_slot[s] = w_off[e]
+                w_shift[w_vec[b] * F + e - w_ptr[b]] = banks - (w_off[e] & bmod)
                 w_nz[b] += 1
-                reach[(-w_off[e]) % plane] = True
-    reach_at = np.nonzero(reach)[0]
+                w_reach[b * n_reach + reach_of[(-w_off[e]) % plane]] += 1
 
     for t in prange(T):
         oy = tile_oy[t]
         ox = tile_ox[t]
+        # Off-plane products are possible only in a tile whose buffer leaves the plane. The
+        # validity of a position is the same in every output channel's part of the buffer.
         inside = oy >= 0 and oy + BH <= P and ox >= 0 and ox + BW <= Q
-        # Off-plane products are possible only in a tile whose buffer leaves the plane.
-        valid = np.zeros(2 * dead + 1 if not inside else 1, np.int64)
+        valid = np.ones(plane if not inside else 1, np.bool_)
         if not inside:
             for row in range(BH):
                 for col in range(BW):
-                    ok = 0 <= oy + row < P and 0 <= ox + col < Q
-                    for kk in range(kc_max):
-                        valid[(kk * BH + row) * BW + col] = 1 if ok else 0
+                    valid[row * BW + col] = 0 <= oy + row < P and 0 <= ox + col < Q
         # Activation vectors of blocks (c, p), in loop order: bank masks, doubled (x | x <<
         # banks) so that rotating by r is one shift right by banks - r.
         n_blk = C * NP
@@ -682,9 +706,10 @@ def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
         n_av = a_vec[n_blk]
         a_sets = np.zeros(n_av * I, np.uint64)   # masks of vector v: a_sets[v*I : v*I + n]
         a_nsets = np.zeros(n_av, np.int64)
-        a_nz = np.zeros(n_av, np.int64)
         a_blk_nz = np.zeros(n_blk, np.int64)
-        a_slot = np.full(n_av * I if not inside else 1, dead, np.int64)
+        # Per vector near the border: its activations whose product with a weight of each
+        # reach lands off the plane.
+        a_off_plane = np.zeros(n_av * n_reach if not inside else 1, np.int64)
         a_border = np.zeros(n_av, np.bool_)
         active = np.empty(n_blk, np.int64)       # blocks with activations, in loop order
         n_active = 0
@@ -697,7 +722,6 @@ def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
                 if a_vals[e] == 0.0:
                     continue
                 v = a_vec[bb] + (e - a_ptr[ab]) // I
-                a_nz[v] += 1
                 a_blk_nz[bb] += 1
                 bit = _ONE << np.uint64(a_off[e] & bmod)
                 q = 0
@@ -706,11 +730,10 @@ def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
                 a_sets[v * I + q] |= bit
                 a_nsets[v] = max(a_nsets[v], q + 1)
                 if not inside:
-                    a_slot[v * I + (e - a_ptr[ab]) % I] = a_off[e]
-                    for m in reach_at:
-                        if a_off[e] < m or valid[a_off[e] - m] == 0:
+                    for r in range(n_reach):
+                        if not valid[(a_off[e] - reach_at[r]) % plane]:
+                            a_off_plane[v * n_reach + r] += 1
                             a_border[v] = True
-                            break
         for i in range(n_av * I):
             a_sets[i] |= a_sets[i] << np.uint64(banks)
 
@@ -724,7 +747,7 @@ def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
             s_fifo_r = 0
             s_fifo_w = 0
             s_plane = 0
-            o0 = o1 = o2 = o3 = o4 = o5 = _ZERO    # queue occupancy per bank
+            o0 = o1 = o2 = o3 = o4 = _ZERO    # queue occupancy per bank
             chan_start = 0
             for ib in range(n_active):
                 bb = active[ib]
@@ -742,36 +765,35 @@ def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
                     s_fifo_r += n_avb * nw
                     s_pairs += n_avb * n_wvb
                     s_prod += a_blk_nz[bb] * w_nz[wb]
-                    if inside:
-                        s_plane += a_blk_nz[bb] * w_nz[wb]
+                    s_plane += a_blk_nz[bb] * w_nz[wb]
+                    n_busy += n_avb * n_wvb
+                    now += n_avb * n_wvb      # one issue cycle per pair; stalls added below
                     wv0 = w_vec[wb]
                     for va in range(a_vec[bb], a_vec[bb] + n_avb):
-                        if not inside:
-                            if a_border[va]:
-                                n = 0
-                                for j in range(wv0 * F, (wv0 + n_wvb) * F):
-                                    for i in range(va * I, va * I + I):
-                                        n += valid[w_slot[j] + a_slot[i]]
-                                s_plane += n
-                            else:
-                                s_plane += a_nz[va] * w_nz[wb]
+                        if not inside and a_border[va]:
+                            for r in range(n_reach):
+                                s_plane -= (a_off_plane[va * n_reach + r]
+                                            * w_reach[wb * n_reach + r])
                         sets = a_nsets[va]
                         A = a_sets[va * I]
                         for vw in range(wv0, wv0 + n_wvb):
-                            # Bank loads of the pair (planes l0..l5).
+                            # The pair's bank loads (planes l0..l4), then its issue.
                             if F == 4 and sets <= 1:
                                 j = vw * 4
-                                l0, l1, l2 = _sum4((A >> w_shift[j]) & w_mask[j],
-                                                   (A >> w_shift[j + 1]) & w_mask[j + 1],
-                                                   (A >> w_shift[j + 2]) & w_mask[j + 2],
-                                                   (A >> w_shift[j + 3]) & w_mask[j + 3])
-                                l3 = l4 = l5 = _ZERO
+                                l0, l1, l2 = _sum4(_rotate(A, w_shift[j], lanes),
+                                                   _rotate(A, w_shift[j + 1], lanes),
+                                                   _rotate(A, w_shift[j + 2], lanes),
+                                                   _rotate(A, w_shift[j + 3], lanes))
+                                o0, o1, o2, o3, o4, wait = _issue(
+                                    o0, o1, o2, o3, o4, l0, l1, l2, _ZERO, _ZERO,
+                                    g0, g1, g2, g3, g4, contention, depth, banks)
                             else:
-                                l0 = l1 = l2 = l3 = l4 = l5 = _ZERO
+                                l0 = l1 = l2 = l3 = l4 = _ZERO
                                 for q in range(sets):
                                     Aq = a_sets[va * I + q]
                                     for j in range(vw * F, vw * F + F):
-                                        x = (Aq >> w_shift[j]) & w_mask[j]
+                                        # Add the one-bit mask x into the count.
+                                        x = _rotate(Aq, w_shift[j], lanes)
                                         y = l0 & x
                                         l0 ^= x
                                         x = l1 & y
@@ -780,48 +802,23 @@ def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
                                         l2 ^= x
                                         x = l3 & y
                                         l3 ^= y
-                                        y = l4 & x
                                         l4 ^= x
-                                        l5 ^= y
-                            if contention == LOCKSTEP:
-                                worst = max(1, _max_lane(l0, l1, l2, l3, l4, l5))
-                                now += worst
-                                n_busy += 1
-                                n_stall += worst - 1
-                                continue
-                            s0, s1, s2, s3, s4, s5 = _add(o0, o1, o2, o3, o4, o5,
-                                                          l0, l1, l2, l3, l4, l5)
-                            # Banks that may lack room: occupancy + load > depth.
-                            over = _exceeds(s0, s1, s2, s3, s4, s5, g0, g1, g2, g3, g4, g5) & (
-                                l0 | l1 | l2 | l3 | l4 | l5)
-                            if over != _ZERO:
-                                wait = 0
-                                for b in range(banks):
-                                    if (over >> np.uint64(b)) & _ONE:
-                                        need = (_lane(s0, s1, s2, s3, s4, s5, b)
-                                                - max(depth, _lane(l0, l1, l2, l3, l4, l5, b)))
-                                        wait = max(wait, need)
-                                if wait > 0:
-                                    o0, o1, o2, o3, o4, o5 = _drain(o0, o1, o2, o3, o4, o5,
-                                                                    wait)
-                                    s0, s1, s2, s3, s4, s5 = _add(o0, o1, o2, o3, o4, o5,
-                                                                  l0, l1, l2, l3, l4, l5)
-                                    now += wait
-                                    n_stall += wait
-                            o0, o1, o2, o3, o4, o5 = _drain1(s0, s1, s2, s3, s4, s5)
-                            now += 1
-                            n_busy += 1
+                                o0, o1, o2, o3, o4, wait = _issue(
+                                    o0, o1, o2, o3, o4, l0, l1, l2, l3, l4,
+                                    g0, g1, g2, g3, g4, contention, depth, banks)
+                            now += wait
+                            n_stall += wait
                 if per_channel and (ib == n_active - 1 or active[ib + 1] // NP != c):
                     # A barrier after every input channel: queues drain before it.
                     if contention == QUEUED:
-                        tail = _max_lane(o0, o1, o2, o3, o4, o5)
-                        o0 = o1 = o2 = o3 = o4 = o5 = _ZERO
+                        tail = _max_lane(o0, o1, o2, o3, o4)
+                        o0 = o1 = o2 = o3 = o4 = _ZERO
                         now += tail
                         n_stall += tail
                     chan[t, g, c] = now - chan_start
                     chan_start = now
             if contention == QUEUED and not per_channel:
-                tail = _max_lane(o0, o1, o2, o3, o4, o5)
+                tail = _max_lane(o0, o1, o2, o3, o4)
                 now += tail
                 n_stall += tail
             busy[t, g] = n_busy
