@@ -24,6 +24,8 @@ from scnn_sim.report import check_interrupted, interrupts_raise
 # Each module exposes ``register(subparsers)``, which adds its parser and sets ``func``.
 COMMAND_MODULES = ("workloads", "storage", "arch", "energy", "run", "granularity", "prune",
                    "study", "sweep", "plot", "importing", "compare")
+#: Sub-commands of the modules whose commands are not named after the module.
+COMMANDS_OF = {"workloads": ("workloads", "show"), "importing": ("import",)}
 
 #: Exit status of a stdout closed by its reader (128 + SIGPIPE, what a shell reports for a
 #: program killed by the signal).
@@ -41,8 +43,22 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser with every sub-command registered."""
+def command_modules(argv: list[str]) -> tuple[str, ...]:
+    """The command modules a command line needs: the named command's alone, else all.
+
+    Importing a command's module imports what it runs (numba, h5py, matplotlib, ...), so a
+    process registers only the command it runs; help, ``--version`` and a mistyped command
+    get every command (argparse lists them).
+    """
+    first = next((a for a in argv if not a.startswith("-")), None)
+    for name in COMMAND_MODULES:
+        if first in COMMANDS_OF.get(name, (name,)):
+            return (name,)
+    return COMMAND_MODULES
+
+
+def build_parser(modules: tuple[str, ...] | None = None) -> argparse.ArgumentParser:
+    """Build the top-level parser with the sub-commands of ``modules`` (default: all)."""
     parser = _Parser(
         prog="scnn-sim",
         description="Cycle-level simulator of the SCNN sparse CNN accelerator.",
@@ -53,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"scnn-sim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if modules is None else modules:
         importlib.import_module(f"scnn_sim.commands.{name}").register(sub)
     return parser
 
@@ -74,7 +90,7 @@ def _quiet_stdout() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``scnn-sim`` console script; returns the exit status."""
-    parser = build_parser()
+    parser = build_parser(command_modules(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     try:
         with interrupts_raise():
