@@ -212,7 +212,7 @@ def rle_encode_blocks(
     flat: np.ndarray, block_lengths: np.ndarray | Sequence[int], index_bits: int = 4,
     placeholders: bool = True,
 ) -> RLEStream:
-    """Encode concatenated dense blocks into an SCNN zero-run stream (vectorised).
+    """Encode concatenated dense blocks into an SCNN zero-run stream (two passes of a numba loop).
 
     Parameters
     ----------
@@ -237,35 +237,18 @@ def rle_encode_blocks(
     FormatError
         On a bad ``index_bits``, a non-1-D ``flat`` or block lengths that do not match it.
     """
+    from scnn_sim.rle_kernel import rle_encode  # numba, loaded on first use
+
     ib = _check_index_bits(index_bits)
     f = np.asarray(flat)
     if f.ndim != 1:
         raise FormatError(f"flat must be one-dimensional, got shape {f.shape}")
-    f = f.astype(np.float32, copy=False)
+    f = np.ascontiguousarray(f, dtype=np.float32)
     bl = _check_blocks(f.size, block_lengths)
-    period = 1 << ib  # M + 1
-    nz, starts, gap = _gaps(f, bl)
-    n_ph = gap >> ib  # gap // (M + 1)
+    values, runs, block_ptr = rle_encode(f, bl, ib, bool(placeholders))
     rdt = _run_dtype(ib) if placeholders else np.uint32
-    if not placeholders or not n_ph.any():
-        # No placeholders (the common case at moderate density): entries are the non-zeros.
-        entry_end = np.arange(1, nz.size + 1, dtype=np.int64)
-        values = f[nz]
-        runs = gap.astype(rdt)
-    else:
-        n_ph += 1
-        entry_end = np.cumsum(n_ph)  # entries up to and including each non-zero
-        total = int(entry_end[-1])
-        values = np.zeros(total, dtype=np.float32)
-        runs = np.full(total, period - 1, dtype=rdt)  # placeholders: run M
-        pos = entry_end - 1
-        values[pos] = f[nz]
-        runs[pos] = (gap & (period - 1)).astype(rdt)
-    # Entries before block b = entries of the non-zeros before the block's start.
-    first_nz = np.searchsorted(nz, np.append(starts, f.size), side="left")
-    block_ptr = np.concatenate(([0], entry_end)).astype(np.int64)[first_nz]
-    return RLEStream(values=values, runs=runs, block_ptr=block_ptr, block_lengths=bl,
-                     index_bits=ib)
+    return RLEStream(values=values, runs=runs.astype(rdt, copy=False), block_ptr=block_ptr,
+                     block_lengths=bl, index_bits=ib)
 
 
 def rle_count_blocks(
