@@ -249,6 +249,24 @@ def plan_mapping(lt: LayerTensors, arch: ArchConfig) -> MappingPlan:
     nz = np.zeros((layer.H + 1, layer.W + 1), np.int64)
     nz[1:, 1:] = np.count_nonzero(lt.activations, axis=0).cumsum(0).cumsum(1)
 
+    # Tilings and encoded streams, each built once (the resident check, the accumulator's
+    # sub-tiling and the overflow rules often ask for the same sub-tiling).
+    tilings: dict[tuple[int, int], Tiling] = {}
+    streams: dict[tuple[tuple[int, int], bool], RLEStream] = {}
+
+    def tiling_of(sub: tuple[int, int]) -> Tiling:
+        sub = tuple(sub)
+        if sub not in tilings:
+            tilings[sub] = make_tiling(layer, arch.pe_rows, arch.pe_cols, sub, arch.tiling)
+        return tilings[sub]
+
+    def stream_of(tiling: Tiling, placeholders: bool = True) -> RLEStream:
+        key = (tuple(tiling.sub), bool(placeholders))
+        if key not in streams:
+            streams[key] = _encode_activations(lt.activations, tiling, n_ph, arch.index_bits,
+                                               placeholders)
+        return streams[key]
+
     def nnz_rect(r0: int, r1: int, c0: int, c1: int) -> int:
         return int(nz[r1, c1] - nz[r0, c1] - nz[r1, c0] + nz[r0, c0])
 
@@ -276,15 +294,14 @@ def plan_mapping(lt: LayerTensors, arch: ArchConfig) -> MappingPlan:
     resident = per_pe_nnz * entry_bits <= iaram_bits
     if resident:
         # Placeholders count too: check the exact encoded size of each PE's whole tile.
-        whole = make_tiling(layer, arch.pe_rows, arch.pe_cols, (1, 1), arch.tiling)
-        stream = _encode_activations(lt.activations, whole, n_ph, arch.index_bits,
-                                     arch.placeholders)
+        whole = tiling_of((1, 1))
+        stream = stream_of(whole, arch.placeholders)
         resident = bool(_tile_entries(stream, whole.n_tiles).max(initial=0) * entry_bits
                         <= iaram_bits)
     # The accumulator's sub-tiling: the first candidate whose buffer holds Kc channels.
     acc_tiling = None
     for sub in cands:
-        acc_tiling = make_tiling(layer, arch.pe_rows, arch.pe_cols, sub, arch.tiling)
+        acc_tiling = tiling_of(sub)
         if kc_need * acc_tiling.BH * acc_tiling.BW <= arch.acc_capacity:
             break
     assert acc_tiling is not None
@@ -294,10 +311,9 @@ def plan_mapping(lt: LayerTensors, arch: ArchConfig) -> MappingPlan:
         return MappingPlan(tiling, kc_for(tiling), stream, resident, rule, acc_passes)
 
     if resident:
-        stream = _encode_activations(lt.activations, acc_tiling, n_ph, arch.index_bits)
-        return plan(acc_tiling, stream, "resident")
+        return plan(acc_tiling, stream_of(acc_tiling), "resident")
     if arch.overflow == "channel_chunk":
-        stream = _encode_activations(lt.activations, acc_tiling, n_ph, arch.index_bits)
+        stream = stream_of(acc_tiling)
         chan = channel_bits(stream, acc_tiling.n_tiles, n_ph, layer.C, entry_bits)
         if chan.max(initial=0) > iaram_bits // 2:
             raise SimulationError(
@@ -310,10 +326,10 @@ def plan_mapping(lt: LayerTensors, arch: ArchConfig) -> MappingPlan:
             _fewest_pass_candidates(acc_tiling.sub, tile_h, tile_w))
         need = 0
         for i, sub in enumerate(fp):
-            tiling = make_tiling(layer, arch.pe_rows, arch.pe_cols, sub, arch.tiling)
+            tiling = tiling_of(sub)
             if i < len(fp) - 1 and max_tile_nnz(tiling) * entry_bits > iaram_bits:
                 continue
-            stream = _encode_activations(lt.activations, tiling, n_ph, arch.index_bits)
+            stream = stream_of(tiling)
             peak = handover_bits(channel_bits(stream, tiling.n_tiles, n_ph, layer.C,
                                               entry_bits), tiling.n_pes)
             need = int(peak.max(initial=0))
@@ -327,7 +343,7 @@ def plan_mapping(lt: LayerTensors, arch: ArchConfig) -> MappingPlan:
     last_reason = ""
     for sub in cands:
         final = arch.subtiles is not None or sub == cands[-1]
-        tiling = make_tiling(layer, arch.pe_rows, arch.pe_cols, sub, arch.tiling)
+        tiling = tiling_of(sub)
         buf = tiling.BH * tiling.BW
         fits_acc = kc_need * buf <= arch.acc_capacity
         if not fits_acc and not final:
@@ -335,8 +351,7 @@ def plan_mapping(lt: LayerTensors, arch: ArchConfig) -> MappingPlan:
         if not final and max_tile_nnz(tiling) * entry_bits > iaram_bits // 2:
             last_reason = "sub-tile activations exceed half the IARAM"
             continue
-        stream = _encode_activations(lt.activations, tiling, n_ph, arch.index_bits,
-                                     arch.placeholders)
+        stream = stream_of(tiling, arch.placeholders)
         tile_bits = _tile_entries(stream, tiling.n_tiles) * entry_bits
         if tile_bits.max(initial=0) <= iaram_bits // 2:
             return plan(tiling, stream, "half_iaram")
