@@ -408,7 +408,12 @@ def prune(
         mask = _prune_nm(w, g)
     else:
         block = block_shape_for(w.shape, g, pointwise_group)
-        mag = np.abs(w, dtype=np.float64) if norm == "l1" else np.square(w, dtype=np.float64)
+        if block == (1, 1, 1, 1) and norm == "l1" and w.dtype == np.float32:
+            # |w| of float32 weights is exact in float32: the same ranking as in float64,
+            # at half the memory and time of the selection.
+            mag = np.abs(w)
+        else:
+            mag = np.abs(w, dtype=np.float64) if norm == "l1" else np.square(w, dtype=np.float64)
         if block == (1, 1, 1, 1):
             keep = _select_groups(mag.ravel(), 1, density)
             mask = keep.reshape(w.shape)
