@@ -185,11 +185,12 @@ def owner_bounds(layer: Layer, in_bounds: list[tuple[int, int]], n_out: int,
     n_in = layer.H if axis == "row" else layer.W
     o = np.arange(n_out)
     centre = np.clip(o * layer.stride - layer.padding + (k - 1) // 2, 0, n_in - 1)
-    out = []
-    for lo, hi in in_bounds:
-        mine = o[(centre >= lo) & (centre < hi)]
-        out.append((int(mine[0]), int(mine[-1]) + 1) if len(mine) else (0, 0))
-    return out
+    # centre never decreases with o: the outputs whose centre is in [lo, hi) are one run.
+    bounds = np.asarray(in_bounds, np.int64).reshape(-1, 2)
+    first = np.searchsorted(centre, bounds[:, 0], side="left")
+    end = np.searchsorted(centre, bounds[:, 1], side="left")
+    return [(int(a), int(b)) if b > a else (0, 0)
+            for a, b in zip(first.tolist(), end.tolist(), strict=True)]
 
 
 def halo_entries(layer: Layer, tiling: Tiling) -> np.ndarray:
