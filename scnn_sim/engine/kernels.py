@@ -653,15 +653,16 @@ def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
     g3 = _ALL if spare & 8 else _ZERO
     g4 = _ALL if spare & 16 else _ZERO
 
-    # Weight vectors (F slots, shared by all tiles): per slot the shift that rotates a doubled
-    # bank mask by the weight's bank (0: padding or a gated placeholder); per block the
-    # weights that multiply.
+    # Weight vectors (shared by all tiles): per slot the shift that rotates a doubled bank
+    # mask by the weight's bank (0: padding or a gated placeholder); per block the weights
+    # that multiply.
     n_wblk = w_ptr.shape[0] - 1
     w_vec = np.empty(n_wblk + 1, np.int64)
     w_vec[0] = 0
     for b in range(n_wblk):
         w_vec[b + 1] = w_vec[b] + (w_ptr[b + 1] - w_ptr[b] + F - 1) // F
-    w_shift = np.zeros(w_vec[n_wblk] * F, np.uint8)
+    slots = 4 if F <= 4 else F   # F <= 4: padded to four slots, all on the 4-mask path
+    w_shift = np.zeros(w_vec[n_wblk] * slots, np.uint8)
     w_nz = np.zeros(n_wblk, np.int64)
     # The reach of a weight, (-offset) mod plane: how far before its activation (in buffer
     # positions) the product lands. Per block, the weights of each distinct reach.
@@ -680,7 +681,8 @@ def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
     for b in range(n_wblk):
         for e in range(w_ptr[b], w_ptr[b + 1]):
             if w_vals[e] != 0.0:
-                w_shift[w_vec[b] * F + e - w_ptr[b]] = banks - (w_off[e] & bmod)
+                k = e - w_ptr[b]
+                w_shift[(w_vec[b] + k // F) * slots + k % F] = banks - (w_off[e] & bmod)
                 w_nz[b] += 1
                 w_reach[b * n_reach + reach_of[(-w_off[e]) % plane]] += 1
 
@@ -778,7 +780,7 @@ def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
                         A = a_sets[va * I]
                         for vw in range(wv0, wv0 + n_wvb):
                             # The pair's bank loads (planes l0..l4), then its issue.
-                            if F == 4 and sets <= 1:
+                            if slots == 4 and sets <= 1:
                                 j = vw * 4
                                 l0, l1, l2 = _sum4(_rotate(A, w_shift[j], lanes),
                                                    _rotate(A, w_shift[j + 1], lanes),
@@ -791,7 +793,7 @@ def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
                                 l0 = l1 = l2 = l3 = l4 = _ZERO
                                 for q in range(sets):
                                     Aq = a_sets[va * I + q]
-                                    for j in range(vw * F, vw * F + F):
+                                    for j in range(vw * slots, vw * slots + F):
                                         # Add the one-bit mask x into the count.
                                         x = _rotate(Aq, w_shift[j], lanes)
                                         y = l0 & x
