@@ -1,13 +1,28 @@
-"""Speed and memory of `scnn-sim run` on AlexNet, VGG-16 and GoogLeNet at published densities.
+"""Speed and memory of `scnn-sim run` (issue 13): whole-process wall, in-process rate, RSS.
 
-Each measurement runs in a fresh process (so peak RSS is that run's alone) after one warm-up
-process that fills numba's on-disk cache. Prints a table and writes
-benchmarks/results/bench_run.json.
+Every measurement is a fresh process, after one warm-up process per tree that fills numba's
+on-disk cache:
 
-Targets (issue 3): VGG-16 conv layers <= 15 s wall (>= 200 M products/s), AlexNet <= 2 s,
-peak memory < 2 GB, and >= 100x SCALE-Sim 3.0's ~3 M simulated MACs/s on AlexNet conv3 dense.
+* whole process: ``python -m scnn_sim run WORKLOAD`` wall time (interpreter start, imports,
+  loading numba's cached machine code, simulation, table) and its peak RSS;
+* in process: products/s of ``scnn_sim.simulate`` on the first call of a process (compiled
+  code loaded during the call) and on a second, warm call (a notebook, a sweep worker);
+* fixed cost: the whole-process wall of ``run`` on a one-layer 16x16 workload, and the floor
+  of any numba program here (import numpy and numba, call one cached jitted function);
+* GoogLeNet's small planes: its layers on 7x7 and 14x14 inputs, in process.
 
-    python benchmarks/bench_run.py [--workloads alexnet,vgg16,googlenet] [--repeat 1]
+Workloads: AlexNet, VGG-16 and GoogLeNet at published densities, and dense AlexNet (the five
+conv layers with every density 1.0: the work of ``make bench-peers``). With ``--base TREE``
+(a work tree of another commit, e.g. ``git worktree add /tmp/base 27113c4``) every
+measurement also runs from that tree, alternating with this one; figures are medians of
+``--repeat`` runs. The load average is printed and stored with the results, which go to
+benchmarks/out/bench_run.json (``--refresh``: benchmarks/results/).
+
+Targets (issue 13): VGG-16 whole process about 4 s or less (~800 M products/s); GoogLeNet's
+small planes >= 500 M products/s; dense AlexNet's conv layers <= 3.7 s whole process (100x
+SCALE-Sim 3.0's ~377 s, ``make bench-peers``); fixed cost <= 0.4 s; peak RSS < 1 GB.
+
+    python benchmarks/bench_run.py [--base /tmp/base] [--repeat 3] [--workloads ...]
 """
 
 from __future__ import annotations
@@ -16,97 +31,201 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import yaml
 from _common import results_dir
 
 HERE = Path(__file__).resolve().parent
+TREE = HERE.parent
 OUT = results_dir() / "bench_run.json"  # benchmarks/out unless --refresh
+WORKLOADS = ("alexnet", "vgg16", "googlenet", "alexnet-dense")
+TINY = {"name": "tiny", "description": "fixed-cost probe", "provenance": "bench_run.py",
+        "layers": [{"name": "conv", "kind": "conv", "C": 16, "K": 16, "R": 3, "S": 3, "H": 16,
+                    "W": 16, "stride": 1, "padding": 1, "groups": 1, "weight_density": 0.5,
+                    "act_density": 0.5}]}
 
+# In-process rate: first and warm simulate() of a workload (or of GoogLeNet's small planes).
 CHILD = r"""
 import json, resource, sys, time
-from dataclasses import replace
 t0 = time.perf_counter()
 import scnn_sim
-from scnn_sim.workload import load_workload, Workload
-kind, name = sys.argv[1], sys.argv[2]
+from scnn_sim.workload import load_workload
+what = sys.argv[1]
+layers = None
+if what == "googlenet-small":
+    what = "googlenet"
+    layers = [l.name for l in load_workload(what).layers if l.kind == "conv" and l.H <= 14]
 t1 = time.perf_counter()
-if kind == "dense":
-    wl = load_workload("alexnet")
-    layer = replace(wl.layer(name), weight_density=1.0, act_density=1.0)
-    wl = Workload("alexnet-dense", (layer,), wl.source, "dense " + name)
-else:
-    wl = name
-res = scnn_sim.simulate(wl)          # first call: loads numba's cached machine code
+res = scnn_sim.simulate(what, layers=layers)   # first call: loads numba's cached code
 t2 = time.perf_counter()
-rss_cold = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-res = scnn_sim.simulate(wl)          # warm: what a notebook or a sweep worker sees
+res = scnn_sim.simulate(what, layers=layers)   # warm
 t3 = time.perf_counter()
 tot = res.totals.record
-print(json.dumps({"import_s": t1 - t0, "simulate_s": t2 - t1, "simulate_warm_s": t3 - t2,
-                  "peak_rss_cold_mb": rss_cold, "products": tot["products"],
-                  "dense_macs": tot["dense_macs"], "cycles": tot["cycles"],
-                  "layers": len(res.layers),
+print(json.dumps({"import_s": t1 - t0, "first_s": t2 - t1, "warm_s": t3 - t2,
+                  "products": tot["products"], "dense_macs": tot["dense_macs"],
+                  "cycles": tot["cycles"], "layers": len(res.layers),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
+# The floor of any numba program: imports and one cached jitted call.
+FLOOR = r"""
+import numpy as np
+from numba import njit
 
-def child(kind: str, name: str) -> dict:
-    t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", CHILD, kind, name], check=True,
-                         capture_output=True, text=True)
-    rec = json.loads(out.stdout.strip().splitlines()[-1])
-    rec["process_wall_s"] = time.perf_counter() - t0
-    return rec
+@njit(cache=True)
+def one(x):
+    return x + 1
+
+one(1)
+"""
 
 
-def cli_wall(name: str) -> float:
-    exe = Path(sys.executable).with_name("scnn-sim")
-    t0 = time.perf_counter()
-    subprocess.run([str(exe), "run", name], check=True, capture_output=True)
-    return time.perf_counter() - t0
+def _env(tree: Path) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)   # bytecode cached, as in a normal install
+    return env
+
+
+def timed(cmd: list[str], tree: Path, cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS [MB] of one process (its own, from wait4)."""
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=_env(tree),
+                             cwd=cwd)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        if status != 0:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(cmd)} failed: {err.read().decode()[-2000:]}")
+    return wall, ru.ru_maxrss / 1024
+
+
+def in_process(what: str, tree: Path, cwd: Path) -> dict:
+    """The CHILD measurement of ``what`` from ``tree``."""
+    out = subprocess.run([sys.executable, "-c", CHILD, what], check=True, capture_output=True,
+                         text=True, env=_env(tree), cwd=cwd)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def dense_alexnet_yaml(path: Path) -> None:
+    """AlexNet's conv layers with every density 1.0, as ``make bench-peers`` runs them."""
+    from bench_peers import dense_workload_yaml
+
+    from scnn_sim.workload import load_workload
+
+    dense_workload_yaml([lay for lay in load_workload("alexnet").layers if lay.kind == "conv"],
+                        path)
+
+
+def load() -> list[float]:
+    """The 1, 5 and 15 minute load averages."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workloads", default="alexnet,vgg16,googlenet")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per workload (best kept)")
+    ap.add_argument("--workloads", default=",".join(WORKLOADS))
+    ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
+    ap.add_argument("--base", type=Path, default=None,
+                    help="work tree of a base commit, measured alternately with this tree")
     args = ap.parse_args()
-    child("net", "alexnet")  # warm numba's on-disk cache
-    results = {}
-    for name in args.workloads.split(","):
-        best = min((child("net", name) for _ in range(args.repeat)),
-                   key=lambda r: r["simulate_s"])
-        best["cli_wall_s"] = cli_wall(name)
-        best["products_per_s"] = best["products"] / best["simulate_s"]
-        results[name] = best
-    dense = child("dense", "conv3")
-    dense["macs_per_s"] = dense["dense_macs"] / dense["simulate_s"]
-    dense["macs_per_s_warm"] = dense["dense_macs"] / dense["simulate_warm_s"]
-    dense["vs_scalesim_3M_per_s"] = dense["macs_per_s"] / 3e6
-    dense["vs_scalesim_3M_per_s_warm"] = dense["macs_per_s_warm"] / 3e6
-    results["alexnet_conv3_dense"] = dense
-    print(f"{'workload':22} {'CLI wall [s]':>12} {'simulate [s]':>12} {'warm [s]':>9} "
-          f"{'products [M]':>12} {'Mprod/s':>8} {'warm Mprod/s':>12} {'peak RSS [MB]':>13}")
-    for name, r in results.items():
-        print(f"{name:22} {r.get('cli_wall_s', float('nan')):12.2f} {r['simulate_s']:12.2f} "
-              f"{r['simulate_warm_s']:9.2f} {r['products'] / 1e6:12.1f} "
-              f"{r['products'] / r['simulate_s'] / 1e6:8.1f} "
-              f"{r['products'] / r['simulate_warm_s'] / 1e6:12.1f} {r['peak_rss_cold_mb']:13.0f}")
-    print(f"AlexNet conv3 dense: {dense['macs_per_s'] / 1e6:.1f} M simulated MACs/s on the "
-          f"first call of a process ({dense['vs_scalesim_3M_per_s']:.0f}x SCALE-Sim 3.0's "
-          f"~3 M/s), {dense['macs_per_s_warm'] / 1e6:.1f} M/s warm "
-          f"({dense['vs_scalesim_3M_per_s_warm']:.0f}x)")
+    trees = {"ours": TREE}
+    if args.base is not None:
+        trees = {"base": args.base.resolve(), "ours": TREE}
+    names = args.workloads.split(",")
+    results: dict[str, dict] = {label: {} for label in trees}
+    load_before = load()
+    print(f"load average before: {load_before}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        dense, tiny = work / "alexnet_dense.yaml", work / "tiny.yaml"
+        dense_alexnet_yaml(dense)
+        tiny.write_text(yaml.safe_dump(TINY, sort_keys=False))
+        floor = work / "floor.py"
+        floor.write_text(FLOOR)
+        target = {"alexnet-dense": str(dense)}
+        run = [sys.executable, "-m", "scnn_sim", "run"]
+        for tree in trees.values():      # warm numba's caches (and compile if needed)
+            timed(run + ["alexnet", "--layers", "conv5"], tree, work)
+            timed([sys.executable, str(floor)], tree, work)
+        jobs = [("fixed", "tiny", run + [str(tiny)]), ("floor", "numba", [sys.executable,
+                                                                          str(floor)])]
+        jobs += [("run", w, run + [target.get(w, w)]) for w in names]
+        for kind, name, cmd in jobs:
+            samples: dict[str, list[tuple[float, float]]] = {label: [] for label in trees}
+            for _ in range(args.repeat):
+                for label, tree in trees.items():
+                    samples[label].append(timed(cmd, tree, work))
+            for label in trees:
+                walls = [w for w, _ in samples[label]]
+                rec = results[label].setdefault(name, {})
+                rec["wall_s"] = statistics.median(walls)
+                rec["wall_all_s"] = walls
+                rec["peak_rss_mb"] = max(r for _, r in samples[label])
+                print(f"{label:4} {kind:5} {name:14} wall {rec['wall_s']:7.2f} s  (runs "
+                      f"{', '.join(f'{w:.2f}' for w in walls)})  peak RSS "
+                      f"{rec['peak_rss_mb']:.0f} MB", flush=True)
+        for name in [n for n in names if n != "alexnet-dense"] + ["googlenet-small",
+                                                                 "alexnet-dense"]:
+            what = str(dense) if name == "alexnet-dense" else name
+            samples2: dict[str, list[dict]] = {label: [] for label in trees}
+            for _ in range(args.repeat):
+                for label, tree in trees.items():
+                    samples2[label].append(in_process(what, tree, work))
+            for label in trees:
+                recs = samples2[label]
+                rec = results[label].setdefault(name, {})
+                for key in ("products", "dense_macs", "cycles", "layers"):
+                    rec[key] = recs[0][key]
+                for key in ("first_s", "warm_s", "import_s"):
+                    rec[key] = statistics.median(r[key] for r in recs)
+                rec["first_products_per_s"] = rec["products"] / rec["first_s"]
+                rec["warm_products_per_s"] = rec["products"] / rec["warm_s"]
+                if "wall_s" in rec:
+                    rec["products_per_s_whole_process"] = rec["products"] / rec["wall_s"]
+                print(f"{label:4} in-process {name:16} first {rec['first_s']:6.2f} s "
+                      f"({rec['first_products_per_s'] / 1e6:5.0f} M/s)  warm "
+                      f"{rec['warm_s']:6.2f} s ({rec['warm_products_per_s'] / 1e6:5.0f} M/s)",
+                      flush=True)
+    load_after = load()
+    print(f"load average after: {load_after}\n")
+    print_table(results, names)
     meta = {"python": platform.python_version(), "machine": platform.machine(),
-            "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M:%S")}
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    tmp = OUT.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
-    os.replace(tmp, OUT)
-    print(f"wrote {OUT.relative_to(HERE.parent)}")
+            "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "repeat": args.repeat, "load_before": load_before, "load_after": load_after,
+            "trees": {k: str(v) for k, v in trees.items()},
+            "numba_threads": os.environ.get("NUMBA_NUM_THREADS", "default")}
+    tmp_out = OUT.with_suffix(".json.tmp")
+    tmp_out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    os.replace(tmp_out, OUT)
+    print(f"\nwrote {OUT.relative_to(TREE)}")
+
+
+def print_table(results: dict[str, dict], names: list[str]) -> None:
+    """The README table: one row per workload and tree."""
+    print("| workload | tree | `run` wall [s] | products [M] | M products/s, whole process "
+          "| M/s in process, first call | M/s warm | peak RSS [MB] |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for name in [*names, "googlenet-small", "tiny", "numba"]:
+        for label, res in results.items():
+            r = res.get(name)
+            if not r:
+                continue
+            print(f"| {name} | {label} | {_num(r, 'wall_s', fmt='.2f')} | "
+                  f"{_num(r, 'products', 1e6, ',.1f')} | "
+                  f"{_num(r, 'products_per_s_whole_process', 1e6)} | "
+                  f"{_num(r, 'first_products_per_s', 1e6)} | "
+                  f"{_num(r, 'warm_products_per_s', 1e6)} | {_num(r, 'peak_rss_mb')} |")
+
+
+def _num(rec: dict, key: str, scale: float = 1.0, fmt: str = ",.0f") -> str:
+    return format(rec[key] / scale, fmt) if key in rec else "-"
 
 
 if __name__ == "__main__":
