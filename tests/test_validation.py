@@ -1,0 +1,97 @@
+"""The declared-model helper (scnn_sim.validation): one-line errors worded from the model."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+import pytest
+from msgspec import Meta
+
+from scnn_sim.errors import ConfigError, WorkloadError
+from scnn_sim.validation import Fraction, NonEmptyStr, PositiveInt, convert, describe, shown
+
+
+class Inner(msgspec.Struct, forbid_unknown_fields=True):
+    """An inner mapping."""
+
+    size: Annotated[PositiveInt, Meta(description="how big")]
+    mode: Literal["a", "b"] = "a"
+
+
+class Outer(msgspec.Struct, forbid_unknown_fields=True):
+    inner: Inner
+    items: Annotated[list[PositiveInt], Meta(min_length=1)] = msgspec.field(
+        default_factory=lambda: [1])
+    share: Fraction | None = None
+    label: NonEmptyStr = "x"
+    pick: Literal["auto"] | PositiveInt = "auto"
+
+
+def _error(data: Any, **kw: Any) -> str:
+    with pytest.raises(ConfigError) as exc:
+        convert(data, Outer, "f.yaml", **kw)
+    msg = str(exc.value)
+    assert "\n" not in msg
+    return msg
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    ({"inner": {"size": 0}}, "f.yaml:inner.size: must be a positive integer, got 0"),
+    ({"inner": {"size": True}}, "f.yaml:inner.size: must be a positive integer, got True"),
+    ({"inner": {"size": 1, "mode": "c"}}, "f.yaml:inner.mode: must be one of a, b, got 'c'"),
+    ({"inner": {}}, "f.yaml:inner.size: missing required key (how big)"),
+    ({"inner": {"size": 1, "colour": 2}},
+     "f.yaml:inner.colour: unknown key (allowed: size, mode)"),
+    ({}, "f.yaml:inner: missing required key"),
+    ({"inner": 3}, "f.yaml:inner: must be a mapping (keys: size, mode), got 3"),
+    ({"inner": {"size": 1}, "items": []}, "f.yaml:items: must be a non-empty list, got []"),
+    ({"inner": {"size": 1}, "items": [2, -1]},
+     "f.yaml:items[1]: must be a positive integer, got -1"),
+    ({"inner": {"size": 1}, "share": float("nan")},
+     "f.yaml:share: must be a number in [0, 1] or null, got NaN"),
+    ({"inner": {"size": 1}, "label": " "}, "f.yaml:label: must be a non-empty string, got ' '"),
+    ({"inner": {"size": 1}, "pick": "big"},
+     "f.yaml:pick: must be auto or a positive integer, got 'big'"),
+    ({"inner": {"size": 1}, 7: 1}, "f.yaml: keys must be text, got 7"),
+    ([1, 2], "f.yaml: the file must be a mapping (keys: inner, items, share, label, pick), "
+             "got list"),
+])
+def test_messages_name_file_path_value_and_what_is_allowed(data, expected):
+    assert _error(data) == expected
+
+
+def test_prefix_render_and_error_class():
+    with pytest.raises(WorkloadError) as exc:
+        convert({"inner": {"size": 0}}, Outer, "w.yaml", WorkloadError, prefix=("top", 2),
+                render=lambda p: ":".join(map(str, p)))
+    assert str(exc.value) == "w.yaml:top:2:inner:size: must be a positive integer, got 0"
+
+
+def test_defaults_come_from_the_model():
+    out = convert({"inner": {"size": 3}}, Outer, "f.yaml")
+    assert (out.items, out.share, out.label, out.pick, out.inner.mode) == ([1], None, "x",
+                                                                           "auto", "a")
+
+
+@pytest.mark.parametrize(("tp", "words"), [
+    (Annotated[int, Meta(ge=0)], "a non-negative integer"),
+    (Annotated[int, Meta(ge=1, le=2 ** 40)], "a positive integer up to 2**40"),
+    (Annotated[int, Meta(ge=2, le=9)], "an integer in [2, 9]"),
+    (Annotated[float, Meta(gt=0)], "a positive number"),
+    (Annotated[float, Meta(ge=0)], "a number >= 0"),
+    (Annotated[float, Meta(ge=1e-6, le=1e9)], "a number in [1e-06, 1e+09]"),
+    (bool, "true or false"),
+    (str, "text"),
+    (str | None, "text or null"),
+    (Annotated[tuple[int, int], Meta(extra={"allowed": "[rows, cols]"})], "[rows, cols]"),
+])
+def test_describe(tp, words):
+    import msgspec.inspect as mi
+
+    assert describe(mi.type_info(tp)) == words
+
+
+def test_shown_cuts_long_values():
+    assert shown(float("nan")) == "NaN"
+    assert shown("x" * 200).endswith("...") and len(shown("x" * 200)) == 80
