@@ -8,6 +8,7 @@ import msgspec
 import pytest
 from msgspec import Meta
 
+from scnn_sim.arch import ArchConfig, ArchModel, arch_fields, arch_from_dict
 from scnn_sim.errors import ConfigError, WorkloadError
 from scnn_sim.validation import Fraction, NonEmptyStr, PositiveInt, convert, describe, shown
 
@@ -95,3 +96,41 @@ def test_describe(tp, words):
 def test_shown_cuts_long_values():
     assert shown(float("nan")) == "NaN"
     assert shown("x" * 200).endswith("...") and len(shown("x" * 200)) == 80
+
+
+# ------------------------------------------------------------------------------ architecture
+
+
+def test_arch_defaults_come_from_the_model():
+    """ArchConfig's defaults are the model's (SCNN Table 3); scnn.yaml restates them."""
+    model = ArchModel()
+    arch = arch_from_dict({})
+    assert (arch.pe_rows, arch.F, arch.acc_banks, arch.kc, arch.subtiles) == (
+        model.pe_array.rows, model.multiplier.F, model.accumulator.banks, None, None)
+    # a partial section keeps the model's default for the keys it leaves out
+    assert arch_from_dict({"pe_array": {"rows": 2}}).pe_cols == model.pe_array.cols
+
+
+def test_arch_fields_are_the_model_paths():
+    """The flat ArchConfig fields and the dotted paths cover the model, one to one."""
+    import msgspec.inspect as mi
+
+    def paths(t: Any, prefix: str = "") -> list[str]:
+        out = []
+        for f in t.fields:
+            inner = f.type.type if isinstance(f.type, mi.Metadata) else f.type
+            if isinstance(inner, mi.StructType):
+                out += paths(inner, f"{prefix}{f.name}.")
+            else:
+                out.append(prefix + f.name)
+        return out
+
+    assert paths(mi.type_info(ArchModel)) == arch_fields()
+    assert len(arch_fields()) == len(ArchConfig.__dataclass_fields__)
+
+
+def test_arch_cross_field_checks_stay_one_line():
+    with pytest.raises(ConfigError, match=r"^a\.yaml:pe_array: 256x256 = 65536 PEs is beyond"):
+        arch_from_dict({"pe_array": {"rows": 256, "cols": 256}}, where="a.yaml")
+    with pytest.raises(ConfigError, match=r"^a\.yaml:buffers\.iaram_bytes: 8 B cannot hold"):
+        arch_from_dict({"buffers": {"iaram_bytes": 8}}, where="a.yaml")
