@@ -117,7 +117,7 @@ def _message(text: str, data: Any, model: Any, where: str, prefix: FieldPath, wh
         return f"{loc(path)}: keys must be text, got {shown(bad)}"
     field = re.fullmatch(r"Object (missing required|contains unknown) field `(.*)`", msg)
     if field:
-        struct = _unwrap(_type_at(root, path))
+        struct = _member(_type_at(root, path), str)
         names = [f.encode_name for f in struct.fields] if isinstance(struct, mi.StructType) else []
         if field[1] == "contains unknown":
             return f"{loc(path + (field[2],))}: unknown key (allowed: {', '.join(names)})"

@@ -134,3 +134,49 @@ def test_arch_cross_field_checks_stay_one_line():
         arch_from_dict({"pe_array": {"rows": 256, "cols": 256}}, where="a.yaml")
     with pytest.raises(ConfigError, match=r"^a\.yaml:buffers\.iaram_bytes: 8 B cannot hold"):
         arch_from_dict({"buffers": {"iaram_bytes": 8}}, where="a.yaml")
+
+
+# ------------------------------------------------------------------------------ workload
+
+
+def test_layer_defaults_are_the_models():
+    """The runtime Layer / Pool dataclasses default to what the declared model does."""
+    import dataclasses
+
+    from scnn_sim.workload import Layer, LayerModel, Pool, PoolModel
+
+    for cls, model in ((Layer, LayerModel), (Pool, PoolModel)):
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)
+                    if f.default is not dataclasses.MISSING}
+        for f in msgspec.structs.fields(model):
+            if f.name in defaults and f.default is not None:
+                assert defaults[f.name] == f.default, (cls.__name__, f.name)
+
+
+def test_yaml_layer_takes_model_and_file_defaults(tmp_path):
+    from scnn_sim.workload import load_workload
+
+    p = tmp_path / "w.yaml"
+    p.write_text("default_densities: {weight: 0.5, act: 0.25}\nlayers:\n"
+                 "  - {name: a, C: 4, K: 8, R: 3, S: 3, H: 8, W: 8, padding: 1,\n"
+                 "     pool: {kind: max, window: 2}}\n")
+    (layer,) = load_workload(p).layers
+    assert (layer.kind, layer.stride, layer.groups) == ("conv", 1, 1)
+    assert (layer.weight_density, layer.act_density, layer.density_source) == (0.5, 0.25,
+                                                                               "default")
+    assert (layer.pool.stride, layer.pool.padding, layer.pool.ceil_mode) == (2, 0, False)
+
+
+def test_validate_layer_takes_numpy_scalars_and_refuses_unset_densities():
+    import numpy as np
+
+    from scnn_sim.workload import Layer, validate_layer
+
+    validate_layer(Layer("c", C=np.int64(4), K=4, R=3, S=3, H=np.int32(5), W=5,
+                         weight_density=np.float64(0.5)), "w")
+    with pytest.raises(WorkloadError, match=r"^w:act_density: must be set on a Layer"):
+        validate_layer(Layer("c", C=4, K=4, R=3, S=3, H=5, W=5, act_density=None), "w")
+    with pytest.raises(WorkloadError, match=r"^w:pool: must be a mapping \(keys: kind, window"):
+        validate_layer(Layer("c", C=4, K=4, R=3, S=3, H=5, W=5, pool="max"), "w")
+    with pytest.raises(WorkloadError, match=r"^w:R: must be a positive integer, got 2\.0$"):
+        validate_layer(Layer("c", C=4, K=4, R=np.float64(2.0), S=3, H=5, W=5), "w")
