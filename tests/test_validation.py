@@ -180,3 +180,67 @@ def test_validate_layer_takes_numpy_scalars_and_refuses_unset_densities():
         validate_layer(Layer("c", C=4, K=4, R=3, S=3, H=5, W=5, pool="max"), "w")
     with pytest.raises(WorkloadError, match=r"^w:R: must be a positive integer, got 2\.0$"):
         validate_layer(Layer("c", C=4, K=4, R=np.float64(2.0), S=3, H=5, W=5), "w")
+
+
+# ------------------------------------------------------------------------------ energy
+
+
+def test_energy_models_follow_the_action_constants():
+    """One required key per energy.ACTIONS entry; bits required exactly for WIDTH_ACTIONS."""
+    from scnn_sim.energy import (
+        ACTIONS,
+        WIDTH_ACTIONS,
+        ErtMappingActions,
+        TableActions,
+        WidthEntryModel,
+    )
+
+    for model in (TableActions, ErtMappingActions):
+        fields = msgspec.structs.fields(model)
+        assert [f.name for f in fields] == list(ACTIONS)
+        assert all(f.required for f in fields)
+    for f in msgspec.structs.fields(TableActions):
+        assert (f.type is WidthEntryModel) == (f.name in WIDTH_ACTIONS), f.name
+
+
+def test_energy_defaults_come_from_the_model(tmp_path):
+    import yaml
+
+    from scnn_sim.energy import ACTIONS, WIDTH_ACTIONS, table_from_dict
+
+    actions = {a: {"energy_pj": 1, "source": "s", **({"bits": 8} if a in WIDTH_ACTIONS else {})}
+               for a in ACTIONS}
+    p = tmp_path / "mine.yaml"
+    p.write_text(yaml.safe_dump({"actions": actions}))
+    t = table_from_dict(yaml.safe_load(p.read_text()), str(p))
+    assert (t.name, t.technology_node) == ("mine", "unknown")
+    assert t.fixed_pj == {} and set(t.per.values()) == {""}
+    assert t.energy_pj["multiply"] == 1.0 and isinstance(t.energy_pj["multiply"], float)
+
+
+@pytest.mark.parametrize(("mutate", "expected"), [
+    (lambda d: d["actions"]["ppu_op"].update(colour="red"),
+     ":actions.ppu_op.colour: unknown key (allowed: component, action, arguments, bits, "),
+    (lambda d: d["actions"]["ppu_op"].pop("action"),
+     ":actions.ppu_op.action: missing required key (the ERT action of that component"),
+    (lambda d: d["actions"]["multiply"].update(scale=-1),
+     ":actions.multiply.scale: must be a number >= 0, got -1"),
+    (lambda d: d["actions"].update(multiply=3), ":actions.multiply: must be a mapping, got 3"),
+    (lambda d: d.update(ert=5), ":ert: must be text or null, got 5"),
+])
+def test_ert_mapping_errors(tmp_path, mutate, expected):
+    from importlib import resources
+
+    import yaml
+
+    from scnn_sim.energy import load_ert_table
+
+    folder = resources.files("scnn_sim").joinpath("data/ert")
+    d = yaml.safe_load(folder.joinpath("example_mapping.yaml").read_text())
+    d["actions"]["ppu_op"] = {"component": "system.PE[0..63].PPU", "action": "process"}
+    mutate(d)
+    p = tmp_path / "map.yaml"
+    p.write_text(yaml.safe_dump(d))
+    with pytest.raises(ConfigError) as exc:
+        load_ert_table(str(folder.joinpath("example_ERT.yaml")), p)
+    assert str(exc.value).startswith(f"{p}{expected}"), str(exc.value)
