@@ -104,7 +104,8 @@ def _message(text: str, data: Any, model: Any, where: str, prefix: FieldPath, wh
     msg, raw = (m["msg"], m["path"]) if m else (text, None)
     key_error = m is not None and m["parent"] is not None   # "- at `key` in `$.x`"
     root = mi.type_info(model)
-    path = _parse(m["parent"] if key_error else (raw or "$"), root)
+    path = _dict_keys(_parse(m["parent"] if key_error else (raw or "$"), root), data, model,
+                      text)
 
     def loc(p: FieldPath) -> str:
         full = prefix + p
@@ -120,7 +121,9 @@ def _message(text: str, data: Any, model: Any, where: str, prefix: FieldPath, wh
         struct = _member(_type_at(root, path), str)
         names = [f.encode_name for f in struct.fields] if isinstance(struct, mi.StructType) else []
         if field[1] == "contains unknown":
-            return f"{loc(path + (field[2],))}: unknown key (allowed: {', '.join(names)})"
+            shown_names = names if len(names) <= 20 else names[:16] + [
+                f"... and {len(names) - 16} more"]
+            return f"{loc(path + (field[2],))}: unknown key (allowed: {', '.join(shown_names)})"
         info = next(f for f in struct.fields if f.encode_name == field[2])
         hint = _doc(info.type)
         return f"{loc(path + (field[2],))}: missing required key" + (f" ({hint})" if hint else "")
@@ -159,6 +162,35 @@ def _parse(text: str, root: Any) -> FieldPath:
             rest = rest[len(name):]
         t = _type_at(t, path[-1:])
     return tuple(path)
+
+
+def _dict_keys(path: FieldPath, data: Any, model: Any, text: str) -> FieldPath:
+    """Name the key behind each ``[...]`` step (msgspec does not say which value of a dict
+    failed): the first key whose value alone, put back into ``data``, fails the same way."""
+    while "..." in path:
+        i = path.index("...")
+        parent = _value_at(data, path[:i])
+        if not isinstance(parent, dict):
+            return path
+        for key, value in parent.items():
+            try:
+                msgspec.convert(_replaced(data, path[:i], {key: value}), model)
+            except msgspec.ValidationError as exc:
+                if str(exc) == text:
+                    path = path[:i] + (key,) + path[i + 1:]
+                    break
+        else:
+            return path
+    return path
+
+
+def _replaced(data: Any, path: FieldPath, value: Any) -> Any:
+    """A copy of ``data`` with the value at ``path`` replaced (containers on the way copied)."""
+    if not path:
+        return value
+    out = dict(data) if isinstance(data, dict) else list(data)
+    out[path[0]] = _replaced(data[path[0]], path[1:], value)
+    return out
 
 
 def _unwrap(t: Any) -> Any:

@@ -244,3 +244,24 @@ def test_ert_mapping_errors(tmp_path, mutate, expected):
     with pytest.raises(ConfigError) as exc:
         load_ert_table(str(folder.joinpath("example_ERT.yaml")), p)
     assert str(exc.value).startswith(f"{p}{expected}"), str(exc.value)
+
+
+class Named(msgspec.Struct, forbid_unknown_fields=True):
+    groups: dict[str, Annotated[list[PositiveInt], Meta(min_length=1)]]
+
+
+def test_a_bad_dict_value_is_named_by_its_key():
+    """msgspec reports ``$.groups[...][1]``; the message names the key."""
+    with pytest.raises(ConfigError) as exc:
+        convert({"groups": {"a": [1], "b c": [2, 0], "d": [0]}}, Named, "f.yaml")
+    assert str(exc.value) == "f.yaml:groups.b c[1]: must be a positive integer, got 0"
+    with pytest.raises(ConfigError, match=r"^f\.yaml:groups\.d: must be a non-empty list"):
+        convert({"groups": {"a": [1], "d": []}}, Named, "f.yaml")
+
+
+def test_long_lists_of_allowed_keys_are_cut():
+    model = msgspec.defstruct("Many", [(f"f{i}", int, 0) for i in range(30)],
+                              forbid_unknown_fields=True)
+    with pytest.raises(ConfigError) as exc:
+        convert({"zz": 1}, model, "f.yaml")
+    assert str(exc.value).endswith("f14, f15, ... and 14 more)")
