@@ -414,4 +414,21 @@ def arch_fields() -> list[str]:
     return list(_FIELDS)
 
 
-__all__ = ["ArchConfig", "load_arch", "arch_from_dict", "arch_fields", "shipped_archs"]
+def arch_field_types() -> dict[str, Any]:
+    """Dotted YAML path -> declared type (with its range or choices) of every parameter, as
+    :class:`ArchModel` states it; sweep specs declare their varied values with these."""
+    out: dict[str, Any] = {}
+
+    def walk(model: type[msgspec.Struct], prefix: str) -> None:
+        for f in msgspec.structs.fields(model):
+            if isinstance(f.type, type) and issubclass(f.type, msgspec.Struct):
+                walk(f.type, f"{prefix}{f.encode_name}.")
+            else:
+                out[prefix + f.encode_name] = f.type
+
+    walk(ArchModel, "")
+    return out
+
+
+__all__ = ["ArchConfig", "ArchModel", "load_arch", "arch_from_dict", "arch_fields",
+           "arch_field_types", "shipped_archs"]

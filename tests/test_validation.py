@@ -8,7 +8,13 @@ import msgspec
 import pytest
 from msgspec import Meta
 
-from scnn_sim.arch import ArchConfig, ArchModel, arch_fields, arch_from_dict
+from scnn_sim.arch import (
+    ArchConfig,
+    ArchModel,
+    arch_field_types,
+    arch_fields,
+    arch_from_dict,
+)
 from scnn_sim.errors import ConfigError, WorkloadError
 from scnn_sim.validation import Fraction, NonEmptyStr, PositiveInt, convert, describe, shown
 
@@ -113,20 +119,12 @@ def test_arch_defaults_come_from_the_model():
 
 def test_arch_fields_are_the_model_paths():
     """The flat ArchConfig fields and the dotted paths cover the model, one to one."""
-    import msgspec.inspect as mi
-
-    def paths(t: Any, prefix: str = "") -> list[str]:
-        out = []
-        for f in t.fields:
-            inner = f.type.type if isinstance(f.type, mi.Metadata) else f.type
-            if isinstance(inner, mi.StructType):
-                out += paths(inner, f"{prefix}{f.name}.")
-            else:
-                out.append(prefix + f.name)
-        return out
-
-    assert paths(mi.type_info(ArchModel)) == arch_fields()
+    assert list(arch_field_types()) == arch_fields()
     assert len(arch_fields()) == len(ArchConfig.__dataclass_fields__)
+    f_type = arch_field_types()["multiplier.F"]
+    assert msgspec.convert(4, f_type) == 4
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert(0, f_type)
 
 
 def test_arch_cross_field_checks_stay_one_line():
@@ -265,3 +263,64 @@ def test_long_lists_of_allowed_keys_are_cut():
     with pytest.raises(ConfigError) as exc:
         convert({"zz": 1}, model, "f.yaml")
     assert str(exc.value).endswith("f14, f15, ... and 14 more)")
+
+
+# ------------------------------------------------------------------------------ sweep spec
+
+
+def test_sweep_vary_and_points_take_the_architecture_types():
+    from scnn_sim.sweep.spec import POINT_KEYS, PointModel, VaryModel
+
+    assert [f.encode_name for f in msgspec.structs.fields(VaryModel)] == arch_fields()
+    assert [f.encode_name for f in msgspec.structs.fields(PointModel)] == [*POINT_KEYS,
+                                                                           *arch_fields()]
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("layers: {tiny.yaml: [c1, 3]}", "layers.tiny.yaml[1]: must be a non-empty string, got 3"),
+    ("layers: {tiny.yaml: [c1, c1]}", "layers.tiny.yaml[1]: duplicate of layers.tiny.yaml[0]"),
+    ("vary: {accumulator.contention: [fifo]}",
+     "vary.accumulator.contention[0]: must be one of lockstep, queued, got 'fifo'"),
+    ("vary: {dataflow.subtiles: [[2, 2], [1]]}",
+     "vary.dataflow.subtiles[1]: must be auto or [rows, cols] (positive integers), got [1]"),
+    ("mode: list\npoints: [{label: 3, pe_array.rows: 2}]", "points[0].label: must be text"),
+    ("mode: list\npoints: [{}]", "points[0]: must be a non-empty mapping"),
+    ("arch: [dnnsim, 3]", "arch[1]: must be a non-empty string, got 3"),
+    ("clustered: 2", "clustered: must be a number in [0, 1], got 2"),
+    ("seeds: [0.5]", "seeds[0]: must be a non-negative integer, got 0.5"),
+])
+def test_sweep_spec_errors(tmp_path, body, expected):
+    from scnn_sim.sweep import load_spec
+
+    (tmp_path / "tiny.yaml").write_text(
+        "layers:\n  - {name: c1, C: 8, K: 16, R: 3, S: 3, H: 12, W: 12, padding: 1}\n")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"workloads: [tiny.yaml]\n{body}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_spec(spec)
+    assert str(exc.value).startswith(f"{spec}:{expected}"), str(exc.value)
+
+
+def test_sweep_point_ids_did_not_change(tmp_path):
+    """The model normalises values as the hand-written checks did (int densities to float,
+    architecture values as written), so stores written before it resume: these ids are the
+    ones the previous loader gave this spec."""
+    from scnn_sim.sweep import load_spec
+
+    (tmp_path / "tiny.yaml").write_text(
+        "layers:\n  - {name: c1, C: 8, K: 16, R: 3, S: 3, H: 12, W: 12, padding: 1}\n")
+    spec = tmp_path / "s.yaml"
+    spec.write_text("workloads: [tiny.yaml]\n"
+                    "vary: {clock_ghz: [1, 2.5], dataflow.subtiles: [[2, 2], auto]}\n"
+                    "densities: [1, 0.5]\nseeds: [3]\nclustered: 0.5\npointwise_group: 2\n")
+    ids = [p.point_id for p in load_spec(spec).points()]
+    assert ids[:3] == ["e15530f3a959f8a1", "46542e558464b137", "f5d6baf93ad8cd03"]
+    assert ids[-1] == "dc19f87a2351aa90" and len(ids) == 8
+
+
+def test_sweep_defaults_come_from_the_model(tmp_path):
+    from scnn_sim.sweep.spec import SweepSpecModel
+
+    m = msgspec.convert({"workloads": ["alexnet"]}, SweepSpecModel)
+    assert (m.granularities, m.densities, m.seeds, m.mode, m.clustered, m.pointwise_group) == (
+        [None], [None], [0], "product", 0.0, 1)
