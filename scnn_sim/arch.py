@@ -42,7 +42,6 @@ MAX_BANKS = 65536
 Count = Annotated[int, Meta(ge=1, le=MAX_INT)]
 #: A rate (GHz, GB/s) within the range the simulator's cycle arithmetic handles.
 Rate = Annotated[float, Meta(ge=MIN_RATE, le=MAX_RATE)]
-Flag = bool
 
 
 # The declared architecture: one Struct per YAML section. Validation, the defaults (SCNN's
@@ -75,7 +74,7 @@ class Data(_Section):
     index_bits: Annotated[int, Meta(ge=1, le=16, description="bits of the zero-run index "
                                     "stored with each value")] = 4
     accumulator_bits: Annotated[int, Meta(ge=1, le=32, description="bits of a partial sum")] = 24
-    placeholders: Annotated[Flag, Meta(description="a zero run longer than 2**index_bits - 1 "
+    placeholders: Annotated[bool, Meta(description="a zero run longer than 2**index_bits - 1 "
                                        "costs placeholder entries (false: unbounded runs)")] = True
 
 
@@ -84,7 +83,7 @@ class Accumulator(_Section):
 
     banks: Annotated[int, Meta(ge=1, le=MAX_BANKS, description="banks per buffer (A)")] = 32
     entries_per_bank: Annotated[Count, Meta(description="entries of one bank")] = 32
-    double_buffered: Annotated[Flag, Meta(description="the drain of one output-channel group "
+    double_buffered: Annotated[bool, Meta(description="the drain of one output-channel group "
                                           "overlaps the compute of the next")] = True
     contention: Annotated[Literal["queued", "lockstep"], Meta(
         description="bank conflicts: per-bank queues, or a vector pair waits for its busiest "
@@ -96,7 +95,7 @@ class Accumulator(_Section):
                     "count) or DNNsim's hash of the absolute (k, row, col)")] = "linear"
     bank_load: Annotated[Literal["all_products", "on_plane"], Meta(
         description="which products load a bank (all take a multiplier slot)")] = "all_products"
-    drain_timing: Annotated[Flag, Meta(description="the PPU drain takes time (false: no "
+    drain_timing: Annotated[bool, Meta(description="the PPU drain takes time (false: no "
                                        "drain stall)")] = True
     access_model: Annotated[Literal["per_product", "same_address", "wide"], Meta(
         description="accumulator accesses: per product (as published), merged per address, "
@@ -121,7 +120,7 @@ class Dram(_Section):
     bandwidth_gbytes_per_s: Annotated[Rate, Meta(description="bandwidth (GB/s)")] = 50.0
     latency_cycles: Annotated[int, Meta(ge=0, le=MAX_INT, description="latency "
                                         "(cycles)")] = 100
-    timing: Annotated[Flag, Meta(description="transfers take time (false: no DRAM stall; bits "
+    timing: Annotated[bool, Meta(description="transfers take time (false: no DRAM stall; bits "
                                  "still counted)")] = True
 
 
