@@ -23,7 +23,7 @@ from scnn_sim.report import check_interrupted, interrupts_raise
 
 # Each module exposes ``register(subparsers)``, which adds its parser and sets ``func``.
 COMMAND_MODULES = ("workloads", "storage", "arch", "energy", "run", "granularity", "prune",
-                   "study", "sweep", "plot", "importing", "compare")
+                   "study", "sweep", "plot", "importing", "compare", "schema")
 
 #: Exit status of a stdout closed by its reader (128 + SIGPIPE, what a shell reports for a
 #: program killed by the signal).

@@ -24,7 +24,9 @@ Spec (YAML; relative paths are relative to the spec file)
 ============== ====================================================================================
 
 Everything is validated on load, before anything runs: every error is one line
-``file:field: problem``. The architecture of every point is built, so a point whose
+``file:field: problem``. The keys are declared once, by
+:class:`~scnn_sim.sweep.spec.SweepSpecModel` (``scnn-sim schema sweep`` prints its JSON
+Schema). The architecture of every point is built, so a point whose
 configuration is impossible is refused up front; a point that only fails while simulating (a
 layer that cannot be mapped) is recorded with ``status="error"`` and the sweep goes on.
 

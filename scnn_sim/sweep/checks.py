@@ -8,7 +8,6 @@ ids hash.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,20 +32,10 @@ def _is_real(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
-def _nonempty_list(data: Mapping[str, Any], key: str, where: str, default: list | None,
-                   shown: str | None = None) -> list:
-    shown = shown or key
-    if key not in data:
-        if default is None:
-            raise ConfigError(f"{where}:{shown}: missing (a non-empty list)")
-        return default
-    v = data[key]
-    if not isinstance(v, list):
-        raise ConfigError(f"{where}:{shown}: must be a list, got {type(v).__name__}")
-    if not v:
-        raise ConfigError(f"{where}:{shown}: empty list (give at least one value)")
+def _unique(values: list, where: str, shown: str) -> list:
+    """``values`` (a non-empty list the model has checked), refusing a repeated value."""
     seen: dict[str, int] = {}
-    for i, item in enumerate(v):
+    for i, item in enumerate(values):
         try:
             c = _canon(item)
         except TypeError:
@@ -55,7 +44,7 @@ def _nonempty_list(data: Mapping[str, Any], key: str, where: str, default: list 
             raise ConfigError(f"{where}:{shown}[{i}]: duplicate of {shown}[{seen[c]}] "
                               f"({item!r})")
         seen[c] = i
-    return v
+    return values
 
 
 def _check_granularity(v: Any, where: str) -> str | None:
@@ -69,20 +58,6 @@ def _check_granularity(v: Any, where: str) -> str | None:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def _check_density(v: Any, where: str) -> float | None:
-    if v is None:
-        return None
-    if not _is_real(v) or not math.isfinite(float(v)) or not 0.0 <= float(v) <= 1.0:
-        raise ConfigError(f"{where}: must be a number in [0, 1] or null, got {v!r}")
-    return float(v)
-
-
-def _check_seed(v: Any, where: str) -> int:
-    if not _is_int(v) or v < 0:
-        raise ConfigError(f"{where}: must be a non-negative integer, got {v!r}")
-    return int(v)
-
-
 def _resolve_path(value: str, base_dir: Path) -> Path:
     p = Path(value).expanduser()
     return p if p.is_absolute() else base_dir / p
@@ -92,9 +67,6 @@ def _resolve_workload(name: Any, where: str, base_dir: Path) -> tuple[str, list[
     """(path or name to simulate, conv layer names or None when unknown)."""
     from scnn_sim.workload import builtin_names, load_workload
 
-    if not isinstance(name, str) or not name.strip():
-        raise ConfigError(f"{where}: must be a workload name or a .yaml/.h5/.npz path, "
-                          f"got {name!r}")
     if Path(name).suffix.lower() in H5_SUFFIXES:
         path = _resolve_path(name, base_dir)
         if not path.is_file():
@@ -147,34 +119,28 @@ def _check_reachable(granularity: str | None, density: float | None, where: str)
         raise ConfigError(f"{where}: {msg} (granularities x densities)") from None
 
 
-def _parse_layers(value: Any, resolved: Mapping[str, tuple[str, list[str] | None]],
+def _parse_layers(value: list[str] | dict[str, list[str]] | None,
+                  resolved: Mapping[str, tuple[str, list[str] | None]],
                   where: str) -> dict[str, tuple[str, ...]]:
+    """The spec's ``layers`` (checked by the model) -> workload -> conv layer names, each a
+    layer of its workload."""
     if value is None:
         return {}
     if isinstance(value, list):
         per = {w: value for w in resolved}
         label = lambda w: "layers"  # noqa: E731
-    elif isinstance(value, Mapping):
+    else:
         for w in value:
             if w not in resolved:
                 raise ConfigError(f"{where}:layers.{w}: not one of workloads")
         per = dict(value)
         label = lambda w: f"layers.{w}"  # noqa: E731
-    else:
-        raise ConfigError(f"{where}:layers: must be a list of layer names or a mapping from "
-                          f"workload to such a list")
     out: dict[str, tuple[str, ...]] = {}
     for w, names in per.items():
-        if not isinstance(names, list) or not names:
-            raise ConfigError(f"{where}:{label(w)}: must be a non-empty list of layer names")
         known = resolved[w][1]
-        for i, n in enumerate(names):
-            if not isinstance(n, str):
-                raise ConfigError(f"{where}:{label(w)}[{i}]: must be a layer name, got {n!r}")
+        for i, n in enumerate(_unique(names, where, label(w))):
             if known is not None and n not in known:
                 raise ConfigError(f"{where}:{label(w)}[{i}]: workload {w} has no conv layer "
                                   f"{n!r}")
-        if len(set(names)) != len(names):
-            raise ConfigError(f"{where}:{label(w)}: duplicate layer names")
         out[w] = tuple(names)
     return out

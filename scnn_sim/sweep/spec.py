@@ -13,11 +13,14 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
 
 from scnn_sim.arch import (
     ArchConfig,
-    arch_fields,
+    arch_field_types,
     arch_from_dict,
     load_arch,
     looks_like_arch_name,
@@ -27,22 +30,94 @@ from scnn_sim.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS
 from scnn_sim.sweep.checks import (
     _SHAPES,
     _canon,
-    _check_density,
     _check_granularity,
     _check_reachable,
-    _check_seed,
-    _is_int,
-    _is_real,
-    _nonempty_list,
     _parse_layers,
     _resolve_path,
     _resolve_workload,
+    _unique,
 )
+from scnn_sim.validation import Fraction, NonEmptyStr, NonNegativeInt, PositiveInt, convert
 from scnn_sim.yamlio import parse_yaml
 
-SPEC_KEYS = ("name", "description", "workloads", "arch", "energy", "vary", "granularities",
-             "densities", "seeds", "layers", "mode", "points", "count_merges", "weight_format",
-             "clustered", "pointwise_group")
+# ----------------------------------------------------------------------------- declared model
+# The spec YAML, declared once: validation, defaults and the JSON Schema (scnn-sim schema
+# sweep) come from these classes. 'vary' and 'points' take the architecture's own declared
+# types (arch_field_types), so a varied value is checked as the architecture checks it. Code
+# after the model resolves names and paths, refuses duplicates and builds every point.
+
+
+def _arch_paths(name: str, doc: str, value: Any, extra: list[tuple[str, Any]]) -> type:
+    """A Struct with one optional key per architecture path (``value(type)`` its type)."""
+    paths = {p.replace(".", "__"): p for p in arch_field_types()}
+    fields = [(n, t | UnsetType, UNSET) for n, t in extra]
+    fields += [(py, value(arch_field_types()[path]) | UnsetType, UNSET)
+               for py, path in paths.items()]
+    cls = msgspec.defstruct(name, fields, rename=paths, module=__name__, kw_only=True,
+                            forbid_unknown_fields=True, frozen=True)
+    cls.__doc__ = doc
+    return cls
+
+
+_Unique = Meta(min_length=1, extra_json_schema={"uniqueItems": True})
+
+VaryModel = _arch_paths(
+    "VaryModel", "Architecture paths (scnn_sim.arch.arch_fields()) -> the values to try.",
+    lambda t: Annotated[list[t], _Unique], [])
+
+PointModel = _arch_paths(
+    "PointModel", "One configuration of mode: list: architecture paths, and optionally a "
+    "label and values that replace an axis for this entry.", lambda t: t,
+    [("label", str), ("workload", NonEmptyStr), ("granularity", NonEmptyStr | None),
+     ("density", Fraction | None), ("seed", NonNegativeInt)])
+
+LayerNames = Annotated[list[NonEmptyStr], _Unique]
+
+
+class SweepSpecModel(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A design-space sweep (scnn-sim sweep SPEC): workloads x architectures x granularities x
+    densities x seeds. Relative paths are relative to the spec file."""
+
+    workloads: Annotated[list[NonEmptyStr], Meta(
+        min_length=1, extra_json_schema={"uniqueItems": True},
+        description="built-in names, workload .yaml, exported .h5 or .npz paths")]
+    name: Annotated[str | None, Meta(description="default: the file stem")] = None
+    description: str | None = None
+    arch: Annotated[NonEmptyStr | Annotated[list[NonEmptyStr], Meta(min_length=1)] | None, Meta(
+        description="base architecture: a shipped name or a YAML path, or a list of them "
+                    "merged in order (default: SCNN's Table 3)")] = None
+    energy: Annotated[NonEmptyStr | None, Meta(
+        description="energy table: a shipped name or a YAML path (default: the default "
+                    "table)")] = None
+    vary: VaryModel | None = None
+    granularities: Annotated[list[NonEmptyStr | None], Meta(
+        min_length=1, extra_json_schema={"uniqueItems": True, "default": [None]},
+        description="fine, vector, kernel, filter, channel, block:AxBxCxD or nm:N:M; null: "
+                    "the workload's default")] = msgspec.field(default_factory=lambda: [None])
+    densities: Annotated[list[Fraction | None], Meta(
+        min_length=1, extra_json_schema={"uniqueItems": True, "default": [None]},
+        description="weight density of every layer; null: each layer's own")] = msgspec.field(
+        default_factory=lambda: [None])
+    seeds: Annotated[list[NonNegativeInt], Meta(
+        min_length=1, extra_json_schema={"uniqueItems": True, "default": [0]},
+        description="seeds of the synthetic tensors")] = msgspec.field(
+        default_factory=lambda: [0])
+    layers: Annotated[LayerNames | dict[str, LayerNames] | None, Meta(
+        description="conv layers to simulate: one list for every workload, or workload (as "
+                    "written in workloads) -> list")] = None
+    mode: Annotated[Literal["product", "list"], Meta(
+        description="product: the cartesian product of every axis; list: points gives the "
+                    "configurations, each crossed with the other axes")] = "product"
+    points: Annotated[Annotated[list[PointModel], Meta(min_length=1)] | None, Meta(
+        description="mode list only: one entry per configuration")] = None
+    count_merges: bool | None = None
+    weight_format: Literal[WEIGHT_FORMATS] = DEFAULT_WEIGHT_FORMAT
+    clustered: Fraction = 0.0
+    pointwise_group: PositiveInt = 1
+
+
+#: Keys of a spec and of an entry of ``points`` besides the architecture paths.
+SPEC_KEYS = tuple(f.encode_name for f in msgspec.structs.fields(SweepSpecModel))
 POINT_KEYS = ("label", "workload", "granularity", "density", "seed")
 
 
@@ -231,64 +306,36 @@ def spec_from_dict(data: Any, where: str = "<spec>",
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     if data is None:
         raise ConfigError(f"{where}: empty spec; expected a mapping with a 'workloads' list")
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: the spec must be a mapping, got {type(data).__name__}")
-    for key in data:
-        if key not in SPEC_KEYS:
-            raise ConfigError(f"{where}:{key}: unknown key (allowed: {', '.join(SPEC_KEYS)})")
+    spec = convert(data, SweepSpecModel, where, what="the spec")
+    name = spec.name or Path(where).stem
 
-    name = data.get("name") or Path(where).stem
-    if not isinstance(name, str):
-        raise ConfigError(f"{where}:name: must be text, got {name!r}")
-    mode = data.get("mode", "product")
-    if mode not in ("product", "list"):
-        raise ConfigError(f"{where}:mode: must be product or list, got {mode!r}")
-
-    # Simulation options.
+    # Simulation options (a value at its default stays out of the point id).
     options: dict[str, Any] = {}
-    cm = data.get("count_merges")
-    if cm is not None and not isinstance(cm, bool):
-        raise ConfigError(f"{where}:count_merges: must be true, false or null, got {cm!r}")
-    if cm is not None:
-        options["count_merges"] = cm
-    wf = data.get("weight_format", DEFAULT_WEIGHT_FORMAT)
-    if wf not in WEIGHT_FORMATS:
-        raise ConfigError(f"{where}:weight_format: must be group or scnn, got {wf!r}")
-    if wf != "scnn":  # in the point id since "group" became the default (ids stay unique)
-        options["weight_format"] = wf
-    cl = data.get("clustered", 0.0)
-    if not _is_real(cl) or not 0.0 <= float(cl) <= 1.0:
-        raise ConfigError(f"{where}:clustered: must be a number in [0, 1], got {cl!r}")
-    if float(cl):
-        options["clustered"] = float(cl)
-    pg = data.get("pointwise_group", 1)
-    if not _is_int(pg) or pg < 1:
-        raise ConfigError(f"{where}:pointwise_group: must be a positive integer, got {pg!r}")
-    if pg != 1:
-        options["pointwise_group"] = int(pg)
+    if spec.count_merges is not None:
+        options["count_merges"] = spec.count_merges
+    if spec.weight_format != "scnn":  # in the point id since "group" became the default
+        options["weight_format"] = spec.weight_format
+    if spec.clustered:
+        options["clustered"] = spec.clustered
+    if spec.pointwise_group != 1:
+        options["pointwise_group"] = spec.pointwise_group
     opts = tuple(sorted(options.items()))
 
     # Base architecture and energy table.
-    arch_path = data.get("arch")
-    if arch_path is None:
+    if spec.arch is None:
         base_arch = load_arch(None)
     else:
         # A shipped name or a YAML path (relative to the spec), or a list of them merged in
         # order (later ones override earlier ones).
-        arch_list = arch_path if isinstance(arch_path, list) else [arch_path]
-        if not arch_list or not all(isinstance(a, str) and a for a in arch_list):
-            raise ConfigError(f"{where}:arch: must be an architecture name or YAML path, or a "
-                              f"non-empty list of them")
+        arch_list = [spec.arch] if isinstance(spec.arch, str) else spec.arch
         try:
             base_arch = load_arch([a if looks_like_arch_name(a) and not (base / a).is_file()
                                    else _resolve_path(a, base) for a in arch_list])
         except ScnnSimError as exc:
             raise ConfigError(f"{where}:arch: {exc}") from None
-    energy = data.get("energy")
+    energy = spec.energy
     energy_path: str | None = None
     if energy is not None:
-        if not isinstance(energy, str):
-            raise ConfigError(f"{where}:energy: must be a table name or a YAML path")
         from scnn_sim.energy import builtin_tables, load_energy_table
 
         energy_path = energy if energy in builtin_tables() else str(_resolve_path(energy, base))
@@ -298,67 +345,50 @@ def spec_from_dict(data: Any, where: str = "<spec>",
             raise ConfigError(f"{where}:energy: {exc}") from None
 
     # Workloads and layers.
-    workloads = _nonempty_list(data, "workloads", where, None)
+    workloads = _unique(spec.workloads, where, "workloads")
     resolved: dict[str, tuple[str, list[str] | None]] = {}
     for i, w in enumerate(workloads):
         resolved[w] = _resolve_workload(w, f"{where}:workloads[{i}]", base)
-    layers_of = _parse_layers(data.get("layers"), resolved, where)
+    layers_of = _parse_layers(spec.layers, resolved, where)
 
-    # Axes.
-    fields = set(arch_fields())
-    vary = data.get("vary", {}) or {}
-    if not isinstance(vary, Mapping):
-        raise ConfigError(f"{where}:vary: must be a mapping of architecture paths to lists")
-    for key in vary:
-        if key not in fields:
-            raise ConfigError(f"{where}:vary.{key}: unknown architecture parameter "
-                              f"(see scnn_sim.arch.arch_fields(), e.g. pe_array.rows)")
-        _nonempty_list(vary, key, where, None, shown=f"vary.{key}")
+    # Axes. Architecture values are taken as written (the model has checked them): the
+    # point id hashes the resolved architecture, the results table shows these.
+    vary = dict(data.get("vary") or {})
+    for key, values in vary.items():
+        _unique(values, where, f"vary.{key}")
     grans = [_check_granularity(g, f"{where}:granularities[{i}]")
-             for i, g in enumerate(_nonempty_list(data, "granularities", where, [None]))]
-    dens = [_check_density(d, f"{where}:densities[{i}]")
-            for i, d in enumerate(_nonempty_list(data, "densities", where, [None]))]
-    seeds = [_check_seed(s, f"{where}:seeds[{i}]")
-             for i, s in enumerate(_nonempty_list(data, "seeds", where, [0]))]
+             for i, g in enumerate(_unique(spec.granularities, where, "granularities"))]
+    dens = _unique(spec.densities, where, "densities")
+    seeds = _unique(spec.seeds, where, "seeds")
 
     # Configurations: (label, arch overrides, per-entry axis replacements, where).
     configs: list[tuple[str | None, dict[str, Any], dict[str, Any], str]] = []
-    if mode == "list":
-        entries = _nonempty_list(data, "points", where, None) if "points" in data else None
-        if entries is None:
+    if spec.mode == "list":
+        if spec.points is None:
             raise ConfigError(f"{where}:points: mode list needs a non-empty 'points' list")
-        for j, entry in enumerate(entries):
+        for j, (entry, model) in enumerate(zip(_unique(data["points"], where, "points"),
+                                               spec.points, strict=True)):
             w = f"{where}:points[{j}]"
-            if not isinstance(entry, Mapping) or not entry:
+            if not entry:
                 raise ConfigError(f"{w}: must be a non-empty mapping of architecture paths "
                                   f"(and optionally {', '.join(POINT_KEYS)})")
-            over, axes, label = {}, {}, None
+            over, axes = {}, {}
             for key, value in entry.items():
-                if key == "label":
-                    if not isinstance(value, str):
-                        raise ConfigError(f"{w}.label: must be text, got {value!r}")
-                    label = value
-                elif key == "workload":
+                if key == "workload":
                     if value not in resolved:
                         raise ConfigError(f"{w}.workload: {value!r} is not one of workloads")
                     axes["workload"] = [value]
                 elif key == "granularity":
                     axes["granularity"] = [_check_granularity(value, f"{w}.granularity")]
-                elif key == "density":
-                    axes["density"] = [_check_density(value, f"{w}.density")]
-                elif key == "seed":
-                    axes["seed"] = [_check_seed(value, f"{w}.seed")]
-                elif key in fields:
+                elif key in ("density", "seed"):
+                    axes[key] = [getattr(model, key)]
+                elif key != "label":  # an architecture path: the model allows no other key
                     if key in vary:
                         raise ConfigError(f"{w}.{key}: also under vary; give it in one place")
                     over[key] = value
-                else:
-                    raise ConfigError(f"{w}.{key}: unknown key (an architecture path from "
-                                      f"scnn_sim.arch.arch_fields() or one of "
-                                      f"{', '.join(POINT_KEYS)})")
-            configs.append((label, over, axes, w))
+            configs.append((entry.get("label"), over, axes, w))
     else:
-        if "points" in data:
+        if spec.points is not None:
             raise ConfigError(f"{where}:points: only with mode: list")
         configs.append((None, {}, {}, where))
 
