@@ -6,7 +6,8 @@ Inputs (any plot function's ``data``, or ``scnn-sim plot RESULTS``):
   or a :class:`~scnn_sim.results.SimulationResult`;
 * a ``granularity --json`` file or dict
   (``{"workload", "granularities": {"fine": {"layers": [...], "totals": {...}}, ...}}``);
-* a sweep results HDF5 file (:mod:`scnn_sim.sweep`) or its DataFrame
+* a ``run --h5`` result table (:mod:`scnn_sim.results_h5`);
+* a sweep store or its HDF5 export (:mod:`scnn_sim.sweep`), or its DataFrame
   (:func:`scnn_sim.sweep.load_sweep_results`).
 
 Kinds: ``energy-breakdown`` (stacked energy per component and layer, µJ), ``cycles`` (per-layer
@@ -115,7 +116,8 @@ class PlotData:
 
 
 def load_results(path: str | os.PathLike) -> PlotData:
-    """Read a results file for plotting (``run``/``granularity`` JSON or a sweep HDF5).
+    """Read a results file for plotting (``run``/``granularity`` JSON, a ``run --h5`` table, a
+    sweep store or its HDF5 export).
 
     Raises
     ------
@@ -137,12 +139,14 @@ def load_results(path: str | os.PathLike) -> PlotData:
         from scnn_sim.sweep import load_sweep_results
 
         return PlotData(kind="sweep", source=str(p), frame=load_sweep_results(p))
-    if suffix in (".h5", ".hdf5"):
+    from scnn_sim.results_h5 import is_hdf5
+
+    if suffix in (".h5", ".hdf5") or is_hdf5(p):
         return _from_h5(p)
     if suffix != ".json":
         raise PlotError(f"{p}: unsupported results file type {suffix or '(none)'!r}: expected "
-                        f"a .json from `run --json` / `granularity --json`, a sweep .sqlite or "
-                        f"its .h5 export")
+                        f"a .json from `run --json` / `granularity --json`, a `run --h5` "
+                        f"table, a sweep .sqlite or its .h5 export")
     try:
         obj = json.loads(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -153,24 +157,22 @@ def load_results(path: str | os.PathLike) -> PlotData:
 
 
 def _from_h5(p: Path) -> PlotData:
+    """A result table (:mod:`scnn_sim.results_h5`): a run's layers, or a sweep's table."""
+    from scnn_sim.results_h5 import TableError, read_table
+
     try:
-        import h5py
-
-        with h5py.File(p, "r") as f:
-            fmt = f.attrs.get("format")
-    except OSError as exc:
-        raise PlotError(f"{p}: not a readable HDF5 file ({exc})") from None
-    if isinstance(fmt, bytes):
-        fmt = fmt.decode()
-    from scnn_sim.sweep import FORMAT, load_sweep_results
-
-    if fmt == "scnn-sim-results":
-        raise PlotError(f"{p}: a `run --h5` file; plot reads `run --json` output or sweep "
-                        f"results (scnn-sim sweep)")
-    if fmt != FORMAT:
-        raise PlotError(f"{p}: not an scnn-sim sweep results file (format {fmt!r})")
-    df = load_sweep_results(p)
-    return PlotData(kind="sweep", source=str(p), frame=df)
+        table = read_table(p)
+    except TableError as exc:
+        raise PlotError(str(exc)) from None
+    if table.kind == "sweep":
+        return PlotData(kind="sweep", source=str(p), frame=table.frame())
+    records = table.records()
+    if not records or records[-1]["name"] != "total":
+        raise PlotError(f"{p}: a run table without its 'total' row (damaged file)")
+    run = _check_run({"layers": records[:-1], "totals": records[-1]}, str(p))
+    meta = dict(table.provenance)
+    return PlotData(kind="run", source=str(p), workload=str(meta.get("workload", "")),
+                    runs={"": run}, meta=meta)
 
 
 def _check_record(rec: Any, where: str) -> dict[str, Any]:

@@ -246,7 +246,7 @@ def test_axes_argument_draws_into_given_axes(results):
     (lambda d: d / "run.json", "pe-sweep", "needs sweep results"),
     (lambda d: d / "run.json", "granularity", "a single run"),
     (lambda d: d / "sweep.h5", "granularity", "several points per granularity"),
-    (lambda d: _h5(d), "cycles", "a `run --h5` file"),
+    (lambda d: _h5(d), "cycles", "no /layers group (damaged file)"),
 ])
 def test_bad_input_is_one_clear_error(results, tmp_path, make, kind, expected):
     with pytest.raises(PlotError) as exc:

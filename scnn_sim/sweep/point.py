@@ -27,7 +27,7 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     -------
     dict
         ``point_id``, ``status`` (``ok`` / ``error``), ``error`` (message or ``""``),
-        ``rows`` (:meth:`~scnn_sim.results.SimulationResult.flat_rows`; empty on error),
+        ``rows`` (:meth:`~scnn_sim.results.SimulationResult.table_rows`; empty on error),
         ``granularity`` (as simulated), ``elapsed_s``, ``host``.
     """
     t0 = time.perf_counter()
@@ -35,7 +35,6 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
                            "granularity": task.get("granularity"),
                            "host": f"{socket.gethostname()}:{os.getpid()}"}
     try:
-        from scnn_sim.results import flatten
         from scnn_sim.simulation import simulate
 
         result = simulate(
@@ -46,9 +45,8 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
             pointwise_group=task.get("pointwise_group", 1), layers=task.get("layers"),
             # options omit weight_format only when it is scnn (see spec_from_dict)
             weight_format=task.get("weight_format", "scnn"), progress=False)
-        # The configuration's area (scnn_sim.area) is a metric of every row of the point.
-        area = flatten({"area_mm2": result.meta["area_mm2"]})
-        out["rows"] = [{**r, **area} for r in result.flat_rows()]
+        # The metric columns of a run table: every record key and the configuration's area.
+        out["rows"] = result.table_rows()
         out["granularity"] = result.meta.get("granularity")
         out["status"] = "ok"
     except Exception as exc:  # noqa: BLE001 - a failing point is data, not a crash
@@ -105,6 +103,6 @@ def _point_rows(pt: SweepPoint, res: Mapping[str, Any], index: int | None = None
         return [{**config, "layer": "total"}]
     rows = []
     for r in res["rows"]:
-        metrics = {k: v for k, v in r.items() if k != "name"}
-        rows.append({**config, "layer": r["name"], **metrics})
+        metrics = {k: v for k, v in r.items() if k != "layer"}
+        rows.append({**config, "layer": r["layer"], **metrics})
     return rows
