@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 
 KIND_HELP = ("energy-breakdown: stacked energy per component and layer [\u00b5J]; "
-             "cycles: SCNN vs oracle vs DCNN cycles per layer (sweep: utilisation vs density); "
+             "cycles: SCNN vs oracle vs DCNN cycles per layer (sweep: utilisation vs density, "
+             "a line per combination of the other varied parameters); "
              "granularity: memory references, storage and energy relative to fine; "
-             "pe-sweep: energy vs latency of a sweep with its Pareto front, and "
+             "pe-sweep: energy vs latency of a sweep, one Pareto front per series "
+             "(granularity, density, ...) and a marker per PE configuration, and "
              "performance / area and energy x delay x area vs chip area")
 
 
