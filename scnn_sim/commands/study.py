@@ -161,7 +161,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="the table --format csv|markdown and --columns print: accuracy "
                    "(default; accuracy vs density), no-loss (no-loss densities) or scnn "
                    "(the simulated models)")
-    add_format_options(p)
+    add_format_options(p, json_doc="the study.json document")
     p.add_argument("-o", "--output", metavar="OUTDIR", default=None,
                    help="output directory (default real-study-DATASET)")
     p.set_defaults(func=run_study_command)
