@@ -15,9 +15,9 @@ accumulator access costs 4 words, an F-weight FIFO entry costs F values and F in
 access is charged below its data width. Operations (multiply, add, coordinate, PPU) and
 leakage (pJ per cycle per multiplier or per KB of SRAM) are priced per count.
 
-Tables: ``horowitz45`` (default) and ``accelergy45`` ship with the package; any YAML of the
-same shape works (``--energy FILE``), and so does an Accelergy ERT through a mapping YAML
-(:func:`load_ert_table`).
+Tables: ``aladdin40`` (default), ``horowitz45`` and ``accelergy45`` ship with the package; any
+YAML of the same shape works (``--energy FILE``), and so does an Accelergy ERT through a
+mapping YAML (:func:`load_ert_table`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any
 from scnn_sim.errors import ConfigError
 from scnn_sim.yamlio import parse_yaml
 
-DEFAULT_TABLE = "horowitz45"
+DEFAULT_TABLE = "aladdin40"
 
 #: action -> (component, [(count key, bits key or None), ...]) of the engine's ``accesses``.
 #: ``dram_bit`` is special: its count is the sum of every ``dram_*`` key (bits).
@@ -223,7 +223,7 @@ def load_energy_table(name_or_path: str | os.PathLike | None = None) -> EnergyTa
     Parameters
     ----------
     name_or_path
-        ``None`` (``horowitz45``), a shipped name, a table YAML (every action needs
+        ``None`` (``aladdin40``), a shipped name, a table YAML (every action needs
         ``energy_pj``, ``source`` and, for actions priced per bit, ``bits``), or a mapping
         YAML with an ``ert:`` key naming an Accelergy ERT (see :func:`load_ert_table`).
 

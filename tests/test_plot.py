@@ -359,7 +359,7 @@ def test_layer_selection_and_stage_grouping(results, tmp_path):
 
 def test_titles_name_workload_density_and_energy_table(results):
     fig = plot_energy_breakdown(results / "run.json")
-    assert fig.get_suptitle() == "tiny | density per-layer (fine) | energy horowitz45"
+    assert fig.get_suptitle() == "tiny | density per-layer (fine) | energy aladdin40"
     fig = plot_cycles(results / "run.json", title="my title")
     assert fig.get_suptitle() == "my title"
     assert "kernel" in plot_granularity(results / "gran.json").get_suptitle()
@@ -368,7 +368,7 @@ def test_titles_name_workload_density_and_energy_table(results):
     study = granularity_study(results / "tiny.yaml", published_densities=True,
                               granularities=["fine", "kernel"])
     title = plot_energy_breakdown(study).get_suptitle()
-    assert title == "tiny | density published (fine, kernel) | energy horowitz45"
+    assert title == "tiny | density published (fine, kernel) | energy aladdin40"
     sweep_title = plot_pe_sweep(results / "sweep.h5").get_suptitle()
     assert sweep_title.startswith("tiny | density 0.3, 0.6 | energy")
     from matplotlib.backends.backend_agg import FigureCanvasAgg

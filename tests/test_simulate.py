@@ -120,7 +120,7 @@ def test_network_first_layer_reads_its_input_from_dram():
 
 def test_energy_is_counts_times_table(conv3):
     rec = conv3.layers[0].record
-    table = load_energy_table("horowitz45")
+    table = load_energy_table()
     exp = table.breakdown(rec["accesses"])
     for comp in COMPONENTS:
         assert rec["energy_pj"][comp] == pytest.approx(exp[comp])

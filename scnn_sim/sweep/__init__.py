@@ -6,7 +6,7 @@ Spec (YAML; relative paths are relative to the spec file)
 ``workloads``  required list: built-in names, workload ``.yaml``, exported ``.h5`` or ``.npz`` paths
 ``arch``       optional base architecture: a shipped name (``dnnsim``) or a YAML path, or a
                list of them merged in order (default: SCNN's Table 3)
-``energy``     optional energy table name or YAML (default ``horowitz45``)
+``energy``     optional energy table name or YAML (default ``aladdin40``)
 ``vary``       mapping of dotted architecture paths (:func:`scnn_sim.arch.arch_fields`) to lists
 ``granularities`` list of granularity specs; ``null`` = the workload's default (default ``[null]``)
 ``densities``  list of weight densities in [0, 1]; ``null`` = each layer's own (default ``[null]``)
