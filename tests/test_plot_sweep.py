@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from scnn_sim.cli import main
-from scnn_sim.energy import COMPONENTS
+from scnn_sim.energy import COMPONENTS, DEFAULT_TABLE
 from scnn_sim.plot import (
     MAX_CONFIGS,
     MAX_SERIES,
@@ -180,7 +180,8 @@ def test_energy_breakdown_names_every_varied_parameter_per_bar():
 
 
 def test_sweep_title_names_workload_density_and_energy_table():
-    assert figure_title(_as(table())) == "alexnet | density 0.3, 0.6 | energy horowitz45"
+    want = f"alexnet | density 0.3, 0.6 | energy {DEFAULT_TABLE}"  # the default's name
+    assert figure_title(_as(table())) == want
     own = table(dens=(math.nan,), energy="tables/my45.yaml")
     assert figure_title(_as(own)) == "alexnet | density per-layer | energy my45"
     assert np.isnan(own["density"]).all()
