@@ -39,7 +39,6 @@ from typing import Any
 import numpy as np
 
 from scnn_sim.energy import COMPONENTS
-from scnn_sim.energy import DEFAULT_TABLE as DEFAULT_ENERGY_TABLE
 from scnn_sim.errors import ScnnSimError
 from scnn_sim.report import check_interrupted, check_output_path, table_records
 from scnn_sim.results import memory_references
@@ -389,7 +388,7 @@ def _value_text(col: str, v: Any) -> str:
     if col == "granularity":
         return str(v) or "default"
     if col in ("workload", "energy"):
-        return Path(str(v)).stem if v else DEFAULT_ENERGY_TABLE
+        return Path(str(v)).stem if v else "default"
     if col.startswith("arch."):
         return f"{_param_name(col)}={_fmt(v)}"
     return _fmt(v)
@@ -558,9 +557,15 @@ def figure_title(d: PlotData, title: str | None = None) -> str:
             vals = list(dict.fromkeys(fmt(r[col]) for r in rows))
             return ", ".join(vals[:3]) + (" ..." if len(vals) > 3 else "")
 
+        # The table's name as the points used it (stores of earlier versions: as the spec
+        # gave it; "default" when it gave none, since the default may have changed since).
+        named = list(dict.fromkeys(str(r["energy_table"]) for r in rows
+                                   if r.get("energy_table")))
+        energy = (", ".join(named[:3]) + (" ..." if len(named) > 3 else "") if named
+                  else uniq("energy", lambda v: Path(str(v)).stem if v else "default"))
         return (f"{uniq('workload', lambda v: Path(str(v)).stem)} | density "
                 f"{uniq('density', lambda v: 'per-layer' if _isnan(v) else _fmt(v))} | energy "
-                f"{uniq('energy', lambda v: Path(str(v)).stem if v else DEFAULT_ENERGY_TABLE)}")
+                f"{energy}")
     m = d.meta
     dens = m.get("density")
     if dens is None:

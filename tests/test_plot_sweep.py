@@ -32,7 +32,7 @@ CONFIGS = {"A": (8, 4), "B": (4, 8)}  # label -> (PE grid side, F = I)
 
 
 def table(labels=("A", "B"), grans=("fine", "kernel"), dens=(0.3, 0.6), seeds=(0,),
-          queue=(4,), energy="", workload="alexnet"):
+          queue=(4,), energy="", workload="alexnet", energy_table=DEFAULT_TABLE):
     """A sweep table of ``total`` rows (no simulation): distinct, deterministic metrics."""
     rows = []
     for i, (lab, g, d, s, q) in enumerate(itertools.product(labels, grans, dens, seeds, queue)):
@@ -42,7 +42,7 @@ def table(labels=("A", "B"), grans=("fine", "kernel"), dens=(0.3, 0.6), seeds=(0
         util = 0.2 + 0.01 * i + (0.1 if g == "fine" else 0.0) + 0.05 * s
         row = {"point_id": f"{i:016x}", "point_index": i, "workload": workload, "label": lab,
                "pe_config": f"{side * side}x({f}x{f})", "granularity": g,
-               "density": d, "seed": s, "energy": energy,
+               "density": d, "seed": s, "energy": energy, "energy_table": energy_table,
                "arch.pe_array.rows": side, "arch.pe_array.cols": side, "arch.multiplier.F": f,
                "arch.multiplier.I": f, "arch.accumulator.queue_depth": q,
                "arch_json": json.dumps(arch), "status": "ok", "error": "", "layer": "total",
@@ -180,8 +180,13 @@ def test_energy_breakdown_names_every_varied_parameter_per_bar():
 
 
 def test_sweep_title_names_workload_density_and_energy_table():
-    want = f"alexnet | density 0.3, 0.6 | energy {DEFAULT_TABLE}"  # the default's name
+    want = f"alexnet | density 0.3, 0.6 | energy {DEFAULT_TABLE}"  # the name as used
     assert figure_title(_as(table())) == want
-    own = table(dens=(math.nan,), energy="tables/my45.yaml")
+    own = table(dens=(math.nan,), energy="tables/my45.yaml", energy_table="my45")
     assert figure_title(_as(own)) == "alexnet | density per-layer | energy my45"
     assert np.isnan(own["density"]).all()
+    # Stores of earlier versions have no energy_table: the spec's value, or "default".
+    old = table(energy_table="").drop(columns=["energy_table"])
+    assert figure_title(_as(old)) == "alexnet | density 0.3, 0.6 | energy default"
+    old = table(energy="tables/my45.yaml", energy_table="").drop(columns=["energy_table"])
+    assert figure_title(_as(old)).endswith("| energy my45")

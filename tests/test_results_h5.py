@@ -14,6 +14,7 @@ import pytest
 
 from scnn_sim.cli import main
 from scnn_sim.compare import CompareError, load_run
+from scnn_sim.energy import DEFAULT_TABLE
 from scnn_sim.errors import ScnnSimError
 from scnn_sim.plot import PlotError, load_results, render
 from scnn_sim.results_h5 import (
@@ -99,6 +100,7 @@ def test_sweep_export_round_trip(files):
     assert t.provenance["spec"]["name"] == "two"
     assert t.provenance["store"] == str((files / "two.sqlite").resolve())
     assert t.provenance["store_format"] == "scnn-sim-sweep"
+    assert set(t.columns["energy_table"]) == {DEFAULT_TABLE}  # the table the points used
     # load_sweep_results reads the store and its export alike.
     a = load_sweep_results(files / "two.sqlite")
     b = load_sweep_results(files / "two.h5")

@@ -60,8 +60,10 @@ The table :func:`load_sweep_results` returns has one row per (point, layer) plus
 row per point (column ``layer``), in commit order. Config columns come first: ``point_id``,
 ``point_index`` (position in the spec that ran it, for display order), ``workload``,
 ``label``, ``pe_config`` (e.g. ``64x(4x4)``: PEs x (F x I)), ``granularity``, ``density``
-(as requested; each layer's achieved density is ``weight_density``), ``seed``, ``energy``,
-``arch.<path>`` for every varied parameter, ``arch_json`` (the full architecture),
+(as requested; each layer's achieved density is ``weight_density``), ``seed``, ``energy``
+(as written in the spec; ``""`` = the default), ``energy_table`` (the name of the table the
+point was priced with; absent from stores of earlier versions), ``arch.<path>`` for every
+varied parameter, ``arch_json`` (the full architecture),
 ``status``, ``error``, ``elapsed_s``, ``finished_at`` (Unix time), ``host``,
 ``scnn_sim_version``, ``layer``; then the metrics: the keys of
 :meth:`scnn_sim.results.SimulationResult.flat_rows` (``cycles``, ``energy_pj.total``, ...)

@@ -28,7 +28,8 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     dict
         ``point_id``, ``status`` (``ok`` / ``error``), ``error`` (message or ``""``),
         ``rows`` (:meth:`~scnn_sim.results.SimulationResult.table_rows`; empty on error),
-        ``granularity`` (as simulated), ``elapsed_s``, ``host``.
+        ``granularity`` (as simulated), ``energy_table`` (the name of the table used),
+        ``elapsed_s``, ``host``.
     """
     t0 = time.perf_counter()
     out: dict[str, Any] = {"point_id": task["point_id"], "rows": [], "error": "",
@@ -48,6 +49,7 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
         # The metric columns of a run table: every record key and the configuration's area.
         out["rows"] = result.table_rows()
         out["granularity"] = result.meta.get("granularity")
+        out["energy_table"] = result.meta.get("energy_table", "")  # the name actually used
         out["status"] = "ok"
     except Exception as exc:  # noqa: BLE001 - a failing point is data, not a crash
         interrupt = _interrupt_in_chain(exc)
@@ -87,6 +89,7 @@ def _point_rows(pt: SweepPoint, res: Mapping[str, Any], index: int | None = None
         "density": pt.density,
         "seed": pt.seed,
         "energy": pt.energy or "",
+        "energy_table": res.get("energy_table") or "",
     }
     for key, value in pt.overrides:
         config[f"arch.{key}"] = value
