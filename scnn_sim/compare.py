@@ -1,4 +1,4 @@
-"""Compare ``run --json`` results: per-layer and network ratios of each run to the first.
+"""Compare ``run --json`` (or ``run --h5``) results: per-layer and network ratios to the first.
 
 Metrics per layer and for the network: ``cycles``; energy by component and in total
 (``energy_pj``); on-chip memory references (the sum of ``accesses`` counts whose key does not
@@ -69,7 +69,7 @@ def metrics_of(rec: dict[str, Any], where: str) -> dict[str, float]:
 
 
 def load_run(path: str | os.PathLike, label: str | None = None) -> RunSummary:
-    """Read a ``scnn-sim run --json`` file.
+    """Read a ``scnn-sim run --json`` file or a ``run --h5`` table (:mod:`scnn_sim.results_h5`).
 
     Raises
     ------
@@ -79,6 +79,19 @@ def load_run(path: str | os.PathLike, label: str | None = None) -> RunSummary:
     p = Path(path)
     if not p.is_file():
         raise CompareError(f"{p}: no such results file")
+    from scnn_sim.results_h5 import TableError, is_hdf5, read_table
+
+    if p.suffix.lower() in (".h5", ".hdf5") or is_hdf5(p):
+        try:
+            table = read_table(p, kind="run")
+        except TableError as exc:
+            raise CompareError(str(exc)) from None
+        records = table.records()
+        if not records or records[-1]["name"] != "total":
+            raise CompareError(f"{p}: a run table without its 'total' row (damaged file)")
+        obj: Any = {**table.provenance, "layers": records[:-1], "totals": records[-1]}
+        obj.setdefault("workload", "")
+        return _summary(p, obj, label)
     try:
         obj = json.loads(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -91,6 +104,11 @@ def load_run(path: str | os.PathLike, label: str | None = None) -> RunSummary:
             "--kind granularity`)" if isinstance(obj, dict) and "granularities" in obj else ""
         raise CompareError(f"{p}: not a `scnn-sim run --json` result (needs 'workload', "
                            f"'layers' and 'totals'){hint}")
+    return _summary(p, obj, label)
+
+
+def _summary(p: Path, obj: dict[str, Any], label: str | None) -> RunSummary:
+    """The compared numbers of a run document (``run --json``, or a run table's records)."""
     layers: dict[str, dict[str, float]] = {}
     for i, rec in enumerate(obj["layers"]):
         name = rec.get("name") if isinstance(rec, dict) else None

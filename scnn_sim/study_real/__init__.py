@@ -78,7 +78,7 @@ Modules
 ``arguments`` (defaults, schedule and granularity checks), ``pruning`` (cumulative masks,
 no-loss density), ``model`` (the CNN and its masks), ``training``, ``scnn`` (export and SCNN
 simulation), ``run`` (:func:`run_study`: the pruning loop), ``report`` (tables, text and
-markdown), ``plot`` (:func:`plot_accuracy`).
+markdown, through :func:`scnn_sim.report.format_table`), ``plot`` (:func:`plot_accuracy`).
 """
 
 from scnn_sim.engine.layer import ACC_MODELS
@@ -105,11 +105,15 @@ from scnn_sim.study_real.model import build_model
 from scnn_sim.study_real.plot import plot_accuracy
 from scnn_sim.study_real.pruning import NO_LOSS_TOLERANCE, cumulative_mask, no_loss_density
 from scnn_sim.study_real.report import (
+    SCNN_HEADERS,
+    TABLES,
     accuracy_table,
     load_result,
     markdown_summary,
     no_loss_table,
     scnn_table,
+    study_table,
+    table_headers,
     text_report,
 )
 from scnn_sim.study_real.run import run_study
@@ -123,6 +127,8 @@ __all__ = [
     "FASHION_DEFAULT_ROOT",
     "FASHION_PACKAGE",
     "NO_LOSS_TOLERANCE",
+    "SCNN_HEADERS",
+    "TABLES",
     "DatasetSplit",
     "RealStudyError",
     "accuracy_table",
@@ -142,5 +148,7 @@ __all__ = [
     "read_idx",
     "run_study",
     "scnn_table",
+    "study_table",
+    "table_headers",
     "text_report",
 ]

@@ -11,6 +11,56 @@ from typing import Any
 from scnn_sim.report import format_table
 from scnn_sim.study_real.errors import RealStudyError
 
+#: The study's tables (``scnn-sim study --table``): accuracy vs density, no-loss density, SCNN.
+TABLES = ("accuracy", "no-loss", "scnn")
+
+#: Columns of :func:`scnn_table`.
+SCNN_HEADERS = ["model", "role", "density", "acc [%]", "cycles", "util", "products [k]",
+                "acc RMW prod [k]", "acc RMW addr [k]", "acc RMW wide [k]",
+                "mem refs prod [k]", "mem refs wide [k]", "DRAM [kbit]", "energy [uJ]",
+                "cycles/fine", "mem refs/fine", "DRAM/fine", "energy/fine"]
+
+
+def accuracy_headers(granularities: Sequence[str], control: bool) -> list[str]:
+    """Columns of :func:`accuracy_table`: ``target``, per granularity ``acc [%]`` and
+    ``dens``, then ``dense+ft acc [%]`` with a dense control."""
+    headers = ["target"]
+    for g in granularities:
+        headers += [f"{g} acc [%]", f"{g} dens"]
+    return headers + (["dense+ft acc [%]"] if control else [])
+
+
+def no_loss_headers(control: bool) -> list[str]:
+    """Columns of :func:`no_loss_table` (two more with a dense control)."""
+    headers = ["granularity", "no-loss target", "density", "acc [%]", "loss [pt]",
+               "x fewer weights"]
+    return headers + (["dense+ft target", "dense+ft loss [pt]"] if control else [])
+
+
+def table_headers(table: str, granularities: Sequence[str], control: bool = True) -> list[str]:
+    """The columns of one of :data:`TABLES`, known before the study runs (for ``--columns``).
+
+    Raises
+    ------
+    RealStudyError
+        An unknown table name.
+    """
+    if table == "accuracy":
+        return accuracy_headers(granularities, control)
+    if table == "no-loss":
+        return no_loss_headers(control)
+    if table == "scnn":
+        return list(SCNN_HEADERS)
+    raise RealStudyError(f"--table: unknown table {table!r} (one of {', '.join(TABLES)})")
+
+
+def study_table(result: dict[str, Any], table: str) -> tuple[list[str], list[list[Any]]]:
+    """``(headers, rows)`` of one of :data:`TABLES` for a study result."""
+    tables = {"accuracy": accuracy_table, "no-loss": no_loss_table, "scnn": scnn_table}
+    if table not in tables:
+        raise RealStudyError(f"--table: unknown table {table!r} (one of {', '.join(TABLES)})")
+    return tables[table](result)
+
 
 def accuracy_table(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     """Accuracy (%) and achieved density per schedule density and granularity.
@@ -22,12 +72,8 @@ def accuracy_table(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
         last the dense control (``dense+ft``) when the study has one.
     """
     grans = list(result["accuracy"])
-    headers = ["target"]
-    for g in grans:
-        headers += [f"{g} acc [%]", f"{g} dens"]
     control = result.get("dense_control")
-    if control:
-        headers.append("dense+ft acc [%]")
+    headers = accuracy_headers(grans, bool(control))
     targets = [p["target"] for p in result["accuracy"][grans[0]]]
     rows: list[list[Any]] = []
     for i, t in enumerate(targets):
@@ -47,11 +93,8 @@ def no_loss_table(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     With a dense control, two more columns: the same against the control at each point.
     """
     dense = result["dense"]["accuracy"]
-    headers = ["granularity", "no-loss target", "density", "acc [%]", "loss [pt]",
-               "x fewer weights"]
     ctl = result.get("no_loss_vs_control")
-    if ctl:
-        headers += ["vs dense+ft: target", "loss [pt] "]
+    headers = no_loss_headers(bool(ctl))
     rows = []
     for g, nl in result["no_loss"].items():
         row: list[Any] = [g, float(nl["target"]), float(nl["density"]), 100.0 * nl["accuracy"],
@@ -64,11 +107,7 @@ def no_loss_table(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
 
 def scnn_table(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     """One row per exported model: accuracy beside SCNN cycles, accesses and energy."""
-    headers = ["model", "role", "density", "acc [%]", "cycles", "util", "products [k]",
-               "acc RMW prod [k]", "acc RMW addr [k]", "acc RMW wide [k]", "mem refs prod [k]",
-               "mem refs wide [k]",
-               "DRAM [kbit]", "energy [uJ]", "cycles/fine", "mem refs/fine", "DRAM/fine",
-               "energy/fine"]
+    headers = list(SCNN_HEADERS)
     rows = []
     for e in result["scnn"]:
         t = e["totals"]
@@ -94,22 +133,6 @@ def scnn_table(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     return headers, rows
 
 
-def _markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    def cell(v: Any) -> str:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return str(v)
-        if isinstance(v, int):
-            return f"{v:,}"
-        if v != 0 and abs(v) < 1e-3:
-            return f"{v:.2e}"
-        return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.1f}"
-
-    lines = ["| " + " | ".join(headers) + " |",
-             "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def text_report(result: dict[str, Any]) -> str:
     """The accuracy, no-loss and SCNN tables as plain text (what ``scnn-sim study`` prints)."""
     prov = result["provenance"]
@@ -123,7 +146,7 @@ def text_report(result: dict[str, Any]) -> str:
         format_table(*accuracy_table(result)),
         "",
         f"no-loss density (lowest density within {100 * prov['tolerance']:.1f} points of "
-        f"the dense model; last two columns: of dense+ft at the same step)",
+        f"the dense model; dense+ft columns: of dense+ft at the same step)",
         format_table(*no_loss_table(result)),
     ]
     if result["scnn"]:
@@ -158,15 +181,15 @@ def markdown_summary(result: dict[str, Any]) -> str:
         "unpruned model fine-tuned exactly like the pruned ones (same epochs, learning rate "
         "and data order): the accuracy the training budget alone buys.",
         "",
-        _markdown_table(*accuracy_table(result)),
+        format_table(*accuracy_table(result), "markdown"),
         "",
         f"## No-loss density (lowest density within {100 * prov['tolerance']:.1f} points "
         "of dense)",
         "",
-        "`vs dense+ft`: the same criterion against the dense control at the same schedule "
-        "step (same training budget).",
+        "`dense+ft` columns: the same criterion against the dense control at the same "
+        "schedule step (same training budget).",
         "",
-        _markdown_table(*no_loss_table(result)),
+        format_table(*no_loss_table(result), "markdown"),
     ]
     if result["scnn"]:
         lines += [
@@ -183,7 +206,7 @@ def markdown_summary(result: dict[str, Any]) -> str:
             "product. Energy charges the accumulator per product (the default architecture's "
             "access model).",
             "",
-            _markdown_table(*scnn_table(result)),
+            format_table(*scnn_table(result), "markdown"),
         ]
     return "\n".join(lines) + "\n"
 

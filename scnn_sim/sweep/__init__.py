@@ -62,8 +62,10 @@ The table :func:`load_sweep_results` returns has one row per (point, layer) plus
 row per point (column ``layer``), in commit order. Config columns come first: ``point_id``,
 ``point_index`` (position in the spec that ran it, for display order), ``workload``,
 ``label``, ``pe_config`` (e.g. ``64x(4x4)``: PEs x (F x I)), ``granularity``, ``density``
-(as requested; each layer's achieved density is ``weight_density``), ``seed``, ``energy``,
-``arch.<path>`` for every varied parameter, ``arch_json`` (the full architecture),
+(as requested; each layer's achieved density is ``weight_density``), ``seed``, ``energy``
+(as written in the spec; ``""`` = the default), ``energy_table`` (the name of the table the
+point was priced with; absent from stores of earlier versions), ``arch.<path>`` for every
+varied parameter, ``arch_json`` (the full architecture),
 ``status``, ``error``, ``elapsed_s``, ``finished_at`` (Unix time), ``host``,
 ``scnn_sim_version``, ``layer``; then the metrics: the keys of
 :meth:`scnn_sim.results.SimulationResult.flat_rows` (``cycles``, ``energy_pj.total``, ...)
@@ -72,8 +74,10 @@ Numeric columns are ``float64`` (``NaN`` = missing; booleans 0/1), text columns 
 (lists and dicts as JSON). A failed point has one row, ``layer="total"``, with its error.
 
 :func:`export_sweep` (``scnn-sim sweep ... --export FILE.h5|.csv``) writes that table to CSV
-or to the HDF5 layout of format version 1 (group ``/rows``, one dataset per column, attribute
-``n_committed``), which :func:`load_sweep_results` and ``scnn-sim plot`` also read.
+or to HDF5 as the result table of :mod:`scnn_sim.results_h5` (format ``scnn-sim-table``, kind
+``sweep``: the layout ``run --h5`` writes too), which :func:`load_sweep_results`,
+``scnn-sim plot`` and :func:`scnn_sim.results_h5.read_table` read (as well as the export
+layout of earlier versions, ``scnn-sim-sweep`` version 1).
 
 Atomicity and resume
 --------------------
@@ -102,7 +106,6 @@ Modules
                :class:`SweepPoint`, :func:`pe_config_label`
 ``checks``     checks of single spec values; workload resolution; the canonical JSON of ids
 ``point``      :func:`run_point` (one point, in any process) and its rows of the table
-``columns``    rows <-> typed columns
 ``store``      :class:`SweepStore`, the SQLite results store, and its opening checks
 ``read``       :func:`read_sweep_columns`, :func:`load_sweep_results` (store or HDF5 export)
 ``export``     :func:`export_sweep` (HDF5 / CSV)
@@ -116,12 +119,7 @@ Modules
 from scnn_sim.sweep.executors import WATCHDOG_PERIOD_S, default_workers
 from scnn_sim.sweep.export import export_sweep
 from scnn_sim.sweep.point import run_point
-from scnn_sim.sweep.read import (
-    H5_FORMAT_VERSION,
-    load_sweep,
-    load_sweep_results,
-    read_sweep_columns,
-)
+from scnn_sim.sweep.read import load_sweep, load_sweep_results, read_sweep_columns
 from scnn_sim.sweep.run import SweepSummary, run_sweep
 from scnn_sim.sweep.spec import (
     POINT_KEYS,
@@ -147,6 +145,6 @@ from scnn_sim.sweep.store import (
 __all__ = ["SweepPoint", "SweepSpec", "SweepSummary", "SweepStore", "load_spec",
            "spec_from_dict", "run_sweep", "run_point", "load_sweep_results", "load_sweep",
            "read_sweep_columns", "export_sweep", "pe_config_label", "FORMAT",
-           "FORMAT_VERSION", "APPLICATION_ID", "SQLITE_MAGIC", "HDF5_MAGIC", "H5_FORMAT_VERSION",
+           "FORMAT_VERSION", "APPLICATION_ID", "SQLITE_MAGIC", "HDF5_MAGIC",
            "EXPORT_SUFFIXES", "SPEC_KEYS", "POINT_KEYS", "WATCHDOG_PERIOD_S", "builtin_sweeps",
            "resolve_spec", "default_workers"]

@@ -27,15 +27,15 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     -------
     dict
         ``point_id``, ``status`` (``ok`` / ``error``), ``error`` (message or ``""``),
-        ``rows`` (:meth:`~scnn_sim.results.SimulationResult.flat_rows`; empty on error),
-        ``granularity`` (as simulated), ``elapsed_s``, ``host``.
+        ``rows`` (:meth:`~scnn_sim.results.SimulationResult.table_rows`; empty on error),
+        ``granularity`` (as simulated), ``energy_table`` (the name of the table used),
+        ``elapsed_s``, ``host``.
     """
     t0 = time.perf_counter()
     out: dict[str, Any] = {"point_id": task["point_id"], "rows": [], "error": "",
                            "granularity": task.get("granularity"),
                            "host": f"{socket.gethostname()}:{os.getpid()}"}
     try:
-        from scnn_sim.results import flatten
         from scnn_sim.simulation import simulate
 
         result = simulate(
@@ -46,10 +46,10 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
             pointwise_group=task.get("pointwise_group", 1), layers=task.get("layers"),
             # options omit weight_format only when it is scnn (see spec_from_dict)
             weight_format=task.get("weight_format", "scnn"), progress=False)
-        # The configuration's area (scnn_sim.area) is a metric of every row of the point.
-        area = flatten({"area_mm2": result.meta["area_mm2"]})
-        out["rows"] = [{**r, **area} for r in result.flat_rows()]
+        # The metric columns of a run table: every record key and the configuration's area.
+        out["rows"] = result.table_rows()
         out["granularity"] = result.meta.get("granularity")
+        out["energy_table"] = result.meta.get("energy_table", "")  # the name actually used
         out["status"] = "ok"
     except Exception as exc:  # noqa: BLE001 - a failing point is data, not a crash
         interrupt = _interrupt_in_chain(exc)
@@ -89,6 +89,7 @@ def _point_rows(pt: SweepPoint, res: Mapping[str, Any], index: int | None = None
         "density": pt.density,
         "seed": pt.seed,
         "energy": pt.energy or "",
+        "energy_table": res.get("energy_table") or "",
     }
     for key, value in pt.overrides:
         config[f"arch.{key}"] = value
@@ -105,6 +106,6 @@ def _point_rows(pt: SweepPoint, res: Mapping[str, Any], index: int | None = None
         return [{**config, "layer": "total"}]
     rows = []
     for r in res["rows"]:
-        metrics = {k: v for k, v in r.items() if k != "name"}
-        rows.append({**config, "layer": r["name"], **metrics})
+        metrics = {k: v for k, v in r.items() if k != "layer"}
+        rows.append({**config, "layer": r["layer"], **metrics})
     return rows

@@ -4,56 +4,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from scnn_sim.errors import ScnnSimError
-from scnn_sim.sweep.store import FORMAT, SweepStore, _sniff
-
-#: HDF5 export layout (also the results file of scnn-sim before the SQLite store; still read).
-H5_FORMAT_VERSION = 1
-
-
-def _check_format(f: Any, path: Path) -> None:
-    fmt = f.attrs.get("format")
-    if isinstance(fmt, bytes):
-        fmt = fmt.decode()
-    if fmt != FORMAT or "rows" not in f:
-        raise ScnnSimError(f"{path}: not an scnn-sim sweep results file (format {fmt!r})")
-    ver = int(f.attrs.get("format_version", 0))
-    if ver > H5_FORMAT_VERSION:
-        raise ScnnSimError(f"{path}: sweep file format version {ver} is newer than this "
-                           f"scnn-sim reads ({H5_FORMAT_VERSION})")
-
-
-def _read_h5_columns(path: Path) -> dict[str, np.ndarray]:
-    """Columns of an HDF5 export (or a results file of an older scnn-sim)."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r", locking=False) as f:
-            _check_format(f, path)
-            g = f["rows"]
-            n = int(g.attrs["n_committed"])
-            cols: dict[str, np.ndarray] = {}
-            for k, ds in g.items():
-                if ds.dtype.kind == "f":
-                    cols[k] = ds[:n].astype("f8")
-                else:
-                    cols[k] = np.array(ds.asstr()[:n], dtype=object)
-    except (OSError, KeyError) as exc:
-        raise ScnnSimError(f"{path}: not a readable sweep results file ({exc})") from None
-    return cols
+from scnn_sim.results_h5 import read_table, table_frame
+from scnn_sim.sweep.store import SweepStore, _sniff
 
 
 def read_sweep_columns(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The committed columns of a sweep store (SQLite) or of its HDF5 export.
 
+    The export is the result table of :mod:`scnn_sim.results_h5` (kind ``sweep``); the
+    export layout of earlier versions (``scnn-sim-sweep`` version 1) is still read.
+
     Raises
     ------
     ScnnSimError
-        Missing, foreign, truncated or corrupt file (one line).
+        Missing, foreign, truncated or corrupt file, or a ``run --h5`` table (one line).
     """
     p = Path(path)
     if not p.is_file():
@@ -63,7 +31,7 @@ def read_sweep_columns(path: str | os.PathLike) -> dict[str, np.ndarray]:
     except OSError as exc:
         raise ScnnSimError(f"{p}: cannot read ({exc.strerror or exc})") from None
     if kind == "hdf5":
-        return _read_h5_columns(p)
+        return read_table(p, kind="sweep").columns
     if kind == "sqlite":
         return SweepStore(p).read_columns()
     raise ScnnSimError(f"{p}: not an scnn-sim sweep results file (neither an SQLite sweep "
@@ -92,16 +60,7 @@ def load_sweep_results(path: str | os.PathLike):
     ScnnSimError
         Missing file, or not a sweep store / export (foreign, truncated, corrupt).
     """
-    cols = read_sweep_columns(path)
-    try:
-        import pandas as pd
-    except ImportError:
-        n = len(next(iter(cols.values()))) if cols else 0
-        arr = np.empty(n, dtype=[(k, v.dtype) for k, v in cols.items()])
-        for k, v in cols.items():
-            arr[k] = v
-        return arr
-    return pd.DataFrame(cols)
+    return table_frame(read_sweep_columns(path))
 
 
 #: Documented alias: the reader plot and notebooks use.

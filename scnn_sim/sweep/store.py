@@ -17,7 +17,7 @@ import numpy as np
 
 from scnn_sim import __version__
 from scnn_sim.errors import ConfigError, ScnnSimError
-from scnn_sim.sweep.columns import _columns, _json_default
+from scnn_sim.results_h5 import columns_of
 from scnn_sim.sweep.signals import _signals_deferred
 
 FORMAT = "scnn-sim-sweep"
@@ -51,6 +51,14 @@ CREATE TABLE rows (
     PRIMARY KEY (point_id, idx)
 );
 """
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return str(v)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -295,7 +303,7 @@ class SweepStore:
 
     def read_columns(self) -> dict[str, np.ndarray]:
         """Every committed column: float64 arrays and object arrays of ``str``."""
-        return _columns(self.read_rows())
+        return columns_of(self.read_rows())
 
     # -- writing ---------------------------------------------------------------------------
 
