@@ -1,8 +1,9 @@
 """Compare ``run --json`` (or ``run --h5``) results: per-layer and network ratios to the first.
 
 Metrics per layer and for the network: ``cycles``; energy by component and in total
-(``energy_pj``); on-chip memory references (the sum of ``accesses`` counts whose key does not
-start with ``dram_``); DRAM traffic in bits (the sum of the ``dram_*`` keys). Ratios are
+(``energy_pj``); memory references (:func:`scnn_sim.results.memory_references`, the one
+definition ``run`` and the granularity study use: accesses at each structure's native width,
+summed); DRAM traffic in bits (the sum of the ``dram_*`` keys). Ratios are
 ``run / reference`` (the reference is the first file); a ratio with a zero reference is NaN.
 
 Runs of different workloads or different layer lists are refused unless ``force``; forced, the
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from scnn_sim.errors import ScnnSimError
+from scnn_sim.results import memory_references
 
 __all__ = ["METRICS", "CompareError", "Comparison", "RunSummary", "compare_runs", "load_run",
            "metrics_of", "render_comparison"]
@@ -57,8 +59,7 @@ def metrics_of(rec: dict[str, Any], where: str) -> dict[str, float]:
         acc = rec["accesses"]
         energy = rec["energy_pj"]
         out = {"cycles": float(rec["cycles"]),
-               "memory_refs": float(sum(v for k, v in acc.items() if not k.startswith("dram_")
-                                        and v is not None)),
+               "memory_refs": float(memory_references(acc)["accesses"]),
                "dram_bits": float(sum(v for k, v in acc.items() if k.startswith("dram_")
                                       and v is not None)),
                "energy_pj": float(energy["total"])}
