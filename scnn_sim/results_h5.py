@@ -205,7 +205,7 @@ def write_table(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]] | Non
         f.attrs["n_rows"] = n
         f.attrs["scnn_sim_version"] = __version__
         f.attrs["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        f.attrs["provenance_json"] = json.dumps(provenance, default=_json_default)
+        f.attrs["provenance_json"] = json.dumps(provenance, default=json_default)
         g = f.create_group("rows", track_order=True)
         for k, c in columns.items():
             if np.asarray(c).dtype.kind == "O":
@@ -220,7 +220,8 @@ def write_table(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]] | Non
     return n
 
 
-def _json_default(v: Any) -> Any:
+def json_default(v: Any) -> Any:
+    """``json.dumps`` default for numpy scalars and arrays (anything else as text)."""
     if isinstance(v, np.generic):
         return v.item()
     if isinstance(v, np.ndarray):

@@ -17,7 +17,7 @@ import numpy as np
 
 from scnn_sim import __version__
 from scnn_sim.errors import ConfigError, ScnnSimError
-from scnn_sim.results_h5 import columns_of
+from scnn_sim.results_h5 import columns_of, json_default
 from scnn_sim.sweep.signals import _signals_deferred
 
 FORMAT = "scnn-sim-sweep"
@@ -51,14 +51,6 @@ CREATE TABLE rows (
     PRIMARY KEY (point_id, idx)
 );
 """
-
-
-def _json_default(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    return str(v)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -324,7 +316,7 @@ class SweepStore:
             raise ValueError("append: the rows of one point only")
         status = str(first.get("status", "ok"))
         index = first.get("point_index")
-        texts = [json.dumps(dict(r), default=_json_default) for r in rows]
+        texts = [json.dumps(dict(r), default=json_default) for r in rows]
         with self._conn() as conn, _signals_deferred():
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -335,7 +327,7 @@ class SweepStore:
                     "n_rows, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (pid, None if index is None else int(index), status,
                      str(first.get("error") or ""),
-                     json.dumps(dict(params or {}), sort_keys=True, default=_json_default),
+                     json.dumps(dict(params or {}), sort_keys=True, default=json_default),
                      len(rows), float(first.get("finished_at") or time.time())))
                 conn.executemany("INSERT INTO rows VALUES (?, ?, ?)",
                                  [(pid, i, t) for i, t in enumerate(texts)])
