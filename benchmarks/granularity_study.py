@@ -321,8 +321,8 @@ def render(records: list[dict[str, Any]], out_dir: Path) -> None:
         "",
         "Command: `python benchmarks/granularity_study.py` (defaults: density 0.35 for every "
         "conv layer and, where SCNN Fig. 1 publishes them, the per-layer densities; seed "
-        f"{first['seed']}; SCNN Table 3 architecture; horowitz45 energy; weight format "
-        "`group` for coarse granularities; weight order krs). "
+        f"{first['seed']}; SCNN Table 3 architecture; {first['energy_table']} energy; weight "
+        "format `group` for coarse granularities; weight order krs). "
         f"scnn-sim {first['scnn_sim_version']}.",
         f"Wall time on a shared 2-core machine: {wall_text}.",
         "",

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from _common import results_dir
 
-from scnn_sim.report import atomic_write_bytes, atomic_write_json
+from scnn_sim.report import atomic_write_bytes, atomic_write_json, format_table
 from scnn_sim.study_real import (
     DATASETS,
     load_result,
@@ -146,28 +146,27 @@ def seeds_markdown(summary: dict[str, Any]) -> str:
         f"{len(summary['seeds']) - 1} extra runs took {summary.get('wall_s', 0):.0f} s. "
         "Mean +- standard deviation of the test accuracy [%]:",
         "",
-        "| target | " + " | ".join(grans) + " |",
-        "|---|" + "---|" * len(grans),
+        format_table(["target", *grans],
+                     [[float(t)] + [f"{100 * summary['mean_accuracy'][g][i]:.2f} +- "
+                                    f"{100 * summary['std_accuracy'][g][i]:.2f}" for g in grans]
+                      for i, t in enumerate(summary["schedule"])], "markdown"),
     ]
-    for i, t in enumerate(summary["schedule"]):
-        cells = [f"{100 * summary['mean_accuracy'][g][i]:.2f} +- "
-                 f"{100 * summary['std_accuracy'][g][i]:.2f}" for g in grans]
-        lines.append(f"| {t:g} | " + " | ".join(cells) + " |")
     ctl = summary.get("no_loss_vs_control_target")
+    headers = ["granularity", "per seed", "mean"] + (["vs dense+ft", "mean vs dense+ft"]
+                                                     if ctl else [])
+    rows = []
+    for g, v in summary["no_loss_target"].items():
+        row: list[Any] = [g, ", ".join(f"{x:g}" for x in v), float(np.mean(v))]
+        if ctl:
+            row += [", ".join(f"{x:g}" for x in ctl[g]), float(np.mean(ctl[g]))]
+        rows.append(row)
     lines += ["", "No-loss density (target) per seed, against the dense model"
               + (" and against dense+ft at the same step" if ctl else "") + ":", "",
-              "| granularity | per seed | mean |" + (" vs dense+ft | mean |" if ctl else ""),
-              "|---|---|---|" + ("---|---|" if ctl else "")]
-    for g in summary["no_loss_target"]:
-        v = summary["no_loss_target"][g]
-        row = f"| {g} | {', '.join(f'{x:g}' for x in v)} | {np.mean(v):.3f} |"
-        if ctl:
-            row += f" {', '.join(f'{x:g}' for x in ctl[g])} | {np.mean(ctl[g]):.3f} |"
-        lines.append(row)
-    lines += ["", "Pairwise ordering over seeds x pruned densities:", "",
-              "| pair | holds | mean gap [pt] |", "|---|---|---|"]
-    for pair, o in summary["ordering"].items():
-        lines.append(f"| {pair} | {o['holds']} / {o['of']} | {o['mean_gap_points']:+.2f} |")
+              format_table(headers, rows, "markdown"),
+              "", "Pairwise ordering over seeds x pruned densities:", "",
+              format_table(["pair", "holds", "mean gap [pt]"],
+                           [[pair, f"{o['holds']} / {o['of']}", f"{o['mean_gap_points']:+.2f}"]
+                            for pair, o in summary["ordering"].items()], "markdown")]
     return "\n".join(lines) + "\n"
 
 

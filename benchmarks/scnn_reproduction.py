@@ -84,6 +84,32 @@ def rule_runs(net: str, base: ArchConfig, layers: list[str], given: list[dict]) 
 
 #: Network energy relative to DCNN (SCNN Fig. 11 / section 6): SCNN and DCNN-opt.
 PAPER_ENERGY = {"alexnet": (0.49, 0.52), "googlenet": (0.39, 0.48), "vgg16": (0.43, 0.51)}
+# SCNN section 6: per layer, SCNN's energy advantage ranges 0.89x-4.7x over DCNN and
+# 0.76x-1.9x over DCNN-opt (as SCNN/DCNN energy: 1/0.89 .. 1/4.7).
+PAPER_LAYER_RANGE = {"scnn_over_dcnn": (1 / 4.7, 1 / 0.89), "scnn_over_opt": (1 / 1.9, 1 / 0.76)}
+# SCNN Fig. 8 (GoogLeNet, equal weight/activation density): SCNN uses 33% more energy than
+# DCNN at 1.0, 6% of it at 0.1; it matches DCNN at ~0.83 and DCNN-opt at ~0.6.
+PAPER_SWEEP_ENERGY = {"at_1.0": 1.33, "at_0.1": 0.06, "equal_dcnn": 0.83, "equal_opt": 0.6}
+
+
+def ratios(tot: dict, table=None) -> tuple[float, float]:
+    """(SCNN / DCNN, DCNN-opt / DCNN) energy of a record, priced by ``table`` if given."""
+    if table is None:
+        e, d, o = (tot["energy_pj"]["total"], tot["dcnn"]["energy_pj"]["total"],
+                   tot["dcnn_opt"]["energy_pj"]["total"])
+    else:
+        e, d, o = (sum(table.breakdown(a).values()) for a in
+                   (tot["accesses"], tot["dcnn"]["accesses"], tot["dcnn_opt"]["accesses"]))
+    return e / d, o / d
+
+
+def crossover(xs: list[float], ys: list[float], level: float = 1.0) -> float | None:
+    """Density at which ``ys`` (ascending with density) first reaches ``level`` (linear)."""
+    pts = sorted(zip(xs, ys, strict=True))
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
+        if (y0 - level) * (y1 - level) <= 0 and y1 != y0:
+            return x0 + (level - y0) * (x1 - x0) / (y1 - y0)
+    return None
 
 
 def energy_vs_paper(results: dict) -> dict:
@@ -114,6 +140,63 @@ def energy_vs_paper(results: dict) -> dict:
               f"DRAM {shares['dram']:.1%}, leakage {shares['leakage']:.1%}")
         print("  " + "  ".join(f"{r['layer']} {r['scnn_over_dcnn']:.2f}/{r['opt_over_dcnn']:.2f}"
                                for r in layers))
+    nets = list(out)
+    every = [r for net in nets for r in out[net]["layers"]]
+    s_rng = (min(r["scnn_over_dcnn"] for r in every), max(r["scnn_over_dcnn"] for r in every))
+    so = [r["scnn_over_dcnn"] / r["opt_over_dcnn"] for r in every]
+    mae_s = sum(abs(out[n]["scnn_over_dcnn"] - out[n]["paper"][0]) for n in nets) / len(nets)
+    mae_o = sum(abs(out[n]["opt_over_dcnn"] - out[n]["paper"][1]) for n in nets) / len(nets)
+    out["layer_range"] = {"scnn_over_dcnn": s_rng, "scnn_over_opt": (min(so), max(so)),
+                          "paper": PAPER_LAYER_RANGE}
+    out["network_mae"] = {"scnn_over_dcnn": mae_s, "opt_over_dcnn": mae_o}
+    ps, po = PAPER_LAYER_RANGE["scnn_over_dcnn"], PAPER_LAYER_RANGE["scnn_over_opt"]
+    print(f"per layer, all networks: SCNN/DCNN {s_rng[0]:.2f}-{s_rng[1]:.2f} (paper "
+          f"{ps[0]:.2f}-{ps[1]:.2f}); SCNN/DCNN-opt {min(so):.2f}-{max(so):.2f} (paper "
+          f"{po[0]:.2f}-{po[1]:.2f})")
+    print(f"network-level mean absolute error: SCNN/DCNN {mae_s:.3f}, DCNN-opt/DCNN "
+          f"{mae_o:.3f}")
+    return out
+
+
+def why_dcnn_opt(res) -> dict:
+    """AlexNet's DCNN and DCNN-opt energy by component: what zero-gating and compressed DRAM
+    transfers remove, and what they cannot."""
+    tot = res.totals.record
+    d, o = tot["dcnn"]["energy_pj"], tot["dcnn_opt"]["energy_pj"]
+    print("\n1c. Why DCNN-opt saves what it saves (AlexNet, uJ; DCNN -> DCNN-opt): " + ", ".join(
+        f"{k} {d[k] / 1e6:,.0f}" + (f" -> {o[k] / 1e6:,.0f}" if o[k] != d[k] else "")
+        for k in d if k != "total" and d[k] > 0))
+    gated = (d["multipliers"] - o["multipliers"]) / d["total"]
+    dram = (d["dram"] - o["dram"]) / d["total"]
+    print(f"   zero-gated multipliers save {gated:.1%} of DCNN, compressed DRAM transfers "
+          f"{dram:.1%}; DCNN-opt = {o['total'] / d['total']:.2f} of DCNN")
+    return {"dcnn_uj": {k: v / 1e6 for k, v in d.items()},
+            "dcnn_opt_uj": {k: v / 1e6 for k, v in o.items()},
+            "gated_fraction": gated, "dram_fraction": dram}
+
+
+def tables_side_by_side(sims: dict, sweep_recs: dict) -> dict:
+    """The same runs priced with every shipped energy table (energy = counts x table)."""
+    from scnn_sim.energy import builtin_tables, load_energy_table
+
+    out = {}
+    print("\n1d. The same counts priced with every shipped table: SCNN/DCNN and DCNN-opt/DCNN "
+          "per network (paper 0.49/0.52, 0.39/0.48, 0.43/0.51); GoogLeNet sweep: SCNN/DCNN at "
+          "1.0 (paper 1.33) and 0.1 (0.06), density where SCNN = DCNN (~0.83) and = DCNN-opt "
+          "(~0.6)")
+    for name in builtin_tables():
+        t = load_energy_table(name)
+        nets = {net: ratios(res.totals.record, t) for net, res in sims.items()}
+        xs = sorted(sweep_recs)
+        sd = [ratios(sweep_recs[x], t) for x in xs]
+        eq_d = crossover(xs, [a for a, _ in sd])
+        eq_o = crossover(xs, [a / b for a, b in sd])
+        out[name] = {"networks": nets, "sweep_at_1.0": sd[-1][0], "sweep_at_0.1": sd[0][0],
+                     "equal_dcnn": eq_d, "equal_opt": eq_o}
+        fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+        print(f"  {name:12} " + "  ".join(f"{n} {a:.2f}/{b:.2f}" for n, (a, b) in nets.items())
+              + f"  | sweep {sd[-1][0]:.2f} at 1.0, {sd[0][0]:.2f} at {xs[0]:g}, = DCNN at "
+              f"{fmt(eq_d)}, = DCNN-opt at {fmt(eq_o)}")
     return out
 
 
@@ -180,23 +263,39 @@ def main() -> None:
               f"{r['utilization']:6.3f} {r['intra_pe_utilization']:8.3f} "
               f"{r['barrier_fraction_active']:11.3f} {r['oracle_fraction']:11.3f}")
     out["energy_vs_paper"] = energy_vs_paper(sims)
+    out["why_dcnn_opt"] = why_dcnn_opt(sims["alexnet"])
 
     g = load_workload("googlenet")
     dens = [0.1, 0.5, 1.0] if args.quick else [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
-    sweep = []
+    sweep, sweep_recs = [], {}
     for d in dens:
         tot = scnn_sim.simulate(with_density(g, d)).totals.record
+        sweep_recs[d] = tot
+        e_s, e_o = ratios(tot)
         sweep.append({"density": d, "speedup_vs_dcnn": tot["speedup_vs_dcnn"],
-                      "energy_scnn_over_dcnn": tot["energy_pj"]["total"]
-                      / tot["dcnn"]["energy_pj"]["total"],
+                      "energy_scnn_over_dcnn": e_s, "energy_opt_over_dcnn": e_o,
                       "utilization": tot["multiplier_utilization"]})
+    xs = [r["density"] for r in sweep]
+    eq = {"equal_dcnn": crossover(xs, [r["energy_scnn_over_dcnn"] for r in sweep]),
+          "equal_opt": crossover(xs, [r["energy_scnn_over_dcnn"] / r["energy_opt_over_dcnn"]
+                                      for r in sweep]),
+          "speed_equal": crossover(xs, [1 / r["speedup_vs_dcnn"] for r in sweep])}
     out["googlenet_density_sweep"] = sweep
+    out["googlenet_density_crossovers"] = {**eq, "paper": {**PAPER_SWEEP_ENERGY,
+                                                            "speed_equal": 0.85}}
     print("\n2. GoogLeNet, equal weight/activation density (paper: 24x at 0.1, 0.79x at 1.0, "
-          "crossover ~0.85)")
-    print(f"{'density':>7} {'SCNN/DCNN speed':>16} {'E SCNN/DCNN':>12} {'util':>6}")
+          "speed crossover ~0.85; energy SCNN/DCNN 1.33 at 1.0, 0.06 at 0.1)")
+    print(f"{'density':>7} {'SCNN/DCNN speed':>16} {'E SCNN/DCNN':>12} {'E opt/DCNN':>11} "
+          f"{'util':>6}")
     for r in sweep:
         print(f"{r['density']:7.1f} {r['speedup_vs_dcnn']:16.2f} "
-              f"{r['energy_scnn_over_dcnn']:12.2f} {r['utilization']:6.3f}")
+              f"{r['energy_scnn_over_dcnn']:12.2f} {r['energy_opt_over_dcnn']:11.2f} "
+              f"{r['utilization']:6.3f}")
+    fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+    print(f"SCNN as fast as DCNN at density {fmt(eq['speed_equal'])} (paper ~0.85); as much "
+          f"energy as DCNN at {fmt(eq['equal_dcnn'])} (paper ~0.83), as DCNN-opt at "
+          f"{fmt(eq['equal_opt'])} (paper ~0.6)")
+    out["energy_tables"] = tables_side_by_side(sims, sweep_recs)
 
     pe = {}
     for label, over in (("64 PEs x 4x4", {}),

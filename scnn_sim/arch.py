@@ -1,23 +1,26 @@
 """Architecture configuration: a frozen dataclass loaded from YAML and validated on load.
 
-The defaults are SCNN's Table 3 (Parashar et al., ISCA 2017), shipped as
-``scnn_sim/data/arch/scnn.yaml``. Every error names the file, the field path, the bad value and
-what is allowed.
+The YAML form is declared once, by :class:`ArchModel` (one Struct per section): it gives the
+validation, the defaults (SCNN's Table 3, Parashar et al., ISCA 2017; the shipped preset
+``scnn_sim/data/arch/scnn.yaml`` restates them with comments) and the JSON Schema
+(``scnn-sim schema arch``). What one field implies for another is checked by code after it.
+Every error is one line naming the file, the field path, the bad value and what is allowed.
 """
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import yaml
+import msgspec
+from msgspec import Meta
 
 from scnn_sim.errors import ConfigError
+from scnn_sim.validation import convert
 from scnn_sim.yamlio import parse_yaml
 
 DEFAULT_ARCH = "scnn"
@@ -28,121 +31,167 @@ DEFAULT_ARCH = "scnn"
 MAX_INT = 2 ** 40
 #: Range of the rates (clock GHz, DRAM GB/s): outside it cycle counts overflow or vanish.
 MIN_RATE, MAX_RATE = 1e-6, 1e9
+#: Sanity caps: beyond these the simulator's per-PE Python bookkeeping takes minutes or more
+#: (SCNN itself has 64 PEs of 4 x 4 multipliers).
+MAX_PE_DIM = 1024
+MAX_PES = 16384
+MAX_MULTIPLIER_DIM = 1024
+MAX_BANKS = 65536
+
+#: A positive count or size, capped where the simulator's arithmetic would overflow.
+Count = Annotated[int, Meta(ge=1, le=MAX_INT)]
+#: A rate (GHz, GB/s) within the range the simulator's cycle arithmetic handles.
+Rate = Annotated[float, Meta(ge=MIN_RATE, le=MAX_RATE)]
 
 
-def _pos_int(v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError("must be a positive integer")
-    if v > MAX_INT:
-        raise ValueError("must be at most 2**40 (the simulator's cap)")
-    return v
+# The declared architecture: one Struct per YAML section. Validation, the defaults (SCNN's
+# Table 3, equal to data/arch/scnn.yaml, whose comments explain each choice) and the JSON
+# Schema (``scnn-sim schema arch``) all come from these classes.
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    pass
 
 
-def _nonneg_int(v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise ValueError("must be a non-negative integer")
-    if v > MAX_INT:
-        raise ValueError("must be at most 2**40 (the simulator's cap)")
-    return v
+class PeArray(_Section):
+    """The grid of processing elements."""
+
+    rows: Annotated[int, Meta(ge=1, le=MAX_PE_DIM, description="PE grid rows")] = 8
+    cols: Annotated[int, Meta(ge=1, le=MAX_PE_DIM, description="PE grid columns")] = 8
 
 
-def _pos_float(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-        raise ValueError("must be a positive number")
-    if not MIN_RATE <= v <= MAX_RATE:
-        raise ValueError(f"must be within [{MIN_RATE:g}, {MAX_RATE:g}] (the simulator's range)")
-    return float(v)
+class Multiplier(_Section):
+    """Each PE's F x I multiplier array (SCNN section 4)."""
+
+    F: Annotated[int, Meta(ge=1, le=MAX_MULTIPLIER_DIM, description="weight vector width")] = 4
+    I: Annotated[int, Meta(ge=1, le=MAX_MULTIPLIER_DIM,  # noqa: E741 - the paper's name
+                           description="activation vector width")] = 4
 
 
-def _bool(v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise ValueError("must be true or false")
-    return v
+class Data(_Section):
+    """Widths of the stored values."""
+
+    value_bits: Annotated[int, Meta(ge=1, le=32, description="bits of a value")] = 16
+    index_bits: Annotated[int, Meta(ge=1, le=16, description="bits of the zero-run index "
+                                    "stored with each value")] = 4
+    accumulator_bits: Annotated[int, Meta(ge=1, le=32, description="bits of a partial sum")] = 24
+    placeholders: Annotated[bool, Meta(description="a zero run longer than 2**index_bits - 1 "
+                                       "costs placeholder entries (false: unbounded runs)")] = True
 
 
-def _choice(*allowed: str) -> Callable[[Any], str]:
-    def check(v: Any) -> str:
-        if v not in allowed:
-            raise ValueError(f"must be one of {', '.join(allowed)}")
-        return v
+class Accumulator(_Section):
+    """The banked accumulator buffer behind the scatter crossbar."""
 
-    return check
-
-
-def _order(v: Any) -> str:
-    if not isinstance(v, str) or sorted(v) != ["k", "r", "s"]:
-        raise ValueError("must be a permutation of 'krs' (first letter outermost), e.g. krs or rsk")
-    return v
-
-
-def _auto_or_pos_int(v: Any) -> int | None:
-    return None if v == "auto" else _pos_int(v)
-
-
-def _subtiles(v: Any) -> tuple[int, int] | None:
-    if v == "auto":
-        return None
-    if not isinstance(v, (list, tuple)) or len(v) != 2:
-        raise ValueError("must be auto or [rows, cols]")
-    return (_pos_int(v[0]), _pos_int(v[1]))
+    banks: Annotated[int, Meta(ge=1, le=MAX_BANKS, description="banks per buffer (A)")] = 32
+    entries_per_bank: Annotated[Count, Meta(description="entries of one bank")] = 32
+    double_buffered: Annotated[bool, Meta(description="the drain of one output-channel group "
+                                          "overlaps the compute of the next")] = True
+    contention: Annotated[Literal["queued", "lockstep"], Meta(
+        description="bank conflicts: per-bank queues, or a vector pair waits for its busiest "
+                    "bank")] = "queued"
+    queue_depth: Annotated[Count, Meta(description="per-bank queue entries behind the "
+                                       "crossbar")] = 4
+    bank_mapping: Annotated[Literal["linear", "xor", "dnnsim_xor"], Meta(
+        description="output address -> bank: mod A, xor-fold (needs a power-of-two bank "
+                    "count) or DNNsim's hash of the absolute (k, row, col)")] = "linear"
+    bank_load: Annotated[Literal["all_products", "on_plane"], Meta(
+        description="which products load a bank (all take a multiplier slot)")] = "all_products"
+    drain_timing: Annotated[bool, Meta(description="the PPU drain takes time (false: no "
+                                       "drain stall)")] = True
+    access_model: Annotated[Literal["per_product", "same_address", "wide"], Meta(
+        description="accumulator accesses: per product (as published), merged per address, "
+                    "or wide words")] = "per_product"
+    wide_words: Annotated[Count, Meta(description="words served by one wide access")] = 4
 
 
-def _value_bits(v: Any) -> int:
-    v = _pos_int(v)
-    if v > 32:
-        raise ValueError("must be at most 32")
-    return v
+class Buffers(_Section):
+    """Per-PE SRAM sizes."""
+
+    iaram_bytes: Annotated[Count, Meta(description="input activation RAM per PE, values + "
+                                       "indices (bytes)")] = 10240
+    oaram_bytes: Annotated[Count, Meta(description="output activation RAM per PE "
+                                       "(bytes)")] = 10240
+    weight_fifo_entries: Annotated[Count, Meta(description="weight FIFO entries of F weights "
+                                               "+ indices")] = 50
 
 
-def _index_bits(v: Any) -> int:
-    v = _pos_int(v)
-    if v > 16:
-        raise ValueError("must be between 1 and 16")
-    return v
+class Dram(_Section):
+    """Off-chip memory."""
+
+    bandwidth_gbytes_per_s: Annotated[Rate, Meta(description="bandwidth (GB/s)")] = 50.0
+    latency_cycles: Annotated[int, Meta(ge=0, le=MAX_INT, description="latency "
+                                        "(cycles)")] = 100
+    timing: Annotated[bool, Meta(description="transfers take time (false: no DRAM stall; bits "
+                                 "still counted)")] = True
 
 
-# (yaml section, yaml key) -> (dataclass field, validator). One table drives loading, validation,
-# printing and sweeps (which address parameters by their dotted YAML path).
-_SCHEMA: dict[tuple[str, ...], tuple[str, Callable[[Any], Any]]] = {
-    ("name",): ("name", str),
-    ("clock_ghz",): ("clock_ghz", _pos_float),
-    ("pe_array", "rows"): ("pe_rows", _pos_int),
-    ("pe_array", "cols"): ("pe_cols", _pos_int),
-    ("multiplier", "F"): ("F", _pos_int),
-    ("multiplier", "I"): ("I", _pos_int),
-    ("data", "value_bits"): ("value_bits", _value_bits),
-    ("data", "index_bits"): ("index_bits", _index_bits),
-    ("data", "accumulator_bits"): ("acc_bits", _value_bits),
-    ("data", "placeholders"): ("placeholders", _bool),
-    ("accumulator", "banks"): ("acc_banks", _pos_int),
-    ("accumulator", "entries_per_bank"): ("acc_entries_per_bank", _pos_int),
-    ("accumulator", "double_buffered"): ("acc_double_buffered", _bool),
-    ("accumulator", "contention"): ("contention", _choice("queued", "lockstep")),
-    ("accumulator", "queue_depth"): ("queue_depth", _pos_int),
-    ("accumulator", "bank_mapping"): ("bank_mapping", _choice("linear", "xor", "dnnsim_xor")),
-    ("accumulator", "bank_load"): ("bank_load", _choice("all_products", "on_plane")),
-    ("accumulator", "drain_timing"): ("drain_timing", _bool),
-    ("accumulator", "access_model"): (
-        "access_model", _choice("per_product", "same_address", "wide")),
-    ("accumulator", "wide_words"): ("wide_words", _pos_int),
-    ("buffers", "iaram_bytes"): ("iaram_bytes", _pos_int),
-    ("buffers", "oaram_bytes"): ("oaram_bytes", _pos_int),
-    ("buffers", "weight_fifo_entries"): ("weight_fifo_entries", _pos_int),
-    ("dram", "bandwidth_gbytes_per_s"): ("dram_gbytes_per_s", _pos_float),
-    ("dram", "latency_cycles"): ("dram_latency_cycles", _nonneg_int),
-    ("dram", "timing"): ("dram_timing", _bool),
-    ("dataflow", "weight_order"): ("weight_order", _order),
-    ("dataflow", "kc"): ("kc", _auto_or_pos_int),
-    ("dataflow", "kc_max"): ("kc_max", _pos_int),
-    ("dataflow", "kc_rule"): ("kc_rule", _choice("scnn", "dnnsim")),
-    ("dataflow", "subtiles"): ("subtiles", _subtiles),
-    ("dataflow", "tiling"): ("tiling", _choice("balanced", "ceil", "padded")),
-    ("dataflow", "overflow"): (
-        "overflow", _choice("fewest_passes", "half_iaram", "channel_chunk")),
-    ("dataflow", "barrier"): ("barrier", _choice("group", "input_channel")),
-    ("dataflow", "halo_model"): ("halo_model", _choice("scnn", "dnnsim")),
-    ("dataflow", "halo_words_per_cycle"): ("halo_words_per_cycle", _pos_int),
-    ("dataflow", "drain_words_per_cycle"): ("drain_words_per_cycle", _pos_int),
+class Dataflow(_Section):
+    """Tiling, ordering and synchronisation choices (README "Modelling choices")."""
+
+    weight_order: Annotated[Literal["krs", "ksr", "rks", "rsk", "skr", "srk"], Meta(
+        description="linear order of a (c, k') weight block, first letter outermost")] = "krs"
+    kc: Annotated[Literal["auto"] | Count, Meta(
+        description="output channels per group: auto (README \"Kc and sub-tiles\") or an "
+                    "integer")] = "auto"
+    kc_max: Annotated[Count, Meta(description="cap of the auto Kc rule")] = 8
+    kc_rule: Annotated[Literal["scnn", "dnnsim"], Meta(
+        description="the auto Kc rule (dnnsim: accumulator entries // output tile "
+                    "area)")] = "scnn"
+    subtiles: Annotated[Literal["auto"] | tuple[Count, Count], Meta(
+        description="sub-tiles of a PE tile: auto (fit IARAM and Kc) or [rows, cols]",
+        extra={"allowed": "auto or [rows, cols] (positive integers)"})] = "auto"
+    tiling: Annotated[Literal["balanced", "ceil", "padded"], Meta(
+        description="how the input plane is cut into PE tiles")] = "ceil"
+    overflow: Annotated[Literal["fewest_passes", "half_iaram", "channel_chunk"], Meta(
+        description="activations that exceed the IARAM (README \"Temporal "
+                    "tiling\")")] = "fewest_passes"
+    barrier: Annotated[Literal["group", "input_channel"], Meta(
+        description="PEs wait for the slowest after each output-channel group or each "
+                    "input channel")] = "group"
+    halo_model: Annotated[Literal["scnn", "dnnsim"], Meta(
+        description="halo exchange model")] = "scnn"
+    halo_words_per_cycle: Annotated[Count, Meta(description="words a PE sends to a neighbour "
+                                                "per cycle")] = 4
+    drain_words_per_cycle: Annotated[Count, Meta(description="words drained through the PPU "
+                                                 "per cycle")] = 32
+
+
+class ArchModel(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """An SCNN architecture (the YAML that --arch reads); a missing key takes SCNN's Table 3
+    value (Parashar et al., ISCA 2017)."""
+
+    name: Annotated[str, Meta(description="name shown in results")] = "scnn"
+    clock_ghz: Annotated[Rate, Meta(description="accelerator clock (GHz)")] = 1.0
+    pe_array: PeArray = msgspec.field(default_factory=PeArray)
+    multiplier: Multiplier = msgspec.field(default_factory=Multiplier)
+    data: Data = msgspec.field(default_factory=Data)
+    accumulator: Accumulator = msgspec.field(default_factory=Accumulator)
+    buffers: Buffers = msgspec.field(default_factory=Buffers)
+    dram: Dram = msgspec.field(default_factory=Dram)
+    dataflow: Dataflow = msgspec.field(default_factory=Dataflow)
+
+
+# Dotted YAML path -> ArchConfig field, in YAML order; sweeps address parameters by the path.
+_FIELDS: dict[str, str] = {
+    "name": "name", "clock_ghz": "clock_ghz",
+    "pe_array.rows": "pe_rows", "pe_array.cols": "pe_cols",
+    "multiplier.F": "F", "multiplier.I": "I",
+    "data.value_bits": "value_bits", "data.index_bits": "index_bits",
+    "data.accumulator_bits": "acc_bits", "data.placeholders": "placeholders",
+    "accumulator.banks": "acc_banks", "accumulator.entries_per_bank": "acc_entries_per_bank",
+    "accumulator.double_buffered": "acc_double_buffered", "accumulator.contention": "contention",
+    "accumulator.queue_depth": "queue_depth", "accumulator.bank_mapping": "bank_mapping",
+    "accumulator.bank_load": "bank_load", "accumulator.drain_timing": "drain_timing",
+    "accumulator.access_model": "access_model", "accumulator.wide_words": "wide_words",
+    "buffers.iaram_bytes": "iaram_bytes", "buffers.oaram_bytes": "oaram_bytes",
+    "buffers.weight_fifo_entries": "weight_fifo_entries",
+    "dram.bandwidth_gbytes_per_s": "dram_gbytes_per_s",
+    "dram.latency_cycles": "dram_latency_cycles", "dram.timing": "dram_timing",
+    "dataflow.weight_order": "weight_order", "dataflow.kc": "kc", "dataflow.kc_max": "kc_max",
+    "dataflow.kc_rule": "kc_rule", "dataflow.subtiles": "subtiles", "dataflow.tiling": "tiling",
+    "dataflow.overflow": "overflow", "dataflow.barrier": "barrier",
+    "dataflow.halo_model": "halo_model",
+    "dataflow.halo_words_per_cycle": "halo_words_per_cycle",
+    "dataflow.drain_words_per_cycle": "drain_words_per_cycle",
 }
 
 
@@ -211,16 +260,17 @@ class ArchConfig:
     def to_dict(self) -> dict[str, Any]:
         """The nested YAML form (what :func:`load_arch` reads), for provenance and printing."""
         out: dict[str, Any] = {}
-        for path, (field, _) in _SCHEMA.items():
+        for path, field in _FIELDS.items():
             value = getattr(self, field)
             if field in ("kc", "subtiles") and value is None:
                 value = "auto"
             elif isinstance(value, tuple):
                 value = list(value)
+            *sections, key = path.split(".")
             node = out
-            for key in path[:-1]:
-                node = node.setdefault(key, {})
-            node[path[-1]] = value
+            for section in sections:
+                node = node.setdefault(section, {})
+            node[key] = value
         return out
 
     def replace(self, **overrides: Any) -> ArchConfig:
@@ -249,78 +299,37 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _default_dict() -> dict[str, Any]:
-    text = resources.files("scnn_sim").joinpath("data/arch/scnn.yaml").read_text()
-    return yaml.safe_load(text)
-
-
 def arch_from_dict(data: Mapping[str, Any], where: str = "<dict>") -> ArchConfig:
-    """Validate a nested mapping (missing keys take SCNN's defaults) into an :class:`ArchConfig`."""
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: the architecture must be a mapping of sections")
-    merged = _merge(_default_dict(), data)
-    known_sections = {p[0] for p in _SCHEMA}
-    for key, value in data.items():
-        if key not in known_sections:
-            raise ConfigError(
-                f"{where}:{key}: unknown field (allowed: {', '.join(sorted(known_sections))})")
-        if isinstance(value, Mapping):
-            allowed = {p[1] for p in _SCHEMA if p[0] == key and len(p) == 2}
-            if not allowed:
-                raise ConfigError(f"{where}:{key}: must be a single value, not a mapping")
-            for sub in value:
-                if sub not in allowed:
-                    raise ConfigError(f"{where}:{key}.{sub}: unknown field "
-                                      f"(allowed: {', '.join(sorted(allowed))})")
-        elif any(p[0] == key and len(p) == 2 for p in _SCHEMA):
-            raise ConfigError(f"{where}:{key}: must be a mapping")
+    """Validate a nested mapping (missing keys take SCNN's defaults) into an :class:`ArchConfig`.
+
+    The fields are checked by the declared model (:class:`ArchModel`), then what one field
+    implies for another by code; either way the error is one line ``where:section.key: ...``.
+    """
+    model = convert(dict(data) if isinstance(data, Mapping) else data, ArchModel, where,
+                    what="the architecture")
     kwargs: dict[str, Any] = {}
-    for path, (field, check) in _SCHEMA.items():
-        value = merged
-        for key in path:
-            value = value[key]
-        try:
-            kwargs[field] = check(value)
-        except ValueError as exc:
-            raise ConfigError(f"{where}:{'.'.join(path)}: {exc}, got {value!r}") from None
+    for path, field in _FIELDS.items():
+        value: Any = model
+        for key in path.split("."):
+            value = getattr(value, key)
+        kwargs[field] = None if field in ("kc", "subtiles") and value == "auto" else value
     arch = ArchConfig(**kwargs)
     _check_consistency(arch, where)
     return arch
 
 
-#: Sanity caps: beyond these the simulator's per-PE Python bookkeeping takes minutes or more
-#: (SCNN itself has 64 PEs of 4 x 4 multipliers).
-MAX_PE_DIM = 1024
-MAX_PES = 16384
-MAX_MULTIPLIER_DIM = 1024
-MAX_BANKS = 65536
-
-
 def _check_consistency(arch: ArchConfig, where: str) -> None:
-    for key, v in (("pe_array.rows", arch.pe_rows), ("pe_array.cols", arch.pe_cols)):
-        if v > MAX_PE_DIM:
-            raise ConfigError(f"{where}:{key}: {v} is beyond the simulator's cap of "
-                              f"{MAX_PE_DIM} PEs per side")
+    """What the declared model cannot say: one field against another."""
     if arch.pe_rows * arch.pe_cols > MAX_PES:
         raise ConfigError(f"{where}:pe_array: {arch.pe_rows}x{arch.pe_cols} = "
                           f"{arch.pe_rows * arch.pe_cols} PEs is beyond the simulator's cap of "
                           f"{MAX_PES}")
-    if arch.acc_banks > MAX_BANKS:
-        raise ConfigError(f"{where}:accumulator.banks: {arch.acc_banks} is beyond the "
-                          f"simulator's cap of {MAX_BANKS}")
-    for key, v in (("multiplier.F", arch.F), ("multiplier.I", arch.I)):
-        if v > MAX_MULTIPLIER_DIM:
-            raise ConfigError(f"{where}:{key}: {v} is beyond the simulator's cap of "
-                              f"{MAX_MULTIPLIER_DIM}")
     if arch.bank_mapping == "xor" and arch.acc_banks & (arch.acc_banks - 1):
         raise ConfigError(f"{where}:accumulator.bank_mapping: xor needs a power-of-two bank "
                           f"count, got banks={arch.acc_banks}")
-    entry_bits = arch.F * (arch.value_bits + arch.index_bits)
     if arch.iaram_bytes * 8 < 2 * (arch.value_bits + arch.index_bits) * arch.I:
         raise ConfigError(f"{where}:buffers.iaram_bytes: {arch.iaram_bytes} B cannot hold two "
                           f"activation vectors of I={arch.I}")
-    if arch.weight_fifo_entries * entry_bits <= 0:  # pragma: no cover - guarded by validators
-        raise ConfigError(f"{where}:buffers.weight_fifo_entries: must hold one weight vector")
 
 
 #: One architecture source: a shipped name, a YAML path or a nested mapping.
@@ -401,7 +410,24 @@ def load_arch(path: ArchSource | ArchConfig | Sequence[ArchSource] | None = None
 
 def arch_fields() -> list[str]:
     """Dotted YAML paths of every architecture parameter (what sweeps may vary)."""
-    return [".".join(p) for p in _SCHEMA]
+    return list(_FIELDS)
 
 
-__all__ = ["ArchConfig", "load_arch", "arch_from_dict", "arch_fields", "shipped_archs"]
+def arch_field_types() -> dict[str, Any]:
+    """Dotted YAML path -> declared type (with its range or choices) of every parameter, as
+    :class:`ArchModel` states it; sweep specs declare their varied values with these."""
+    out: dict[str, Any] = {}
+
+    def walk(model: type[msgspec.Struct], prefix: str) -> None:
+        for f in msgspec.structs.fields(model):
+            if isinstance(f.type, type) and issubclass(f.type, msgspec.Struct):
+                walk(f.type, f"{prefix}{f.encode_name}.")
+            else:
+                out[prefix + f.encode_name] = f.type
+
+    walk(ArchModel, "")
+    return out
+
+
+__all__ = ["ArchConfig", "ArchModel", "load_arch", "arch_from_dict", "arch_fields",
+           "arch_field_types", "shipped_archs"]

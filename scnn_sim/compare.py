@@ -1,8 +1,9 @@
-"""Compare ``run --json`` results: per-layer and network ratios of each run to the first.
+"""Compare ``run --json`` (or ``run --h5``) results: per-layer and network ratios to the first.
 
 Metrics per layer and for the network: ``cycles``; energy by component and in total
-(``energy_pj``); on-chip memory references (the sum of ``accesses`` counts whose key does not
-start with ``dram_``); DRAM traffic in bits (the sum of the ``dram_*`` keys). Ratios are
+(``energy_pj``); memory references (:func:`scnn_sim.results.memory_references`, the one
+definition ``run`` and the granularity study use: accesses at each structure's native width,
+summed); DRAM traffic in bits (the sum of the ``dram_*`` keys). Ratios are
 ``run / reference`` (the reference is the first file); a ratio with a zero reference is NaN.
 
 Runs of different workloads or different layer lists are refused unless ``force``; forced, the
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from scnn_sim.errors import ScnnSimError
+from scnn_sim.results import memory_references
 
 __all__ = ["METRICS", "CompareError", "Comparison", "RunSummary", "compare_runs", "load_run",
            "metrics_of", "render_comparison"]
@@ -57,8 +59,7 @@ def metrics_of(rec: dict[str, Any], where: str) -> dict[str, float]:
         acc = rec["accesses"]
         energy = rec["energy_pj"]
         out = {"cycles": float(rec["cycles"]),
-               "memory_refs": float(sum(v for k, v in acc.items() if not k.startswith("dram_")
-                                        and v is not None)),
+               "memory_refs": float(memory_references(acc)["accesses"]),
                "dram_bits": float(sum(v for k, v in acc.items() if k.startswith("dram_")
                                       and v is not None)),
                "energy_pj": float(energy["total"])}
@@ -69,7 +70,7 @@ def metrics_of(rec: dict[str, Any], where: str) -> dict[str, float]:
 
 
 def load_run(path: str | os.PathLike, label: str | None = None) -> RunSummary:
-    """Read a ``scnn-sim run --json`` file.
+    """Read a ``scnn-sim run --json`` file or a ``run --h5`` table (:mod:`scnn_sim.results_h5`).
 
     Raises
     ------
@@ -79,6 +80,19 @@ def load_run(path: str | os.PathLike, label: str | None = None) -> RunSummary:
     p = Path(path)
     if not p.is_file():
         raise CompareError(f"{p}: no such results file")
+    from scnn_sim.results_h5 import TableError, is_hdf5, read_table
+
+    if p.suffix.lower() in (".h5", ".hdf5") or is_hdf5(p):
+        try:
+            table = read_table(p, kind="run")
+        except TableError as exc:
+            raise CompareError(str(exc)) from None
+        records = table.records()
+        if not records or records[-1]["name"] != "total":
+            raise CompareError(f"{p}: a run table without its 'total' row (damaged file)")
+        obj: Any = {**table.provenance, "layers": records[:-1], "totals": records[-1]}
+        obj.setdefault("workload", "")
+        return _summary(p, obj, label)
     try:
         obj = json.loads(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -91,6 +105,11 @@ def load_run(path: str | os.PathLike, label: str | None = None) -> RunSummary:
             "--kind granularity`)" if isinstance(obj, dict) and "granularities" in obj else ""
         raise CompareError(f"{p}: not a `scnn-sim run --json` result (needs 'workload', "
                            f"'layers' and 'totals'){hint}")
+    return _summary(p, obj, label)
+
+
+def _summary(p: Path, obj: dict[str, Any], label: str | None) -> RunSummary:
+    """The compared numbers of a run document (``run --json``, or a run table's records)."""
     layers: dict[str, dict[str, float]] = {}
     for i, rec in enumerate(obj["layers"]):
         name = rec.get("name") if isinstance(rec, dict) else None

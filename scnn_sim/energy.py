@@ -15,25 +15,28 @@ accumulator access costs 4 words, an F-weight FIFO entry costs F values and F in
 access is charged below its data width. Operations (multiply, add, coordinate, PPU) and
 leakage (pJ per cycle per multiplier or per KB of SRAM) are priced per count.
 
-Tables: ``horowitz45`` (default) and ``accelergy45`` ship with the package; any YAML of the
-same shape works (``--energy FILE``), and so does an Accelergy ERT through a mapping YAML
-(:func:`load_ert_table`).
+Tables: ``aladdin40`` (default), ``horowitz45`` and ``accelergy45`` ship with the package; any
+YAML of the same shape works (``--energy FILE``), and so does an Accelergy ERT through a
+mapping YAML (:func:`load_ert_table`).
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
 
 from scnn_sim.errors import ConfigError
+from scnn_sim.validation import NonEmptyStr, convert
 from scnn_sim.yamlio import parse_yaml
 
-DEFAULT_TABLE = "horowitz45"
+DEFAULT_TABLE = "aladdin40"
 
 #: action -> (component, [(count key, bits key or None), ...]) of the engine's ``accesses``.
 #: ``dram_bit`` is special: its count is the sum of every ``dram_*`` key (bits).
@@ -148,64 +151,152 @@ def builtin_tables() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def _number(value: Any, where: str, what: str, positive: bool = False) -> float:
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-            or not math.isfinite(value) or value < 0 or (positive and value == 0)):
-        raise ConfigError(f"{where}: must be a {'positive number' if positive else 'number >= 0'}"
-                          f" ({what}), got {value!r}")
-    return float(value)
+# ----------------------------------------------------------------------------- declared models
+# A table YAML, an ERT mapping YAML and the Accelergy ERT it names, each declared once: the
+# validation, defaults and JSON Schema (scnn-sim schema energy / ert-mapping) come from these
+# classes. Their per-action fields are made from ACTIONS and WIDTH_ACTIONS, so a new action
+# is a new required key everywhere. Code after them checks fixed_pj <= energy_pj and looks
+# the mapped entries up in the ERT.
+
+NonNegativeNumber = Annotated[float, Meta(ge=0)]
+PositiveNumber = Annotated[float, Meta(gt=0)]
+_BITS = "the width in bits that energy_pj is for"
 
 
-def _check_entry(entry: Any, act: str, where: str) -> tuple[float, str, float | None, float, str]:
-    """Validate one table entry; returns (energy_pj, source, bits, fixed_pj, per)."""
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{where}:actions.{act}: missing (every table needs "
-                          f"{', '.join(ACTIONS)})")
-    value = _number(entry.get("energy_pj"), f"{where}:actions.{act}.energy_pj", "pJ")
-    src = entry.get("source")
-    if not isinstance(src, str) or not src.strip():
-        raise ConfigError(f"{where}:actions.{act}.source: every entry needs a cited source "
-                          "(or 'assumption: ...')")
-    bits = None
-    if "bits" in entry:
-        bits = _number(entry["bits"], f"{where}:actions.{act}.bits",
-                       "the width the energy is for", positive=True)
-    elif act in WIDTH_ACTIONS:
-        raise ConfigError(f"{where}:actions.{act}.bits: missing; this action is priced per bit "
-                          "moved, so its entry must state the width its energy_pj is for")
-    fixed = 0.0
-    if "fixed_pj" in entry:
-        fixed = _number(entry["fixed_pj"], f"{where}:actions.{act}.fixed_pj",
-                        "the width-independent pJ per access")
-        if fixed > value:
-            raise ConfigError(f"{where}:actions.{act}.fixed_pj: {fixed:g} exceeds energy_pj "
-                              f"{value:g}")
-    unknown = sorted(set(entry) - {"energy_pj", "bits", "fixed_pj", "per", "source"})
-    if unknown:
-        raise ConfigError(f"{where}:actions.{act}.{unknown[0]}: unknown key (allowed: "
-                          "energy_pj, bits, fixed_pj, per, source)")
-    return value, src, bits, fixed, str(entry.get("per", ""))
+class EntryModel(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """pJ per action (per count: operations, leakage), with its source."""
+
+    energy_pj: Annotated[NonNegativeNumber, Meta(description="pJ per action, or per access of "
+                                                 "`bits` bits")]
+    source: Annotated[NonEmptyStr, Meta(description="a cited source, or 'assumption: ...'")]
+    bits: Annotated[PositiveNumber | None, Meta(description=_BITS)] = None
+    fixed_pj: Annotated[NonNegativeNumber, Meta(description="the width-independent pJ of one "
+                                                "access, at most energy_pj")] = 0.0
+    per: Annotated[str, Meta(description="what one action is")] = ""
+
+
+class WidthEntryModel(EntryModel, kw_only=True):
+    """pJ per access of a stated width, with its source: priced per bit moved."""
+
+    bits: Annotated[PositiveNumber, Meta(description=_BITS + "; this action is priced per bit "
+                                         "moved, so its entry must state it")]
+
+
+def _per_action(name: str, doc: str, field_type: Any) -> type:
+    """A Struct with one required field per action (in ACTIONS order)."""
+    cls = msgspec.defstruct(name, [(a, field_type(a)) for a in ACTIONS], module=__name__,
+                            forbid_unknown_fields=True, frozen=True, kw_only=True)
+    cls.__doc__ = doc
+    return cls
+
+
+def _entry(action: str) -> type:
+    return WidthEntryModel if action in WIDTH_ACTIONS else EntryModel
+
+
+TableActions = _per_action("TableActions", "Every scnn-sim action (scnn-sim energy lists "
+                           "them) and its price.", _entry)
+
+
+class EnergyTableModel(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """An energy table: pJ per action at a stated width, every entry cited."""
+
+    actions: TableActions
+    name: Annotated[str | None, Meta(description="default: the file stem")] = None
+    technology_node: str = "unknown"
+
+
+class ErtRefModel(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """An action priced by one entry of an Accelergy ERT."""
+
+    component: Annotated[str, Meta(description="the ERT component, e.g. system.PE[0..63].mac")]
+    action: Annotated[str, Meta(description="the ERT action of that component, e.g. read")]
+    arguments: Annotated[Any | UnsetType, Meta(description="picks one of several entries of "
+                                                "that component and action")] = UNSET
+    bits: Annotated[PositiveNumber | None, Meta(description="the width in bits of one such "
+                                                "ERT action")] = None
+    fixed_pj: Annotated[NonNegativeNumber | None, Meta(description="the width-independent pJ "
+                                                       "of one access")] = None
+    scale: Annotated[NonNegativeNumber, Meta(description="a factor on the ERT "
+                                             "energy")] = 1.0
+    source: Annotated[str | None, Meta(description="default: 'Accelergy ERT FILE: "
+                                       "component.action'")] = None
+    per: Annotated[str | None, Meta(description="default: component.action")] = None
+
+
+class WidthErtRefModel(ErtRefModel, kw_only=True):
+    """An action priced per bit moved, by one entry of an Accelergy ERT."""
+
+    bits: Annotated[PositiveNumber, Meta(description="the width in bits of one such ERT "
+                                         "action; this action is priced per bit moved")]
+
+
+def _mapped(action: str) -> Any:
+    ref, entry = ((WidthErtRefModel, WidthEntryModel) if action in WIDTH_ACTIONS
+                  else (ErtRefModel, EntryModel))
+    # msgspec cannot tell two mappings apart without a tag; the loader does, by 'component'.
+    return Annotated[dict[str, Any], Meta(extra_json_schema={"anyOf": [
+        {"$ref": f"#/$defs/{ref.__name__}"}, {"$ref": f"#/$defs/{entry.__name__}"}]})]
+
+
+ErtMappingActions = _per_action("ErtMappingActions", "Every scnn-sim action: an ERT entry "
+                                "(component, action, ...) or a plain table entry.", _mapped)
+
+
+class ErtMappingModel(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """An energy table taken from an Accelergy ERT: each action mapped to an ERT entry."""
+
+    actions: ErtMappingActions
+    name: Annotated[str | None, Meta(description="default: the file stem")] = None
+    technology_node: str = "unknown"
+    ert: Annotated[str | None, Meta(description="the ERT YAML, relative to this file (used "
+                                    "by --energy MAP.yaml)")] = None
+
+
+class _ErtAction(msgspec.Struct, frozen=True):
+    name: str
+    energy: NonNegativeNumber
+    arguments: Any = None
+
+
+class _ErtComponent(msgspec.Struct, frozen=True):
+    name: str
+    actions: list[_ErtAction]
+
+
+class _ErtTables(msgspec.Struct, frozen=True):
+    tables: Annotated[list[_ErtComponent], Meta(min_length=1)]
+
+
+class ErtModel(msgspec.Struct, frozen=True):
+    """What scnn-sim reads of an Accelergy ERT (other keys are Accelergy's and ignored)."""
+
+    ERT: Annotated[_ErtTables, Meta(description="an Accelergy ERT needs a top-level 'ERT' "
+                                    "mapping with 'version' and 'tables'")]
 
 
 def table_from_dict(data: Any, where: str) -> EnergyTable:
-    """Validate a parsed table YAML (``{name, technology_node, actions: {...}}``)."""
-    if not isinstance(data, dict) or not isinstance(data.get("actions"), dict):
-        raise ConfigError(f"{where}: needs a mapping with an 'actions' mapping")
-    actions = data["actions"]
-    unknown = sorted(set(actions) - set(ACTIONS))
-    if unknown:
-        raise ConfigError(f"{where}:actions.{unknown[0]}: unknown action "
-                          f"(allowed: {', '.join(ACTIONS)})")
+    """Validate a parsed table YAML (``{name, technology_node, actions: {...}}``).
+
+    Raises
+    ------
+    ConfigError
+        One line ``where:actions.ACTION.field: problem``.
+    """
+    model = convert(data, EnergyTableModel, where, what="the energy table")
     energy, sources, bits, fixed, per = {}, {}, {}, {}, {}
     for act in ACTIONS:
-        e, s, b, f, p = _check_entry(actions.get(act), act, where)
-        energy[act], sources[act], per[act] = e, s, p
-        if b is not None:
-            bits[act] = b
-        if f:
-            fixed[act] = f
-    return EnergyTable(name=str(data.get("name", Path(where).stem)),
-                       technology_node=str(data.get("technology_node", "unknown")),
+        e = getattr(model.actions, act)
+        if e.fixed_pj > e.energy_pj:
+            raise ConfigError(f"{where}:actions.{act}.fixed_pj: {e.fixed_pj:g} exceeds "
+                              f"energy_pj {e.energy_pj:g}")
+        energy[act], sources[act], per[act] = e.energy_pj, e.source, e.per
+        if e.bits is not None:
+            bits[act] = e.bits
+        if e.fixed_pj:
+            fixed[act] = e.fixed_pj
+    return EnergyTable(name=model.name or Path(where).stem,
+                       technology_node=model.technology_node,
                        energy_pj=energy, sources=sources, bits=bits, fixed_pj=fixed, per=per)
 
 
@@ -223,7 +314,7 @@ def load_energy_table(name_or_path: str | os.PathLike | None = None) -> EnergyTa
     Parameters
     ----------
     name_or_path
-        ``None`` (``horowitz45``), a shipped name, a table YAML (every action needs
+        ``None`` (``aladdin40``), a shipped name, a table YAML (every action needs
         ``energy_pj``, ``source`` and, for actions priced per bit, ``bits``), or a mapping
         YAML with an ``ert:`` key naming an Accelergy ERT (see :func:`load_ert_table`).
 
@@ -254,35 +345,19 @@ def load_energy_table(name_or_path: str | os.PathLike | None = None) -> EnergyTa
 
 # ----------------------------------------------------------------------------- Accelergy ERT
 
-def _ert_index(data: Any, where: str) -> dict[tuple[str, str], list[tuple[Any, float]]]:
+def _ert_index(ert: ErtModel) -> dict[tuple[str, str], list[tuple[Any, float]]]:
     """(component name, action name) -> [(arguments, energy pJ)] of an Accelergy ERT."""
-    if not isinstance(data, dict) or not isinstance(data.get("ERT"), dict):
-        raise ConfigError(f"{where}: not an Accelergy ERT (needs a top-level 'ERT' mapping "
-                          "with 'version' and 'tables')")
-    tables = data["ERT"].get("tables")
-    if not isinstance(tables, list) or not tables:
-        raise ConfigError(f"{where}:ERT.tables: must be a non-empty list of components")
     out: dict[tuple[str, str], list[tuple[Any, float]]] = {}
-    for i, comp in enumerate(tables):
-        if not isinstance(comp, dict) or not isinstance(comp.get("name"), str):
-            raise ConfigError(f"{where}:ERT.tables[{i}].name: every component needs a name")
-        acts = comp.get("actions")
-        if not isinstance(acts, list):
-            raise ConfigError(f"{where}:ERT.tables[{i}].actions: must be a list "
-                              f"({comp['name']})")
-        for j, act in enumerate(acts):
-            at = f"{where}:ERT.tables[{i}].actions[{j}]"
-            if not isinstance(act, dict) or not isinstance(act.get("name"), str):
-                raise ConfigError(f"{at}.name: every action needs a name ({comp['name']})")
-            e = _number(act.get("energy"), f"{at}.energy", "pJ per action")
-            out.setdefault((comp["name"], act["name"]), []).append((act.get("arguments"), e))
+    for comp in ert.ERT.tables:
+        for act in comp.actions:
+            out.setdefault((comp.name, act.name), []).append((act.arguments, act.energy))
     return out
 
 
 def load_ert_table(ert: str | os.PathLike, mapping: str | os.PathLike) -> EnergyTable:
     """An energy table from an Accelergy ERT and a mapping YAML.
 
-    The mapping YAML (``data/energy/ert_mapping_example.yaml`` documents it)::
+    The mapping YAML (:class:`ErtMappingModel`; ``data/ert/example_mapping.yaml`` is one)::
 
         name: my-ert
         technology_node: 45 nm
@@ -308,50 +383,43 @@ def load_ert_table(ert: str | os.PathLike, mapping: str | os.PathLike) -> Energy
         action (several argument sets and no ``arguments`` given): one line each.
     """
     ert_where, map_where = str(ert), str(mapping)
-    index = _ert_index(parse_yaml(_read(ert, "Accelergy ERT"), ert_where, ConfigError),
-                       ert_where)
+    index = _ert_index(convert(parse_yaml(_read(ert, "Accelergy ERT"), ert_where, ConfigError),
+                               ErtModel, ert_where, what="an Accelergy ERT"))
     data = parse_yaml(_read(mapping, "ERT mapping"), map_where, ConfigError)
-    if not isinstance(data, dict) or not isinstance(data.get("actions"), dict):
-        raise ConfigError(f"{map_where}: an ERT mapping needs an 'actions' mapping "
-                          "(action -> component, action, bits)")
+    model = convert(data, ErtMappingModel, map_where, what="an ERT mapping")
     entries: dict[str, Any] = {}
-    for act, m in data["actions"].items():
-        at = f"{map_where}:actions.{act}"
-        if not isinstance(m, dict):
-            raise ConfigError(f"{at}: must be a mapping (component, action, bits)")
+    for act in ACTIONS:
+        m = getattr(model.actions, act)
         if "component" not in m:
-            entries[act] = m  # a direct table entry
+            entries[act] = m  # a plain table entry, validated by table_from_dict below
             continue
-        comp, name = m.get("component"), m.get("action")
-        if not isinstance(name, str):
-            raise ConfigError(f"{at}.action: give the ERT action name (e.g. read)")
+        at = f"{map_where}:actions.{act}"
+        ref = convert(m, WidthErtRefModel if act in WIDTH_ACTIONS else ErtRefModel, map_where,
+                      prefix=("actions", act))
+        comp, name = ref.component, ref.action
         found = index.get((comp, name))
         if found is None:
             comps = sorted({c for c, _ in index})
             raise ConfigError(f"{at}: {ert_where} has no action {name!r} of component "
                               f"{comp!r} (components: {', '.join(comps[:6])})")
-        if "arguments" in m:
-            found = [f for f in found if f[0] == m["arguments"]]
+        args = "" if ref.arguments is UNSET else f" {ref.arguments}"
+        if ref.arguments is not UNSET:
+            found = [f for f in found if f[0] == ref.arguments]
             if not found:
                 raise ConfigError(f"{at}.arguments: no {comp}.{name} entry with arguments "
-                                  f"{m['arguments']!r} in {ert_where}")
+                                  f"{ref.arguments!r} in {ert_where}")
         elif len(found) > 1:
             raise ConfigError(f"{at}.arguments: {comp}.{name} has {len(found)} entries in "
                               f"{ert_where}; pick one with arguments: {{...}}")
-        scale = _number(m.get("scale", 1.0), f"{at}.scale", "factor on the ERT energy")
-        entry = {"energy_pj": found[0][1] * scale,
-                 "source": m.get("source") or f"Accelergy ERT {Path(ert_where).name}: "
-                           f"{comp}.{name}" + (f" {m['arguments']}" if "arguments" in m else ""),
-                 "per": m.get("per", f"{comp}.{name}")}
-        for key in ("bits", "fixed_pj"):
-            if key in m:
-                entry[key] = m[key]
-        unknown = sorted(set(m) - {"component", "action", "arguments", "bits", "fixed_pj",
-                                   "scale", "source", "per"})
-        if unknown:
-            raise ConfigError(f"{at}.{unknown[0]}: unknown key (allowed: component, action, "
-                              "arguments, bits, fixed_pj, scale, source, per)")
+        entry = {"energy_pj": found[0][1] * ref.scale,
+                 "source": ref.source or f"Accelergy ERT {Path(ert_where).name}: "
+                                         f"{comp}.{name}{args}",
+                 "per": f"{comp}.{name}" if ref.per is None else ref.per}
+        if ref.bits is not None:
+            entry["bits"] = ref.bits
+        if ref.fixed_pj is not None:
+            entry["fixed_pj"] = ref.fixed_pj
         entries[act] = entry
-    table = {"name": data.get("name", Path(map_where).stem),
-             "technology_node": data.get("technology_node", "unknown"), "actions": entries}
+    table = {"name": model.name or Path(map_where).stem,
+             "technology_node": model.technology_node, "actions": entries}
     return table_from_dict(table, map_where)

@@ -6,14 +6,20 @@ Inputs (any plot function's ``data``, or ``scnn-sim plot RESULTS``):
   or a :class:`~scnn_sim.results.SimulationResult`;
 * a ``granularity --json`` file or dict
   (``{"workload", "granularities": {"fine": {"layers": [...], "totals": {...}}, ...}}``);
-* a sweep results HDF5 file (:mod:`scnn_sim.sweep`) or its DataFrame
+* a ``run --h5`` result table (:mod:`scnn_sim.results_h5`);
+* a sweep store or its HDF5 export (:mod:`scnn_sim.sweep`), or its DataFrame
   (:func:`scnn_sim.sweep.load_sweep_results`).
 
 Kinds: ``energy-breakdown`` (stacked energy per component and layer, µJ), ``cycles`` (per-layer
-SCNN vs oracle vs DCNN cycles; for a sweep: multiplier utilisation vs weight density, a line per
-granularity), ``granularity`` (memory references, weight storage and energy normalised to
-``fine``), ``pe-sweep`` (energy vs latency of a sweep's points, Pareto front highlighted;
-then performance per area and energy x delay x area against chip area, :mod:`scnn_sim.area`).
+SCNN vs oracle vs DCNN cycles; for a sweep: multiplier utilisation vs weight density),
+``granularity`` (memory references, weight storage and energy normalised to ``fine``),
+``pe-sweep`` (energy vs latency of a sweep's points, one Pareto front per series; then
+performance per area and energy x delay x area against chip area, :mod:`scnn_sim.area`).
+
+A sweep figure never averages over a parameter the sweep varies (:func:`sweep_parameters`):
+each one is shown (a line, colour, marker or bar label named in the legend), or the figure is
+refused with one line naming the parameter to filter (``load_sweep_results``, filter the
+DataFrame, pass it to the plot function).
 
 Every function returns the :class:`matplotlib.figure.Figure`; with ``ax`` given it draws into
 that axes and returns its figure. Figures are created with the Agg canvas directly (pyplot is
@@ -115,7 +121,8 @@ class PlotData:
 
 
 def load_results(path: str | os.PathLike) -> PlotData:
-    """Read a results file for plotting (``run``/``granularity`` JSON or a sweep HDF5).
+    """Read a results file for plotting (``run``/``granularity`` JSON, a ``run --h5`` table, a
+    sweep store or its HDF5 export).
 
     Raises
     ------
@@ -137,12 +144,14 @@ def load_results(path: str | os.PathLike) -> PlotData:
         from scnn_sim.sweep import load_sweep_results
 
         return PlotData(kind="sweep", source=str(p), frame=load_sweep_results(p))
-    if suffix in (".h5", ".hdf5"):
+    from scnn_sim.results_h5 import is_hdf5
+
+    if suffix in (".h5", ".hdf5") or is_hdf5(p):
         return _from_h5(p)
     if suffix != ".json":
         raise PlotError(f"{p}: unsupported results file type {suffix or '(none)'!r}: expected "
-                        f"a .json from `run --json` / `granularity --json`, a sweep .sqlite or "
-                        f"its .h5 export")
+                        f"a .json from `run --json` / `granularity --json`, a `run --h5` "
+                        f"table, a sweep .sqlite or its .h5 export")
     try:
         obj = json.loads(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -153,24 +162,22 @@ def load_results(path: str | os.PathLike) -> PlotData:
 
 
 def _from_h5(p: Path) -> PlotData:
+    """A result table (:mod:`scnn_sim.results_h5`): a run's layers, or a sweep's table."""
+    from scnn_sim.results_h5 import TableError, read_table
+
     try:
-        import h5py
-
-        with h5py.File(p, "r") as f:
-            fmt = f.attrs.get("format")
-    except OSError as exc:
-        raise PlotError(f"{p}: not a readable HDF5 file ({exc})") from None
-    if isinstance(fmt, bytes):
-        fmt = fmt.decode()
-    from scnn_sim.sweep import FORMAT, load_sweep_results
-
-    if fmt == "scnn-sim-results":
-        raise PlotError(f"{p}: a `run --h5` file; plot reads `run --json` output or sweep "
-                        f"results (scnn-sim sweep)")
-    if fmt != FORMAT:
-        raise PlotError(f"{p}: not an scnn-sim sweep results file (format {fmt!r})")
-    df = load_sweep_results(p)
-    return PlotData(kind="sweep", source=str(p), frame=df)
+        table = read_table(p)
+    except TableError as exc:
+        raise PlotError(str(exc)) from None
+    if table.kind == "sweep":
+        return PlotData(kind="sweep", source=str(p), frame=table.frame())
+    records = table.records()
+    if not records or records[-1]["name"] != "total":
+        raise PlotError(f"{p}: a run table without its 'total' row (damaged file)")
+    run = _check_run({"layers": records[:-1], "totals": records[-1]}, str(p))
+    meta = dict(table.provenance)
+    return PlotData(kind="run", source=str(p), workload=str(meta.get("workload", "")),
+                    runs={"": run}, meta=meta)
 
 
 def _check_record(rec: Any, where: str) -> dict[str, Any]:
@@ -319,6 +326,14 @@ def _top_legend(ax: Any, handles: Sequence[Any] | None = None, ncol: int = 5) ->
 
 Row = dict[str, Any]
 
+#: Parameters of a sweep point besides its architecture (the ``arch.*`` columns).
+POINT_AXES = ("workload", "granularity", "density", "seed", "energy")
+#: Most lines (series) a sweep figure tells apart by colour; more are refused (filter first).
+MAX_SERIES = len(SERIES_COLORS)
+#: Most configurations a sweep figure tells apart by marker.
+MAX_CONFIGS = len(MARKERS)
+LINESTYLES = ("-", "--", ":", "-.")
+
 
 def _sweep_ok_totals(d: PlotData) -> list[Row]:
     """The ``total`` rows of the completed points, as dicts, in spec order (pandas-free)."""
@@ -330,10 +345,6 @@ def _sweep_ok_totals(d: PlotData) -> list[Row]:
     return tot
 
 
-def _varying(tot: list[Row], cols: Sequence[str]) -> list[str]:
-    return [c for c in cols if c in tot[0] and len({str(r[c]) for r in tot}) > 1]
-
-
 def _isnan(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
@@ -342,7 +353,7 @@ def _group(rows: list[Row], cols: Sequence[str]) -> list[tuple[tuple, list[Row]]
     """Rows grouped by the values of ``cols``, groups in first-seen order."""
     groups: dict[tuple, list[Row]] = {}
     for r in rows:
-        groups.setdefault(tuple(r[c] for c in cols), []).append(r)
+        groups.setdefault(tuple(_fmt(r[c]) for c in cols), []).append(r)
     return list(groups.items())
 
 
@@ -358,13 +369,103 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _point_labels(tot: list[Row]) -> list[str]:
+def _values(tot: list[Row], col: str) -> list[str]:
+    return list(dict.fromkeys(_fmt(r[col]) for r in tot))
+
+
+def _param_name(col: str) -> str:
+    """How a parameter is named in labels and errors: ``arch.`` dropped."""
+    return col.removeprefix("arch.")
+
+
+def _value_text(col: str, v: Any) -> str:
+    """A parameter's value as a legend or tick label names it (``density 0.3``, ``seed 1``,
+    ``accumulator.banks=64``)."""
+    if col == "density":
+        return "density " + ("per-layer" if _isnan(v) else _fmt(v))
+    if col == "seed":
+        return f"seed {_fmt(v)}"
+    if col == "granularity":
+        return str(v) or "default"
+    if col in ("workload", "energy"):
+        return Path(str(v)).stem if v else "default"
+    if col.startswith("arch."):
+        return f"{_param_name(col)}={_fmt(v)}"
+    return _fmt(v)
+
+
+def _determines(tot: list[Row], by: str, col: str) -> bool:
+    """Whether each value of column ``by`` comes with one value of ``col``."""
+    seen: dict[str, str] = {}
+    return all(seen.setdefault(_fmt(r[by]), _fmt(r[col])) == _fmt(r[col]) for r in tot)
+
+
+def _config_columns(tot: list[Row]) -> tuple[str, list[str]]:
+    """(PE-configuration label column, varied ``arch.*`` columns that label does not determine).
+
+    The label is the spec's ``label`` when every point has one, else ``pe_config``
+    (``PEs x (F x I)``); an architecture parameter varied independently of it (e.g.
+    ``accumulator.queue_depth``) is part of a point's configuration too.
+    """
     lab = "label" if _all_labelled(tot) else "pe_config"
-    cols = [lab] + [c for c in _varying(tot, ["workload", "granularity", "density", "seed"])]
-    if len(cols) == 1 and len({r[lab] for r in tot}) < len(tot):
-        cols.append("point_id")
-    return [", ".join(_fmt(r[c])[:8] if c == "point_id" else _fmt(r[c]) for c in cols)
-            for r in tot]
+    arch = [c for c in tot[0] if c.startswith("arch.") and len(_values(tot, c)) > 1]
+    return lab, [c for c in arch if not _determines(tot, lab, c)]
+
+
+def sweep_parameters(tot: list[Row]) -> list[str]:
+    """Every parameter the completed points of a sweep vary, as table columns.
+
+    The axes (``workload``, ``granularity``, ``density``, ``seed``, ``energy``) that take more
+    than one value, then the PE configuration (its label column, when more than one), then the
+    varied architecture parameters the label does not determine (:func:`_config_columns`). A
+    sweep figure shows every one of them (colour, marker, label or panel) or refuses.
+    """
+    axes = [c for c in POINT_AXES if c in tot[0] and len(_values(tot, c)) > 1]
+    lab, extra = _config_columns(tot)
+    return axes + ([lab] if len(_values(tot, lab)) > 1 else []) + extra
+
+
+def _check_count(d: PlotData, n: int, limit: int, what: str, cols: Sequence[str],
+                 tot: list[Row]) -> None:
+    """Refuse, in one line naming the parameter to filter, more series than a figure shows."""
+    if n <= limit:
+        return
+    counts = {c: len(_values(tot, c)) for c in cols}
+    fix = "seed" if "seed" in counts else max(counts, key=lambda c: counts[c])
+    first = _literal(tot[0][fix])
+    raise PlotError(
+        f"{d.source}: {n} {what} ({' x '.join(_param_name(c) for c in cols)}) are more than "
+        f"one figure tells apart ({limit}); filter {_param_name(fix)} "
+        f"({', '.join(_values(tot, fix)[:4])}{' ...' if counts[fix] > 4 else ''}) first, "
+        f"e.g. df = load_sweep_results(FILE); df = df[df[{fix!r}] == {first!r}]; then plot df")
+
+
+def _literal(v: Any) -> Any:
+    """A table value as written in a filter expression (``0`` for a seed of ``0.0``)."""
+    return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
+def _check_one_row_each(d: PlotData, groups: list[tuple[tuple, list[Row]]],
+                        shown: Sequence[str]) -> None:
+    """Refuse points that the shown parameters do not tell apart (never average them)."""
+    for key, rows in groups:
+        if len(rows) > 1:
+            ids = ", ".join(str(r.get("point_id", "?"))[:8] for r in rows[:3])
+            what = ", ".join(f"{_param_name(c)}={k}" for c, k in zip(shown, key, strict=True))
+            raise PlotError(f"{d.source}: points {ids} share {what or 'every parameter shown'} "
+                            f"and differ in something the table does not name (a store filled "
+                            f"by different specs?); plot a filtered table")
+
+
+def _point_labels(tot: list[Row]) -> list[str]:
+    """One label per point naming every varied parameter (unique; point id when needed)."""
+    lab, _ = _config_columns(tot)
+    cols = [lab] + [c for c in sweep_parameters(tot) if c != lab]
+    labels = [", ".join(_value_text(c, r[c]) for c in cols) for r in tot]
+    if len(set(labels)) < len(labels):
+        labels = [f"{t}, {str(r.get('point_id', ''))[:8]}" for t, r in zip(labels, tot,
+                                                                          strict=True)]
+    return labels
 
 
 def _clock_ghz(row: Any) -> float:
@@ -456,9 +557,15 @@ def figure_title(d: PlotData, title: str | None = None) -> str:
             vals = list(dict.fromkeys(fmt(r[col]) for r in rows))
             return ", ".join(vals[:3]) + (" ..." if len(vals) > 3 else "")
 
+        # The table's name as the points used it (stores of earlier versions: as the spec
+        # gave it; "default" when it gave none, since the default may have changed since).
+        named = list(dict.fromkeys(str(r["energy_table"]) for r in rows
+                                   if r.get("energy_table")))
+        energy = (", ".join(named[:3]) + (" ..." if len(named) > 3 else "") if named
+                  else uniq("energy", lambda v: Path(str(v)).stem if v else "default"))
         return (f"{uniq('workload', lambda v: Path(str(v)).stem)} | density "
-                f"{uniq('density', _fmt)} | energy "
-                f"{uniq('energy', lambda v: Path(str(v)).stem if v else 'default')}")
+                f"{uniq('density', lambda v: 'per-layer' if _isnan(v) else _fmt(v))} | energy "
+                f"{energy}")
     m = d.meta
     dens = m.get("density")
     if dens is None:
@@ -484,11 +591,12 @@ def _set_title(ax: Any, text: str, own_figure: bool) -> None:
         ax.set_title(text, fontsize=7, loc="left")
 
 
-def _per_layer_axes(ax: Any, n: int, long_labels: bool) -> tuple[Any, bool]:
+def _per_layer_axes(ax: Any, n: int, long_labels: bool,
+                    rows: bool = False) -> tuple[Any, bool]:
     """(axes, horizontal): vertical bars up to :data:`HORIZONTAL_ABOVE` layers (12 when labels
-    are long), else one row per layer with the figure height growing with the count (capped at
-    :data:`MAX_HEIGHT`)."""
-    horizontal = n > HORIZONTAL_ABOVE or (n > 12 and long_labels)
+    are long), else (or with ``rows``) one row per layer with the figure height growing with
+    the count (capped at :data:`MAX_HEIGHT`)."""
+    horizontal = rows or n > HORIZONTAL_ABOVE or (n > 12 and long_labels)
     if ax is not None:
         return ax, horizontal
     if horizontal:
@@ -595,8 +703,10 @@ def plot_energy_breakdown(data: Any, ax: Any = None, *, layers: Sequence[str] | 
     labels, prefix = _short_labels(names)
     longest = max(len(x) for x in labels)
     n_groups, n_series = len(labels), len(series)
+    # Sweep points are named by every varied parameter: long labels read best as rows.
     ax, horizontal = _per_layer_axes(ax, n_groups * max(1, n_series // 2 + 1) if n_series > 1
-                                     else n_groups, longest > 12)
+                                     else n_groups, longest > 12,
+                                     rows=d.kind == "sweep" and longest > 16)
     width = 0.8 / n_series
     handles = []
     for s, (gran, recs) in enumerate(series.items()):
@@ -706,10 +816,13 @@ def plot_cycles(data: Any, ax: Any = None, granularity: str | None = None, *,
 
 @_styled
 def plot_utilization(data: Any, ax: Any = None, *, title: str | None = None) -> Any:
-    """Multiplier utilisation (network total) vs weight density, one line per granularity.
+    """Multiplier utilisation (network total) vs weight density, a line per combination of
+    every other parameter the sweep varies.
 
-    Points with the same density and series (e.g. several seeds) are averaged. When other
-    parameters vary (PE configuration, workload), each combination is its own line.
+    Nothing is averaged: each line is one granularity and one value of every other varied
+    parameter (workload, seed, energy table, PE configuration, other architecture parameters;
+    :func:`sweep_parameters`), named in the legend, so each (line, density) is one point. More
+    lines than :data:`MAX_SERIES` are refused with the parameter to filter.
 
     Parameters
     ----------
@@ -723,34 +836,42 @@ def plot_utilization(data: Any, ax: Any = None, *, title: str | None = None) -> 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    PlotError
+        Not a sweep, no density axis, too many lines, or points the table does not tell
+        apart.
     """
     d = as_plot_data(data)
     own = ax is None
     if d.kind != "sweep":
         raise PlotError(f"{d.source}: utilisation vs density needs sweep results")
-    tot = _sweep_ok_totals(d)
-    tot = [r for r in tot if not _isnan(r["density"])]
+    every = _sweep_ok_totals(d)
+    tot = [r for r in every if not _isnan(r["density"])]
     if not tot:
         raise PlotError(f"{d.source}: the sweep has no density axis (give `densities:` "
                         f"numbers in the spec)")
-    extra = _varying(tot, ["workload", "label" if "label" in tot[0] else "pe_config",
-                           "pe_config"])
-    extra = list(dict.fromkeys(extra))
-    group_cols = ["granularity", *extra]
+    line_cols = ["granularity", *(c for c in sweep_parameters(tot)
+                                  if c not in ("granularity", "density"))]
+    lines = _group(tot, line_cols)
+    _check_count(d, len(lines), MAX_SERIES, "lines", line_cols, tot)
+    _check_one_row_each(d, _group(tot, [*line_cols, "density"]), [*line_cols, "density"])
     ax = _axes(ax, height=2.4)
-    for i, (key, grp) in enumerate(_group(tot, group_cols)):
-        by_density = _group(grp, ["density"])
-        dens = np.array([k[0] for k, _ in by_density], dtype=float)
-        util = np.array([np.mean([float(r["multiplier_utilization"]) for r in rows])
-                         for _, rows in by_density])
+    for i, (_, grp) in enumerate(lines):
+        dens = np.array([float(r["density"]) for r in grp])
+        util = np.array([float(r["multiplier_utilization"]) for r in grp])
         o = np.argsort(dens, kind="stable")
         ax.plot(dens[o] * 100, util[o] * 100, marker=MARKERS[i % len(MARKERS)],
                 color=SERIES_COLORS[i % len(SERIES_COLORS)],
-                label=", ".join(_fmt(k) or "default" for k in key))
+                label=", ".join(_value_text(c, grp[0][c]) for c in line_cols))
     ax.set_xlabel("weight density [%]")
     ax.set_ylabel("multiplier utilisation [%]")
     ax.set_ylim(bottom=0)
     ax.legend(loc="best")
+    if len(tot) < len(every):
+        ax.annotate(f"{len(every) - len(tot)} point(s) at each layer's own density not shown",
+                    (0.0, -0.3), xycoords="axes fraction", fontsize=5.5, color="0.35")
     _set_title(ax, figure_title(d, title), own)
     return ax.figure
 
@@ -819,9 +940,17 @@ def plot_granularity(data: Any, ax: Any = None, *, title: str | None = None) -> 
     own = ax is None
     if d.kind == "sweep":
         tot = _sweep_ok_totals(d)
-        if len({r["granularity"] for r in tot}) < len(tot):
-            raise PlotError(f"{d.source}: several points per granularity; filter the sweep "
-                            f"to one configuration (load_sweep_results) first")
+        others = [c for c in sweep_parameters(tot) if c != "granularity"]
+        if others:
+            fix = others[0]
+            varies = "; ".join(f"{_param_name(c)} ({', '.join(_values(tot, c)[:4])}"
+                               f"{' ...' if len(_values(tot, c)) > 4 else ''})" for c in others)
+            raise PlotError(f"{d.source}: several points per granularity: besides granularity "
+                            f"the sweep varies {varies}; the granularity plot compares one "
+                            f"configuration: filter to one value of each, e.g. "
+                            f"df = load_sweep_results(FILE); df = df[df[{fix!r}] == "
+                            f"{_literal(tot[0][fix])!r}]; then plot df")
+        _check_one_row_each(d, _group(tot, ["granularity"]), ["granularity"])
         per = {str(r["granularity"]): _flat_to_record(r) for r in tot}
     elif d.kind == "granularity":
         per = {}
@@ -890,69 +1019,99 @@ def _area_mm2(row: Row) -> float:
     return area_model(arch).total
 
 
-def _pe_sweep_series(tot: list[Row]) -> tuple[str, list[tuple[tuple, list[Row]]]]:
-    """(label column, [(series key, rows)]) of the pe-sweep panels."""
-    lab = "label" if _all_labelled(tot) else "pe_config"
-    other = _varying(tot, ["workload", "granularity", "density", "seed"])
-    if len({r[lab] for r in tot}) > 1:
-        # Series = everything but the PE configuration; points labelled by PE configuration.
-        return lab, (_group(tot, other) if other else [((), tot)])
-    # One PE configuration: a single series, points labelled by what varies instead.
+@dataclass
+class _PeSweepLayout:
+    """How the pe-sweep figure encodes a sweep's parameters.
+
+    ``series``: one per combination of the varied point axes (workload, granularity, density,
+    seed, energy): a colour and one Pareto front each. ``configs``: the PE configurations
+    (label plus any architecture parameter varied independently of it): a marker each, named in
+    the legend. Lines of the area panels: one per series and value of ``extra``.
+    """
+
+    lab: str
+    extra: list[str]
+    series_cols: list[str]
+    series: list[tuple[tuple, list[Row]]]
+    configs: dict[str, str]  # configuration name -> marker
+
+
+def _pe_sweep_layout(d: PlotData, tot: list[Row]) -> _PeSweepLayout:
+    lab, extra = _config_columns(tot)
+    series_cols = [c for c in sweep_parameters(tot) if c in POINT_AXES]
+    series = _group(tot, series_cols) if series_cols else [((), tot)]
+    _check_count(d, len(series), MAX_SERIES, "series", series_cols, tot)
     for r in tot:
-        r["_label"] = ", ".join(_fmt(r[c]) for c in other) or str(r[lab])
-    return "_label", [((str(tot[0][lab]),), tot)]
+        r["_config"] = ", ".join([str(r[lab]), *(_value_text(c, r[c]) for c in extra)])
+    names = list(dict.fromkeys(r["_config"] for r in tot))
+    _check_count(d, len(names), MAX_CONFIGS, "PE configurations", [lab, *extra], tot)
+    shown = [*series_cols, lab, *extra]
+    _check_one_row_each(d, _group(tot, shown), shown)
+    return _PeSweepLayout(lab=lab, extra=extra, series_cols=series_cols, series=series,
+                          configs={n: MARKERS[i] for i, n in enumerate(names)})
 
 
-def _series_style(i: int) -> tuple[str, str]:
-    return SERIES_COLORS[i % len(SERIES_COLORS)], MARKERS[i % len(MARKERS)]
+def _series_name(lay: _PeSweepLayout, grp: list[Row]) -> str:
+    return ", ".join(_value_text(c, grp[0][c]) for c in lay.series_cols) or "all points"
 
 
-def _draw_energy_latency(ax: Any, lab: str, groups: list[tuple[tuple, list[Row]]]) -> None:
-    for i, (key, grp) in enumerate(groups):
-        color, marker = _series_style(i)
-        name = ", ".join(_fmt(k) for k in key) or "sweep points"
-        x = np.array([r["_latency_ms"] for r in grp], dtype=float)
-        y = np.array([r["_energy_uj"] for r in grp], dtype=float)
-        ax.scatter(x, y, s=12, marker=marker, color=color, alpha=0.55,
-                   linewidths=0, label=name, zorder=2)
-        front = pareto_front(x, y)
-        ax.plot(x[front], y[front], color=color, linewidth=0.9, drawstyle="steps-post",
-                zorder=3, label="_nolegend_")
-        ax.scatter(x[front], y[front], s=22, marker=marker,
-                   facecolors=color, edgecolors="black", linewidths=0.6, zorder=4,
-                   label="_nolegend_")
-        show = range(len(grp)) if len(grp) <= 12 else front
-        labels = [str(r[lab]) for r in grp]
-        for j in show:
-            ax.annotate(labels[j], (x[j], y[j]), xytext=(3, 2), textcoords="offset points",
-                        fontsize=5.5, color="black" if j in front else "0.35", zorder=5)
+def _draw_energy_latency(ax: Any, lay: _PeSweepLayout) -> None:
     from matplotlib.lines import Line2D
 
-    handles, _ = ax.get_legend_handles_labels()
-    handles.append(Line2D([], [], color="black", marker="o", markerfacecolor="white",
-                          markeredgecolor="black", linewidth=0.9, markersize=4,
-                          label="Pareto front"))
+    handles = []
+    for i, (_, grp) in enumerate(lay.series):
+        color = SERIES_COLORS[i % len(SERIES_COLORS)]
+        x = np.array([r["_latency_ms"] for r in grp], dtype=float)
+        y = np.array([r["_energy_uj"] for r in grp], dtype=float)
+        front = pareto_front(x, y)
+        ax.plot(x[front], y[front], color=color, linewidth=0.9, drawstyle="steps-post",
+                zorder=3, gid="pareto-front")
+        on_front = set(front.tolist())
+        for j, r in enumerate(grp):
+            ring = j in on_front
+            ax.scatter(x[j], y[j], s=22 if ring else 14, marker=lay.configs[r["_config"]],
+                       color=color, alpha=1.0 if ring else 0.7,
+                       edgecolors="black" if ring else "none", linewidths=0.6 if ring else 0,
+                       zorder=4 if ring else 2, gid="front-point" if ring else "point")
+        handles.append(Line2D([], [], color=color, linewidth=0.9, label=_series_name(lay, grp)))
+    markers = [Line2D([], [], linestyle="none", marker=m, color="0.45", markersize=3.5,
+                      label=name) for name, m in lay.configs.items()]
+    markers.append(Line2D([], [], linestyle="none", marker="o", markerfacecolor="white",
+                          markeredgecolor="black", markersize=4, label="on the Pareto front"))
+    # Two legend columns: the series (colours) left, the configurations (markers) right.
+    rows = max(len(handles), len(markers))
+    blank = [Line2D([], [], linestyle="none", label="") for _ in range(2 * rows)]
+    handles = [*handles, *blank[:rows - len(handles)], *markers,
+               *blank[rows:rows + rows - len(markers)]]
     ax.set_xlabel("latency [ms]")
     ax.set_ylabel(f"energy [{ENERGY_UNIT}]")
-    ax.margins(x=0.12, y=0.1)
-    ax.legend(handles=handles, loc="best")
+    ax.margins(x=0.08, y=0.1)
+    ax.legend(handles=handles, ncol=2, loc="lower center", bbox_to_anchor=(0.5, 1.02),
+              handlelength=1.4, columnspacing=0.8, borderaxespad=0.2, fontsize=5.5)
 
 
-def _draw_vs_area(ax: Any, lab: str, groups: list[tuple[tuple, list[Row]]], column: str,
-                  ylabel: str, names_on_top: bool) -> None:
-    """One metric of every point against its chip area (log x), a line per series; dotted
-    guides at each configuration's area, named on a top axis when ``names_on_top``."""
+def _draw_vs_area(ax: Any, lay: _PeSweepLayout, column: str, ylabel: str,
+                  names_on_top: bool) -> None:
+    """One metric of every point against its chip area (log x): a line per series (colour)
+    and value of the other varied architecture parameters (line style), a marker per PE
+    configuration; dotted guides at each configuration's area, named on a top axis when
+    ``names_on_top``."""
     names: dict[float, list[str]] = {}
-    for i, (_, grp) in enumerate(groups):
-        color, marker = _series_style(i)
-        g = sorted(grp, key=lambda r: r["_area_mm2"])
-        x = np.array([r["_area_mm2"] for r in g], dtype=float)
-        y = np.array([r[column] for r in g], dtype=float)
-        ax.plot(x, y, color=color, marker=marker, linewidth=0.7, markersize=3.5, zorder=3)
-        for xj, r in zip(x, g, strict=True):
-            key, text = round(float(xj), 6), str(r[lab])
-            if text not in names.setdefault(key, []):
-                names[key].append(text)
+    for i, (_, grp) in enumerate(lay.series):
+        color = SERIES_COLORS[i % len(SERIES_COLORS)]
+        subs = _group(grp, lay.extra) if lay.extra else [((), grp)]
+        for k, (_, sub) in enumerate(subs):
+            g = sorted(sub, key=lambda r: r["_area_mm2"])
+            x = np.array([r["_area_mm2"] for r in g], dtype=float)
+            y = np.array([r[column] for r in g], dtype=float)
+            ax.plot(x, y, color=color, linestyle=LINESTYLES[k % len(LINESTYLES)],
+                    linewidth=0.7, zorder=3, gid="series")
+            for xj, yj, r in zip(x, y, g, strict=True):
+                ax.scatter(xj, yj, s=10, marker=lay.configs[r["_config"]], color=color,
+                           linewidths=0, zorder=4)
+                key, text = round(float(xj), 6), str(r[lay.lab])
+                if text not in names.setdefault(key, []):
+                    names[key].append(text)
     for xj in names:
         ax.axvline(xj, color="0.85", linewidth=0.5, linestyle=":", zorder=1)
     ax.set_xscale("log")
@@ -973,20 +1132,30 @@ def _draw_vs_area(ax: Any, lab: str, groups: list[tuple[tuple, list[Row]]], colu
                        rotation=35, ha="left", rotation_mode="anchor", fontsize=5.5)
         top.tick_params(length=2, pad=1)
         top.xaxis.set_minor_locator(NullLocator())
+    if lay.extra and names_on_top:
+        from matplotlib.lines import Line2D
+
+        combos = _group([r for _, grp in lay.series for r in grp], lay.extra)
+        ax.legend(handles=[Line2D([], [], color="0.3", linewidth=0.7,
+                                  linestyle=LINESTYLES[k % len(LINESTYLES)],
+                                  label=", ".join(_value_text(c, sub[0][c]) for c in lay.extra))
+                           for k, (_, sub) in enumerate(combos)], loc="best", fontsize=5.5)
 
 
 @_styled
 def plot_pe_sweep(data: Any, ax: Any = None, area: bool = True, *,
                   title: str | None = None) -> Any:
-    """Energy vs latency of every completed point of a sweep (Pareto front highlighted), and
-    the same points per chip area (:mod:`scnn_sim.area`).
+    """Energy vs latency of every completed point of a sweep, one Pareto front per series,
+    and the same points per chip area (:mod:`scnn_sim.area`).
 
     Panels: (a) energy vs latency; (b) performance per area (inferences per second per mm2,
     higher is better) vs chip area; (c) energy x delay x area (µJ x ms x mm2, lower is
-    better) vs chip area. Points are labelled by PE configuration (the spec's ``label`` when
-    given, else ``PEs x (F x I)``). Points of different workloads, granularities, densities or
-    seeds are separate series (colour and marker), each with its own front. A sweep of a
-    single PE configuration is one series whose points are labelled by what varies.
+    better) vs chip area. Every parameter the sweep varies is shown (:func:`sweep_parameters`),
+    nothing is averaged: each combination of workload, granularity, density, seed and energy
+    table is a series (a colour) with its own Pareto front; each PE configuration (the spec's
+    ``label`` when given, else ``PEs x (F x I)``, plus any architecture parameter varied
+    independently of it) has a marker named in the legend. More than :data:`MAX_SERIES`
+    series or :data:`MAX_CONFIGS` configurations are refused, naming the parameter to filter.
 
     Parameters
     ----------
@@ -1007,14 +1176,15 @@ def plot_pe_sweep(data: Any, ax: Any = None, area: bool = True, *,
     if d.kind != "sweep":
         raise PlotError(f"{d.source}: the pe-sweep plot needs sweep results (scnn-sim sweep)")
     tot = _sweep_ok_totals(d)
+    lay = _pe_sweep_layout(d, tot)
     for r in tot:
         r["_latency_ms"] = r["cycles"] / (_clock_ghz(r) * 1e9) * 1e3
         r["_energy_uj"] = r["energy_pj.total"] / 1e6
     many = ax is not None and isinstance(ax, (Sequence, np.ndarray))
     if (ax is None and not area) or (ax is not None and not many):
         own = ax is None
-        target = _axes(ax, height=2.6)
-        _draw_energy_latency(target, *_pe_sweep_series(tot))
+        target = _axes(ax, height=2.6 + 0.09 * (len(lay.series) + len(lay.configs)))
+        _draw_energy_latency(target, lay)
         _set_title(target, figure_title(d, title), own)
         return target.figure
     own = ax is None
@@ -1022,9 +1192,10 @@ def plot_pe_sweep(data: Any, ax: Any = None, area: bool = True, *,
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(COLUMN_WIDTH, 5.6), layout="constrained")
+        legend_rows = (len(lay.series) + len(lay.configs) + 2) // 2
+        fig = Figure(figsize=(COLUMN_WIDTH, 5.6 + 0.1 * legend_rows), layout="constrained")
         FigureCanvasAgg(fig)
-        axes = list(fig.subplots(3, 1, height_ratios=(1.35, 1, 1)))
+        axes = list(fig.subplots(3, 1, height_ratios=(1.35 + 0.06 * legend_rows, 1, 1)))
         axes[2].sharex(axes[1])
     elif np.size(ax) != 3:
         raise PlotError(f"ax: the pe-sweep plot draws into one axes or three, got {np.size(ax)}")
@@ -1034,17 +1205,19 @@ def plot_pe_sweep(data: Any, ax: Any = None, area: bool = True, *,
         r["_area_mm2"] = _area_mm2(r)
         r["_perf_per_area"] = 1e3 / r["_latency_ms"] / r["_area_mm2"]
         r["_edap"] = r["_energy_uj"] * r["_latency_ms"] * r["_area_mm2"]
-    lab, groups = _pe_sweep_series(tot)
-    _draw_energy_latency(axes[0], lab, groups)
-    _draw_vs_area(axes[1], lab, groups, "_perf_per_area", "perf. / area\n[1/(s mm²)]",
+    _draw_energy_latency(axes[0], lay)
+    _draw_vs_area(axes[1], lay, "_perf_per_area", "perf. / area\n[1/(s mm²)]",
                   names_on_top=True)
-    _draw_vs_area(axes[2], lab, groups, "_edap",
-                  f"energy x delay x area\n[{ENERGY_UNIT} ms mm²]", names_on_top=False)
+    _draw_vs_area(axes[2], lay, "_edap", f"energy x delay x area\n[{ENERGY_UNIT} ms mm²]",
+                  names_on_top=False)
     axes[2].set_xlabel("chip area [mm²]")
+    text = figure_title(d, title)
     for a, letter in zip(axes, "abc", strict=True):
-        a.text(-0.02, 1.0, f"({letter})", transform=a.transAxes, ha="right", va="bottom",
-               fontsize=7)
-    _set_title(axes[0], figure_title(d, title), own)
+        # A left title clears the tick labels (a text at the corner overlapped them).
+        head = f"({letter})" if own or letter != "a" or not text else f"(a) {text}"
+        a.set_title(head, loc="left", fontsize=7, pad=3)
+    if own:
+        _set_title(axes[0], text, own)
     return axes[0].figure
 
 
@@ -1192,8 +1365,8 @@ def render(results: Any, kind: str, out_path: str | os.PathLike, *,
     return save_figure(plot(results, kind, layers=layers, group=group, title=title), out_path)
 
 
-__all__ = ["KINDS", "PlotData", "PlotError", "as_plot_data", "check_output_suffix",
-           "figure_title", "group_by_stage", "load_results", "pareto_front", "plot",
-           "plot_compare", "plot_cycles", "plot_energy_breakdown", "plot_granularity",
-           "plot_pe_sweep", "plot_utilization", "render", "save_figure", "select_layers",
-           "stage_of"]
+__all__ = ["KINDS", "MAX_CONFIGS", "MAX_SERIES", "PlotData", "PlotError", "as_plot_data",
+           "check_output_suffix", "figure_title", "group_by_stage", "load_results",
+           "pareto_front", "plot", "plot_compare", "plot_cycles", "plot_energy_breakdown",
+           "plot_granularity", "plot_pe_sweep", "plot_utilization", "render", "save_figure",
+           "select_layers", "stage_of", "sweep_parameters"]

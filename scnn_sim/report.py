@@ -385,12 +385,14 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
 # Command-line options
 
 
-def add_format_options(p: Any, columns: bool = True) -> None:
-    """Add ``--format`` (and ``--columns``) to an argparse parser."""
+def add_format_options(p: Any, columns: bool = True,
+                       json_doc: str = "the --json document") -> None:
+    """Add ``--format`` (and ``--columns``) to an argparse parser; ``json_doc`` says what
+    ``--format json`` prints."""
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="stdout format: table (aligned text, at most 120 columns wide, wider "
                    "tables split into blocks), csv (one header row, units in the column "
-                   "names), markdown, json (the --json document); default table")
+                   f"names), markdown, json ({json_doc}); default table")
     if columns:
         p.add_argument("--columns", default=None, metavar="A,B,...",
                        help="show only these columns (header or CSV name; the first column "

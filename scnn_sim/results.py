@@ -1,5 +1,7 @@
 """Per-layer and network results: uniform records, JSON, HDF5 and DataFrame output.
 
+HDF5 output is the result table of :mod:`scnn_sim.results_h5` (the layout sweeps export too).
+
 JSON schema (stable keys; more may be added):
 
 ``{"scnn_sim_version", "workload", "arch", "energy_table", "seed", "granularity", "density",
@@ -39,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from scnn_sim.report import atomic_write_bytes, atomic_write_json
+from scnn_sim.report import atomic_write_json
 
 CYCLE_KEYS = ("busy", "conflict_stall", "barrier_idle", "halo", "dram_stall", "drain_stall")
 #: Bits of one DRAM access when DRAM traffic is counted in accesses (memory references).
@@ -253,32 +255,26 @@ class SimulationResult:
                 from exc
         return pd.DataFrame(self.flat_rows()).set_index("name")
 
+    def table_rows(self) -> list[dict[str, Any]]:
+        """The rows of a result table (:mod:`scnn_sim.results_h5`): ``layer`` (``total`` last),
+        every flat record key (:meth:`flat_rows`), then the configuration's area
+        ``area_mm2.*`` (the same metric columns as each point of a sweep)."""
+        area = flatten({"area_mm2": self.meta["area_mm2"]}) if "area_mm2" in self.meta else {}
+        rows = []
+        for r in self.flat_rows():
+            name = r.pop("name")
+            rows.append({"layer": name, **r, **area})
+        return rows
+
     def write_h5(self, path: str | os.PathLike) -> None:
-        """Write the flat per-layer table to HDF5 (dataset ``/layers``, provenance attrs)."""
-        import io
+        """Write the result table to HDF5 (:mod:`scnn_sim.results_h5`, kind ``run``), atomically.
 
-        import h5py
+        One row per layer plus ``total`` (:meth:`table_rows`); the provenance (:attr:`meta`)
+        is the root attribute ``provenance_json``.
+        """
+        from scnn_sim.results_h5 import write_table
 
-        rows = self.flat_rows()
-        keys = [k for k in rows[0] if not isinstance(rows[0][k], (list, dict))]
-        buf = io.BytesIO()
-        with h5py.File(buf, "w") as f:
-            f.attrs["format"] = "scnn-sim-results"
-            f.attrs["format_version"] = int(self.meta.get("format_version", 1))
-            f.attrs["scnn_sim_version"] = str(self.meta.get("scnn_sim_version", ""))
-            f.attrs["meta_json"] = json.dumps(self.meta)
-            g = f.create_group("layers")
-            for k in keys:
-                vals = [r.get(k) for r in rows]
-                if any(isinstance(v, str) for v in vals):
-                    # Text columns (e.g. mapping.overflow); rows without one get "".
-                    g.create_dataset(k, data=np.array(["" if v is None else str(v)
-                                                       for v in vals],
-                                                      dtype=h5py.string_dtype()))
-                else:
-                    g.create_dataset(k, data=np.array(
-                        [np.nan if v is None else float(v) for v in vals]))
-        atomic_write_bytes(path, buf.getvalue())
+        write_table(path, self.table_rows(), kind="run", provenance=self.meta)
 
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -105,7 +105,7 @@ def simulate(
         YAML path, a nested dict, or a list of names / paths / dicts merged in order (later
         ones override earlier ones), e.g. ``["dnnsim", {"dataflow": {"kc": 8}}]``.
     energy
-        Energy table (default ``horowitz45``): an object, a shipped name or a YAML path.
+        Energy table (default ``aladdin40``): an object, a shipped name or a YAML path.
     granularity, density
         Prune the weights at this granularity (``fine``, ``vector``, ``kernel``, ``filter``,
         ``channel``, ``block:...``, ``nm:N:M``) to this weight density. Synthetic workloads

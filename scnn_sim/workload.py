@@ -24,28 +24,45 @@ ceil_mode: false}`` (the PPU pools its outputs before OARAM) and ``input: NAME``
 ``input: [A, B]`` (the earlier layers whose pooled outputs, concatenated, are its input; by
 default the previous layer when shapes match). The loader checks that chains are consistent.
 
-Every mistake raises :class:`~scnn_sim.errors.WorkloadError` with a one-line message
+The YAML form is declared once (:class:`WorkloadModel`, :class:`LayerModel`,
+:class:`PoolModel`): it gives the field checks, the defaults and the JSON Schema (``scnn-sim
+schema workload``); shapes, groups, pooling and chains are checked by code after it. Every
+mistake raises :class:`~scnn_sim.errors.WorkloadError` with a one-line message
 ``file:layer:field: problem``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn, get_args
+
+import msgspec
+from msgspec import Meta
 
 from scnn_sim.errors import WorkloadError
+from scnn_sim.validation import (
+    FieldPath,
+    Fraction,
+    NonEmptyStr,
+    NonNegativeInt,
+    PositiveInt,
+    convert,
+    dotted,
+)
 from scnn_sim.yamlio import parse_yaml
 
 __all__ = [
     "Layer",
+    "LayerModel",
     "POOL_KINDS",
     "Pool",
+    "PoolModel",
     "Workload",
+    "WorkloadModel",
     "builtin_dir",
     "builtin_names",
     "load_workload",
@@ -53,26 +70,12 @@ __all__ = [
     "validate_layer",
 ]
 
-KINDS = ("conv", "fc")
-DENSITY_SOURCES = ("published", "default", "measured")
-
-_INT_FIELDS = ("C", "K", "R", "S", "H", "W", "stride", "groups")
-_REQUIRED_LAYER_KEYS = ("name", "C", "K", "R", "S", "H", "W")
-_OPTIONAL_LAYER_KEYS = (
-    "kind",
-    "stride",
-    "padding",
-    "groups",
-    "weight_density",
-    "act_density",
-    "density_source",
-    "pool",
-    "input",
-)
-POOL_KINDS = ("max", "avg")
-_POOL_KEYS = ("kind", "window", "stride", "padding", "ceil_mode")
-_TOP_KEYS = ("name", "description", "provenance", "default_densities", "layers")
-_DEFAULT_DENSITY_KEYS = ("weight", "act", "reason")
+LayerKind = Literal["conv", "fc"]
+PoolKind = Literal["max", "avg"]
+DensitySource = Literal["published", "default", "measured"]
+KINDS = get_args(LayerKind)
+POOL_KINDS = get_args(PoolKind)
+DENSITY_SOURCES = get_args(DensitySource)
 
 
 @dataclass(frozen=True)
@@ -275,6 +278,79 @@ class Workload:
         raise WorkloadError(f"{self.source}: workload {self.name!r} has no layer {name!r}")
 
 
+# --------------------------------------------------------------------------- declared model
+# The YAML form of a workload, declared once: validation, defaults and the JSON Schema
+# (``scnn-sim schema workload``) come from these classes. Checks between fields (shapes,
+# groups, pooling on the conv output, chains of inputs) are code, after them.
+
+
+class _Model(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    pass
+
+
+class PoolModel(_Model):
+    """Pooling the PPU applies to a conv layer's (ReLU'd) outputs before OARAM."""
+
+    kind: PoolKind
+    window: Annotated[PositiveInt, Meta(description="square window size")]
+    stride: Annotated[PositiveInt | None, Meta(description="window stride (default: "
+                                               "window)")] = None
+    padding: Annotated[NonNegativeInt, Meta(description="symmetric padding, at most "
+                                            "window // 2")] = 0
+    ceil_mode: Annotated[bool, Meta(description="round the output size up (Caffe's "
+                                    "pooling)")] = False
+
+
+class LayerModel(_Model):
+    """One conv or fc layer of a workload file."""
+
+    name: Annotated[NonEmptyStr, Meta(description="layer name, unique in the file")]
+    C: Annotated[PositiveInt, Meta(description="input channels (all groups)")]
+    K: Annotated[PositiveInt, Meta(description="output channels")]
+    R: Annotated[PositiveInt, Meta(description="kernel height")]
+    S: Annotated[PositiveInt, Meta(description="kernel width")]
+    H: Annotated[PositiveInt, Meta(description="input height, before padding")]
+    W: Annotated[PositiveInt, Meta(description="input width, before padding")]
+    kind: Annotated[LayerKind, Meta(description="fc: a 1x1 convolution on a 1x1 "
+                                    "input")] = "conv"
+    stride: PositiveInt = 1
+    padding: Annotated[NonNegativeInt, Meta(description="symmetric zero padding")] = 0
+    groups: PositiveInt = 1
+    weight_density: Annotated[Fraction | None, Meta(
+        description="fraction of non-zero weights (null or absent: default_densities)")] = None
+    act_density: Annotated[Fraction | None, Meta(
+        description="fraction of non-zero input activations (null or absent: "
+                    "default_densities)")] = None
+    density_source: Annotated[DensitySource | None, Meta(
+        description="where the densities come from (absent: published when the layer gives "
+                    "both, else default)")] = None
+    pool: PoolModel | None = None
+    input: Annotated[NonEmptyStr | Annotated[list[NonEmptyStr], Meta(min_length=1)] | None,
+                     Meta(description="the earlier conv layers whose pooled outputs, "
+                          "concatenated, are this layer's input (absent: the previous "
+                          "layer)")] = None
+
+
+class DefaultDensities(_Model):
+    """Densities of the layers that do not give their own."""
+
+    weight: Fraction
+    act: Fraction
+    reason: Annotated[str | None, Meta(description="why these values")] = None
+
+
+class WorkloadModel(_Model):
+    """A workload file: a network as conv/fc layer shapes with per-layer densities."""
+
+    layers: Annotated[list[LayerModel], Meta(min_length=1, description="in network order")]
+    name: Annotated[NonEmptyStr | None, Meta(description="default: the file stem")] = None
+    description: str | None = None
+    provenance: Annotated[str | None, Meta(description="where shapes and densities come "
+                                           "from")] = None
+    default_densities: Annotated[DefaultDensities | None, Meta(
+        description="default: dense (weight 1.0, act 1.0)")] = None
+
+
 def builtin_dir() -> Path:
     """Return the directory that holds the built-in workload YAML files.
 
@@ -310,27 +386,17 @@ def builtin_names() -> list[str]:
 # --------------------------------------------------------------------------- validation
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _is_real(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-
-def _density_problem(v: Any) -> str | None:
-    if not _is_real(v):
-        return f"must be a number in [0, 1], got {v!r}"
-    f = float(v)
-    if math.isnan(f):
-        return "must be a number in [0, 1], got NaN"
-    if not 0.0 <= f <= 1.0:
-        return f"must be in [0, 1], got {v!r}"
-    return None
+def _plain(v: Any) -> Any:
+    """A numpy scalar as the Python number it holds (the model takes Python types only)."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        return v
+    return int(v) if isinstance(v, numbers.Integral) else float(v)
 
 
 def validate_layer(layer: Layer, where: str) -> None:
     """Check every field of ``layer``; raise on the first problem.
+
+    The fields are checked by the declared model (:class:`LayerModel`), then the shape by code.
 
     Parameters
     ----------
@@ -345,33 +411,28 @@ def validate_layer(layer: Layer, where: str) -> None:
         With message ``f"{where}:{field}: {problem}"``, e.g.
         ``workloads/x.yaml:conv2:stride: must be a positive integer, got 0``.
     """
+    fields = {f.name: _plain(getattr(layer, f.name)) for f in dataclasses.fields(Layer)}
+    pool, inputs = fields.pop("pool"), fields.pop("inputs")
+    fields["pool"] = pool.to_dict() if isinstance(pool, Pool) else pool
+    fields["input"] = list(inputs) if isinstance(inputs, tuple) else inputs
+    for key in ("weight_density", "act_density", "density_source"):
+        if fields[key] is None:   # the model's null means "not given": a Layer must have it
+            raise WorkloadError(f"{where}:{key}: must be set on a Layer, got None (null means "
+                                "'not given' only in a workload file)")
+    convert(fields, LayerModel, where, WorkloadError, what="the layer")
+    _check_layer(layer, where)
+
+
+def _check_layer(layer: Layer, where: str) -> None:
+    """What the declared model cannot say: one field against another."""
 
     def fail(field: str, problem: str) -> NoReturn:
         raise WorkloadError(f"{where}:{field}: {problem}")
 
-    if not isinstance(layer.name, str) or not layer.name.strip():
-        fail("name", f"must be a non-empty string, got {layer.name!r}")
-    if layer.kind not in KINDS:
-        fail("kind", f"must be one of {', '.join(KINDS)}, got {layer.kind!r}")
-    for field in _INT_FIELDS:
-        v = getattr(layer, field)
-        if not _is_int(v) or v < 1:
-            fail(field, f"must be a positive integer, got {v!r}")
-    if not _is_int(layer.padding) or layer.padding < 0:
-        fail("padding", f"must be a non-negative integer, got {layer.padding!r}")
     for field in ("C", "K"):
         v = getattr(layer, field)
         if v % layer.groups:
             fail(field, f"{v} is not divisible by groups={layer.groups}")
-    for field in ("weight_density", "act_density"):
-        problem = _density_problem(getattr(layer, field))
-        if problem:
-            fail(field, problem)
-    if layer.density_source not in DENSITY_SOURCES:
-        fail(
-            "density_source",
-            f"must be one of {', '.join(DENSITY_SOURCES)}, got {layer.density_source!r}",
-        )
     if layer.kind == "fc":
         for field in ("R", "S", "H", "W"):
             v = getattr(layer, field)
@@ -380,14 +441,9 @@ def validate_layer(layer: Layer, where: str) -> None:
         if layer.padding != 0:
             fail("padding", f"must be 0 for an fc layer, got {layer.padding}")
     if layer.pool is not None:
-        _validate_pool(layer, where)
-    if layer.inputs is not None:
-        if (not isinstance(layer.inputs, tuple) or not layer.inputs
-                or not all(isinstance(n, str) and n.strip() for n in layer.inputs)):
-            fail("input", f"must be a layer name or a non-empty list of layer names, "
-                          f"got {layer.inputs!r}")
-        if layer.name in layer.inputs:
-            fail("input", "a layer cannot be its own input")
+        _check_pool(layer, where)
+    if layer.inputs is not None and layer.name in layer.inputs:
+        fail("input", "a layer cannot be its own input")
     for field, size, k, out in (
         ("R", layer.H, layer.R, "P"),
         ("S", layer.W, layer.S, "Q"),
@@ -402,29 +458,16 @@ def validate_layer(layer: Layer, where: str) -> None:
             )
 
 
-def _validate_pool(layer: Layer, where: str) -> None:
+def _check_pool(layer: Layer, where: str) -> None:
     pool = layer.pool
 
     def fail(field: str, problem: str) -> NoReturn:
         raise WorkloadError(f"{where}:pool.{field}: {problem}")
 
-    if not isinstance(pool, Pool):
-        raise WorkloadError(f"{where}:pool: must be a mapping with keys "
-                            f"{', '.join(_POOL_KEYS)}, got {pool!r}")
     if layer.kind != "conv":
         fail("kind", "pooling is only allowed after a conv layer")
-    if pool.kind not in POOL_KINDS:
-        fail("kind", f"must be one of {', '.join(POOL_KINDS)}, got {pool.kind!r}")
-    for field in ("window", "stride"):
-        v = getattr(pool, field)
-        if not _is_int(v) or v < 1:
-            fail(field, f"must be a positive integer, got {v!r}")
-    if not _is_int(pool.padding) or pool.padding < 0:
-        fail("padding", f"must be a non-negative integer, got {pool.padding!r}")
     if pool.padding > pool.window // 2:
         fail("padding", f"{pool.padding} is more than half the window {pool.window}")
-    if not isinstance(pool.ceil_mode, bool):
-        fail("ceil_mode", f"must be true or false, got {pool.ceil_mode!r}")
     if layer.P >= 1 and layer.Q >= 1:
         small = min(layer.P, layer.Q) + 2 * pool.padding
         if pool.window > small:
@@ -538,96 +581,43 @@ def _read_yaml(path: Path, shown: str) -> Any:
     return parse_yaml(text, shown, WorkloadError)
 
 
-def _check_keys(mapping: dict, where: str, required: tuple, allowed: tuple) -> None:
-    for key in mapping:
-        if not isinstance(key, str) or key not in allowed:
-            raise WorkloadError(f"{where}:{key}: unknown key; allowed keys: {', '.join(allowed)}")
-    for key in required:
-        if key not in mapping:
-            raise WorkloadError(f"{where}:{key}: missing required key")
+def _layer_label(entry: Any, index: int) -> str:
+    """How messages name a layer: its name, or ``layers[i]`` while it has none."""
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return name if isinstance(name, str) and name.strip() else f"layers[{index}]"
 
 
-def _text(top: dict, key: str, shown: str, default: str) -> str:
-    v = top.get(key, default)
-    if v is None:
-        return default
-    if not isinstance(v, str):
-        raise WorkloadError(f"{shown}:{key}: must be text, got {v!r}")
-    return v
+def _path_renderer(top: dict):
+    """Field paths as workload messages print them: ``conv2:pool.kind``,
+    ``default_densities:weight``."""
+
+    def render(path: FieldPath) -> str:
+        head, rest = path[0], path[1:]
+        if head == "layers" and rest and isinstance(rest[0], int):
+            head, rest = _layer_label(top["layers"][rest[0]], rest[0]), rest[1:]
+        return str(head) + (f":{dotted(rest)}" if rest else "")
+
+    return render
 
 
-def _default_densities(top: dict, shown: str) -> tuple[float, float]:
-    dd = top.get("default_densities")
-    if dd is None:
-        return 1.0, 1.0
-    where = f"{shown}:default_densities"
-    if not isinstance(dd, dict):
-        raise WorkloadError(f"{where}: must be a mapping with keys weight, act, reason")
-    _check_keys(dd, where, ("weight", "act"), _DEFAULT_DENSITY_KEYS)
-    for key in ("weight", "act"):
-        problem = _density_problem(dd[key])
-        if problem:
-            raise WorkloadError(f"{where}:{key}: {problem}")
-    if "reason" in dd and not isinstance(dd["reason"], str):
-        raise WorkloadError(f"{where}:reason: must be text, got {dd['reason']!r}")
-    return float(dd["weight"]), float(dd["act"])
-
-
-def _layer_from_mapping(entry: Any, index: int, shown: str, defaults: tuple[float, float]) -> Layer:
-    label = f"layers[{index}]"
-    if not isinstance(entry, dict):
-        raise WorkloadError(
-            f"{shown}:{label}: each layer must be a mapping of name, kind, C, K, R, S, H, W, "
-            f"..., got {entry!r}"
-        )
-    name = entry.get("name")
-    if isinstance(name, str) and name.strip():
-        label = name
-    where = f"{shown}:{label}"
-    _check_keys(entry, where, _REQUIRED_LAYER_KEYS, _REQUIRED_LAYER_KEYS + _OPTIONAL_LAYER_KEYS)
-    # A null density (or density_source) means "not given": the default applies.
-    fields = {
-        k: v
-        for k, v in entry.items()
-        if not (v is None and k in ("weight_density", "act_density", "density_source"))
-    }
-    if "pool" in fields:
-        fields["pool"] = _pool_from_mapping(fields["pool"], where)
-    if "input" in fields:
-        raw = fields.pop("input")
-        fields["inputs"] = (raw,) if isinstance(raw, str) else (
-            tuple(raw) if isinstance(raw, list) else raw)
-    has_w = "weight_density" in fields
-    has_a = "act_density" in fields
-    fields.setdefault("weight_density", defaults[0])
-    fields.setdefault("act_density", defaults[1])
-    fields.setdefault("density_source", "published" if has_w and has_a else "default")
-    layer = Layer(**fields)
-    validate_layer(layer, where)
-    # Normalise numeric types (an int density such as ``1`` becomes 1.0).
-    return dataclasses.replace(
-        layer,
-        weight_density=float(layer.weight_density),
-        act_density=float(layer.act_density),
+def _layer(m: LayerModel, defaults: tuple[float, float]) -> Layer:
+    """The Layer of one validated YAML entry (missing densities from the file's defaults)."""
+    pool = None
+    if m.pool is not None:
+        p = m.pool
+        pool = Pool(kind=p.kind, window=p.window, stride=p.window if p.stride is None
+                    else p.stride, padding=p.padding, ceil_mode=p.ceil_mode)
+    given = m.weight_density is not None and m.act_density is not None
+    return Layer(
+        name=m.name, C=m.C, K=m.K, R=m.R, S=m.S, H=m.H, W=m.W, stride=m.stride,
+        padding=m.padding, groups=m.groups, kind=m.kind,
+        weight_density=defaults[0] if m.weight_density is None else m.weight_density,
+        act_density=defaults[1] if m.act_density is None else m.act_density,
+        density_source=m.density_source or ("published" if given else "default"),
+        pool=pool,
+        inputs=None if m.input is None else ((m.input,) if isinstance(m.input, str)
+                                             else tuple(m.input)),
     )
-
-
-def _pool_from_mapping(entry: Any, where: str) -> Pool | None:
-    if entry is None:
-        return None
-    if not isinstance(entry, dict):
-        raise WorkloadError(f"{where}:pool: must be a mapping with keys "
-                            f"{', '.join(_POOL_KEYS)}, got {entry!r}")
-    for key in entry:
-        if key not in _POOL_KEYS:
-            raise WorkloadError(f"{where}:pool.{key}: unknown key; allowed keys: "
-                                f"{', '.join(_POOL_KEYS)}")
-    for key in ("kind", "window"):
-        if key not in entry:
-            raise WorkloadError(f"{where}:pool.{key}: missing required key")
-    return Pool(kind=entry["kind"], window=entry["window"],
-                stride=entry.get("stride", entry["window"]),
-                padding=entry.get("padding", 0), ceil_mode=entry.get("ceil_mode", False))
 
 
 def load_workload(name_or_path: str | os.PathLike) -> Workload:
@@ -655,24 +645,15 @@ def load_workload(name_or_path: str | os.PathLike) -> Workload:
     top = _read_yaml(path, shown)
     if top is None:
         raise WorkloadError(f"{shown}: empty file; expected a mapping with a 'layers' list")
-    if not isinstance(top, dict):
-        raise WorkloadError(
-            f"{shown}: top level must be a mapping with a 'layers' list, got {type(top).__name__}"
-        )
-    _check_keys(top, shown, ("layers",), _TOP_KEYS)
-    name = _text(top, "name", shown, path.stem)
-    if not name.strip():
-        raise WorkloadError(f"{shown}:name: must be a non-empty string")
-    description = _text(top, "description", shown, "")
-    provenance = _text(top, "provenance", shown, "")
-    defaults = _default_densities(top, shown)
-    entries = top["layers"]
-    if not isinstance(entries, list) or not entries:
-        raise WorkloadError(f"{shown}:layers: must be a non-empty list of layers, got {entries!r}")
+    model = convert(top, WorkloadModel, shown, WorkloadError, what="top level",
+                    render=_path_renderer(top))
+    dd = model.default_densities
+    defaults = (1.0, 1.0) if dd is None else (dd.weight, dd.act)
     layers: list[Layer] = []
     first_index: dict[str, int] = {}
-    for i, entry in enumerate(entries):
-        layer = _layer_from_mapping(entry, i, shown, defaults)
+    for i, entry in enumerate(model.layers):
+        layer = _layer(entry, defaults)
+        _check_layer(layer, f"{shown}:{layer.name}")
         if layer.name in first_index:
             raise WorkloadError(
                 f"{shown}:{layer.name}:name: duplicate layer name "
@@ -682,9 +663,9 @@ def load_workload(name_or_path: str | os.PathLike) -> Workload:
         layers.append(layer)
     _check_chain(layers, shown)
     return Workload(
-        name=name,
+        name=model.name or path.stem,
         layers=tuple(layers),
         source=shown,
-        provenance=provenance.strip(),
-        description=description.strip(),
+        provenance=(model.provenance or "").strip(),
+        description=(model.description or "").strip(),
     )

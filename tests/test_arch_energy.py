@@ -209,9 +209,9 @@ def test_shipped_tables_load_with_sources(name):
         assert t.sources[act].strip()
 
 
-def test_default_table_is_horowitz():
-    assert load_energy_table().name == "horowitz45"
-    assert load_energy_table(None).energy_pj == load_energy_table("horowitz45").energy_pj
+def test_default_table_is_aladdin40():
+    assert load_energy_table().name == "aladdin40"
+    assert load_energy_table(None).energy_pj == load_energy_table("aladdin40").energy_pj
 
 
 def _table_dict():

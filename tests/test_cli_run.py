@@ -58,8 +58,8 @@ def test_run_alexnet_with_files(tmp_path, capsys):
     assert data["totals"]["cycles"] == sum(r["cycles"] for r in data["layers"])
     h5py = pytest.importorskip("h5py")
     with h5py.File(h5, "r") as f:
-        assert f["layers/cycles"].shape == (3,)
-        assert f["layers/cycles"][-1] == data["totals"]["cycles"]
+        assert f["rows/cycles"].shape == (3,)
+        assert f["rows/cycles"][-1] == data["totals"]["cycles"]
 
 
 def test_run_verify_custom_workload(tiny, capsys):

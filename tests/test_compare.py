@@ -131,3 +131,18 @@ def test_plot_ratio_axis(runs):
     assert same.get_yscale() == "linear"
     assert list(same.lines[0].get_ydata()) == [1.0] * 5
     assert same.figure.get_suptitle().startswith("alexnet | density per-layer (fine) | energy")
+
+
+def test_memory_references_use_the_one_definition(tmp_path):
+    """compare's memory references are run's (scnn_sim.results.memory_references): accesses
+    at native width, not a sum of every count (bits, multiplies, leakage cycles)."""
+    from scnn_sim import simulate
+    from scnn_sim.compare import compare_runs
+
+    res = simulate("alexnet", layers=["conv5"])
+    p = tmp_path / "a.json"
+    p.write_text(res.to_json())
+    cmp = compare_runs([p, p])
+    rec = res.layers[0].record
+    got = cmp.runs[0].layers["conv5"]["memory_refs"]
+    assert got == pytest.approx(rec["memory_references"]["accesses"])

@@ -101,6 +101,28 @@ def test_wide_access_priced_by_its_width(arch1):
     assert wide.accumulator_access_bits["wide"] == n * 24 * ww
 
 
+def test_default_table_prices_a_wide_access_as_data_bits_plus_one_decode(arch1):
+    """aladdin40 prices an accumulator bank as Accelergy's regfile primitive: 0.009 pJ per
+    data bit plus a width-independent decode (32 x a 5-bit comparator, 0.145 pJ). A wide
+    access of 4 words costs 0.145 + 4 x 0.216 pJ: more than one word (0.361), less than four
+    separate words."""
+    t = load_energy_table()
+    assert t.name == "aladdin40"
+    word = t.access_pj("accumulator_read", 24)
+    wide = t.access_pj("accumulator_read", 24 * arch1.wide_words)
+    assert word == pytest.approx(0.361)
+    assert wide == pytest.approx(0.145 + arch1.wide_words * 0.216)
+    assert word < wide < arch1.wide_words * word
+    lt = _row_layer(4, [1.0, 2.0, 3.0, 4.0])
+    per_product = simulate_layer(lt, arch1, verify=True)
+    w = simulate_layer(lt, arch1.replace(**{"accumulator.access_model": "wide"}), verify=True)
+    drain = per_product.accesses["acc_drain_reads"] * word
+    e_w = (t.breakdown(w.accesses)["accumulator"] - drain) / (2 * w.accesses["acc_reads"])
+    e_p = ((t.breakdown(per_product.accesses)["accumulator"] - drain)
+           / (2 * per_product.accesses["acc_reads"]))
+    assert e_w == pytest.approx(wide) and e_p == pytest.approx(word)
+
+
 def test_fixed_overhead_per_access(tmp_path):
     d = yaml.safe_load((Path(__file__).parents[1] / "scnn_sim/data/energy/horowitz45.yaml")
                        .read_text())
@@ -134,7 +156,7 @@ def test_ert_import_matches_the_table_it_restates():
     assert via.energy_pj == t.energy_pj
     lt = _row_layer(4, [1.0, 0.0, 3.0, 4.0])
     r_ert = simulate([lt], energy=str(MAPPING)).totals.record["energy_pj"]
-    r_h = simulate([lt]).totals.record["energy_pj"]
+    r_h = simulate([lt], energy="horowitz45").totals.record["energy_pj"]
     assert r_ert == pytest.approx(r_h)
 
 
@@ -192,9 +214,16 @@ def test_mapping_errors_name_the_action(tmp_path):
 def test_energy_command_prints_widths_and_sources(capsys):
     assert cli_main(["energy"]) == 0
     out = capsys.readouterr().out
-    assert "horowitz45" in out and "width [bit]" in out
+    assert "aladdin40" in out and "width [bit]" in out and "fixed [pJ]" in out
     # The table wraps at 120 columns: join the row's blocks.
     line = " ".join(ln for ln in out.splitlines() if ln.startswith("weight_fifo_read")) + " "
+    assert " 80 " in line and " 0.272 " in line and "regfile primitive" in line
+    # Small energies keep their digits (one shared float format would print 0.1).
+    add = " ".join(ln for ln in out.splitlines() if ln.startswith("add ")) + " "
+    assert " 0.0643 " in add
+    assert cli_main(["energy", "horowitz45"]) == 0
+    line = " ".join(ln for ln in capsys.readouterr().out.splitlines()
+                    if ln.startswith("weight_fifo_read")) + " "
     assert " 80 " in line and "Han et al. 2015" in line
     assert cli_main(["energy", str(ERT), "--mapping", str(MAPPING)]) == 0
     assert "Accelergy ERT ert_small.yaml" in capsys.readouterr().out
@@ -209,7 +238,9 @@ def test_energy_command_prints_widths_and_sources(capsys):
 
 def test_dcnn_accesses_by_hand(arch1):
     """Dense 1x1 layer, K = 4, 4 pixels, 1 PE: 16 MACs; one add per MAC; 16 / I accumulator
-    RMWs; 16 / F 16-bit activation reads; one weight entry of F dense values (64 bits),
+    RMWs; input stationary: each of the 4 pixels' I-wide activation vectors (4 x 16 bits)
+    read once (all K = 4 channels fit the accumulator); every MAC reads its 16-bit weight
+    (16 / F = 4 entries of F values); one weight entry of F dense values written and
     broadcast once; DRAM: 4 weights + 4 input activations x 16 bits."""
     lt = _row_layer(4, [1.0, 2.0, 3.0, 4.0])
     c = simulate_layer(lt, arch1, verify=True, input_from_dram=True)
@@ -217,8 +248,9 @@ def test_dcnn_accesses_by_hand(arch1):
     d = base["dcnn"]["accesses"]
     assert (d["multiplies"], d["adds"], d["coord_ops"]) == (16, 16, 0)
     assert (d["acc_reads"], d["acc_read_bits"]) == (4, 96)
-    assert (d["iaram_reads"], d["iaram_read_bits"]) == (4, 64)
-    assert (d["weight_fifo_reads"], d["weight_fifo_read_bits"]) == (1, 64)
+    assert (d["iaram_reads"], d["iaram_read_bits"]) == (4, 4 * 64)
+    assert (d["weight_fifo_reads"], d["weight_fifo_read_bits"]) == (4, 16 * 16)
+    assert (d["weight_fifo_writes"], d["weight_fifo_write_bits"]) == (1, 64)
     assert (d["weight_broadcasts"], d["weight_broadcast_bits"]) == (1, 64)
     assert d["dram_read_bits_weight_values"] == 64 and d["dram_read_bits_act_values"] == 64
     cyc = base["dcnn"]["cycles"]
@@ -231,12 +263,33 @@ def test_dcnn_accesses_by_hand(arch1):
             assert o[k] == d[k], k
 
 
+def test_dcnn_input_stationary_reads_follow_the_accumulator(arch1):
+    """Activation reads of DCNN (input stationary): once per group of Kc output channels.
+
+    3x3 conv, C = 4 (one I-vector), K = 8, 8x8 plane with padding 1, one PE owning 64
+    outputs. With 1,024 accumulator entries all 8 channels fit (Kc = 8): each of the 64
+    input pixels is read once. With 32 entries (32 banks x 1) even one channel's 64 outputs
+    do not fit: Kc = 1 and two spatial chunks, so 8 x 2 = 16 reads per pixel."""
+    layer = Layer("sq", C=4, K=8, R=3, S=3, H=8, W=8, padding=1)
+    rng = np.random.default_rng(3)
+    lt = LayerTensors(layer, rng.uniform(0.5, 1, layer.weight_shape).astype(np.float32),
+                      rng.uniform(0.5, 1, (4, 8, 8)).astype(np.float32))
+    c = simulate_layer(lt, arch1, verify=True)
+    d = dcnn_counts(layer, arch1, c, input_from_dram=False)["dcnn"]["accesses"]
+    assert (d["iaram_reads"], d["iaram_read_bits"]) == (64, 64 * 64)
+    assert d["weight_fifo_read_bits"] == layer.dense_macs * 16
+    small = arch1.replace(**{"accumulator.entries_per_bank": 1})
+    assert small.acc_capacity == 32
+    d = dcnn_counts(layer, small, simulate_layer(lt, small, verify=True), False)["dcnn"]["accesses"]
+    assert d["iaram_reads"] == 64 * 8 * 2
+
+
 def test_dcnn_opt_saves_multipliers_and_dram_only():
     """DCNN-opt = DCNN with zero-gated multipliers and compressed DRAM transfers (SCNN
     Table 6): every other component costs the same."""
     rec = simulate("alexnet", layers=["conv2"]).layers[0].record
     d, o = rec["dcnn"]["energy_pj"], rec["dcnn_opt"]["energy_pj"]
-    t = load_energy_table("horowitz45")
+    t = load_energy_table()
     assert o["multipliers"] == pytest.approx(rec["products"] * t.energy_pj["multiply"])
     assert d["multipliers"] == pytest.approx(rec["dense_macs"] * t.energy_pj["multiply"])
     assert o["dram"] < d["dram"]

@@ -149,11 +149,12 @@ def test_granularity_artists(results):
 def test_pe_sweep_artists(results):
     ax = plot_pe_sweep(results / "sweep.h5").axes[0]
     assert ax.get_xlabel() == "latency [ms]" and ax.get_ylabel() == "energy [µJ]"
-    texts = legend_texts(ax)
-    assert texts[-1] == "Pareto front"
-    assert len(texts) == 1 + 4  # series: granularity x density
-    labels = {t.get_text() for t in ax.texts} - {"(a)"}
-    assert labels == {"16 PEs of 4x4", "4 PEs of 8x8"}
+    texts = [t for t in legend_texts(ax) if t]  # blank entries align the two columns
+    assert texts[-1] == "on the Pareto front"
+    # One colour (and Pareto front) per granularity x density; one marker per PE configuration.
+    assert texts[:-1] == ["fine, density 0.3", "fine, density 0.6", "kernel, density 0.3",
+                          "kernel, density 0.6", "16 PEs of 4x4", "4 PEs of 8x8"]
+    assert len([ln for ln in ax.lines if ln.get_gid() == "pareto-front"]) == 4
 
 
 def _flat(pairs):
@@ -161,7 +162,7 @@ def _flat(pairs):
 
 
 def _series_lines(ax):
-    return [ln for ln in ax.lines if ln.get_marker() not in (None, "None", "")]
+    return [ln for ln in ax.lines if ln.get_gid() == "series"]
 
 
 def test_pe_sweep_area_panels(results):
@@ -246,7 +247,7 @@ def test_axes_argument_draws_into_given_axes(results):
     (lambda d: d / "run.json", "pe-sweep", "needs sweep results"),
     (lambda d: d / "run.json", "granularity", "a single run"),
     (lambda d: d / "sweep.h5", "granularity", "several points per granularity"),
-    (lambda d: _h5(d), "cycles", "a `run --h5` file"),
+    (lambda d: _h5(d), "cycles", "no /layers group (damaged file)"),
 ])
 def test_bad_input_is_one_clear_error(results, tmp_path, make, kind, expected):
     with pytest.raises(PlotError) as exc:
@@ -358,7 +359,7 @@ def test_layer_selection_and_stage_grouping(results, tmp_path):
 
 def test_titles_name_workload_density_and_energy_table(results):
     fig = plot_energy_breakdown(results / "run.json")
-    assert fig.get_suptitle() == "tiny | density per-layer (fine) | energy horowitz45"
+    assert fig.get_suptitle() == "tiny | density per-layer (fine) | energy aladdin40"
     fig = plot_cycles(results / "run.json", title="my title")
     assert fig.get_suptitle() == "my title"
     assert "kernel" in plot_granularity(results / "gran.json").get_suptitle()
@@ -367,7 +368,7 @@ def test_titles_name_workload_density_and_energy_table(results):
     study = granularity_study(results / "tiny.yaml", published_densities=True,
                               granularities=["fine", "kernel"])
     title = plot_energy_breakdown(study).get_suptitle()
-    assert title == "tiny | density published (fine, kernel) | energy horowitz45"
+    assert title == "tiny | density published (fine, kernel) | energy aladdin40"
     sweep_title = plot_pe_sweep(results / "sweep.h5").get_suptitle()
     assert sweep_title.startswith("tiny | density 0.3, 0.6 | energy")
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -53,9 +53,9 @@ def test_run_json_and_h5_carry_the_provenance(tiny, tmp_path, capsys):
     meta = json.loads(js.read_text())
     check_provenance(meta, "scnn-sim-results", tiny)
     with h5py.File(h5) as f:
-        assert f.attrs["format_version"] == FORMAT_VERSION
+        assert f.attrs["format"] == "scnn-sim-table"
         assert f.attrs["scnn_sim_version"] == __version__
-        check_provenance(json.loads(f.attrs["meta_json"]), "scnn-sim-results", tiny)
+        check_provenance(json.loads(f.attrs["provenance_json"]), "scnn-sim-results", tiny)
 
 
 def test_granularity_json_carries_the_same_provenance(tiny, tmp_path, capsys):

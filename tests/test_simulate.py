@@ -120,7 +120,7 @@ def test_network_first_layer_reads_its_input_from_dram():
 
 def test_energy_is_counts_times_table(conv3):
     rec = conv3.layers[0].record
-    table = load_energy_table("horowitz45")
+    table = load_energy_table()
     exp = table.breakdown(rec["accesses"])
     for comp in COMPONENTS:
         assert rec["energy_pj"][comp] == pytest.approx(exp[comp])
@@ -247,14 +247,14 @@ def test_write_h5(tiny, tmp_path):
     p = tmp_path / "out.h5"
     tiny.write_h5(p)
     with h5py.File(p, "r") as f:
-        assert f.attrs["format"] == "scnn-sim-results"
-        meta = json.loads(f.attrs["meta_json"])
+        assert f.attrs["format"] == "scnn-sim-table" and f.attrs["kind"] == "run"
+        meta = json.loads(f.attrs["provenance_json"])
         assert meta["workload"] == "tiny"
-        names = [n.decode() if isinstance(n, bytes) else n for n in f["layers/name"][()]]
+        names = [n.decode() if isinstance(n, bytes) else n for n in f["rows/layer"][()]]
         assert names == ["c1", "c2", "c3", "total"]
         np.testing.assert_array_equal(
-            f["layers/cycles"][()], [r["cycles"] for r in (*tiny.layers, tiny.totals)])
-        assert f["layers/energy_pj.total"].shape == (4,)
+            f["rows/cycles"][()], [r["cycles"] for r in (*tiny.layers, tiny.totals)])
+        assert f["rows/energy_pj.total"].shape == (4,)
 
 
 def test_seeds(tiny_path):

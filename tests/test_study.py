@@ -16,6 +16,7 @@ import pytest
 
 from scnn_sim.arch import load_arch
 from scnn_sim.commands import granularity as granularity_cmd
+from scnn_sim.energy import load_energy_table
 from scnn_sim.errors import ScnnSimError
 from scnn_sim.simulation import simulate
 from scnn_sim.sparsity import prune
@@ -348,7 +349,10 @@ def test_energy_by_model_matches_the_engine_under_that_model() -> None:
         acc = rec["accumulator_accesses"]
         # Priced by width: one wide access (4 words) costs more than one per-product access.
         per_wide = rec["energy_pj"]["accumulator"] - by_model["per_product"]["accumulator"]
-        assert per_wide == pytest.approx(2 * (acc["wide"] * 4 - acc["per_product"]) * 0.75)
+        t = load_energy_table()
+        one = {w: t.access_pj("accumulator_read", w) + t.access_pj("accumulator_write", w)
+               for w in (24, 96)}
+        assert per_wide == pytest.approx(acc["wide"] * one[96] - acc["per_product"] * one[24])
         assert (by_model["wide"]["accumulator"] / acc["wide"]
                 > by_model["per_product"]["accumulator"] / acc["per_product"])
 

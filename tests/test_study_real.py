@@ -292,3 +292,88 @@ def test_study_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         bad.func(bad)
     with pytest.raises(SystemExit):
         _parser().parse_args(["study", "--dataset", "cifar"])
+
+
+# --------------------------------------------------------------------------------------------
+# Output formats: the shared format_table path of every command
+
+
+def _study_cli(argv: list[str], result: dict | None, monkeypatch: pytest.MonkeyPatch,
+               capsys: pytest.CaptureFixture[str], tmp_path: Path) -> tuple[int, str, str]:
+    """``scnn-sim study --dataset digits ARGV`` with run_study answering ``result`` (or
+    failing the test when it is reached, for checks that must come before any training)."""
+    from scnn_sim.cli import main
+    from scnn_sim.commands import study as cmd
+
+    def fake(*_a: object, **_k: object) -> dict:
+        assert result is not None, "run_study reached: the check came too late"
+        return result
+
+    monkeypatch.setattr(cmd, "run_study", fake)
+    code = main(["study", "--dataset", "digits", "-o", str(tmp_path / "o"), *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_study_formats_through_the_shared_formatter(study: tuple[dict, Path], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from scnn_sim.report import column_key, format_table
+    from scnn_sim.study_real import SCNN_HEADERS, accuracy_table, no_loss_table, text_report
+
+    result = json.loads(json.dumps(study[0]))
+    run = lambda *argv: _study_cli(list(argv), result, monkeypatch, capsys, tmp_path)  # noqa: E731
+    code, out, err = run("--format", "csv")
+    assert code == 0 and out.rstrip("\n") == format_table(*accuracy_table(result), "csv")
+    header = out.splitlines()[0].split(",")
+    assert header[:3] == ["target", "fine_acc", "fine_dens"] and header[-1] == "dense_plus_ft_acc"
+    assert len(out.splitlines()) == 1 + len(SCHEDULE) and "wrote" in err  # note on stderr
+    code, out, _ = run("--format", "markdown")
+    assert out.rstrip("\n") == format_table(*accuracy_table(result), "markdown")
+    assert out.splitlines()[1].startswith("|--")
+    code, out, _ = run("--format", "json")
+    assert json.loads(out) == result
+    code, out, _ = run()
+    assert out.startswith(text_report(result)) and "wrote" in out
+    code, out, _ = run("--table", "scnn", "--format", "csv")
+    lines = out.splitlines()
+    assert lines[0].split(",") == [column_key(h) for h in SCNN_HEADERS]
+    assert len(lines) == 1 + len(result["scnn"])
+    code, out, _ = run("--table", "no-loss", "--format", "markdown", "--columns",
+                       "dense+ft target,loss_pt")
+    cells = [c.strip() for c in out.splitlines()[0].split("|")[1:-1]]
+    assert cells == ["granularity", "dense+ft target", "loss [pt]"]
+    assert len(out.splitlines()) == 2 + len(GRANS)
+    # Every table has unique CSV / JSON column names.
+    for headers, _ in (accuracy_table(result), no_loss_table(result)):
+        keys = [column_key(h) for h in headers]
+        assert len(set(keys)) == len(keys)
+
+
+def test_study_table_options_fail_before_training(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _study_cli(["--columns", "target,nope"], None, monkeypatch, capsys,
+                                tmp_path)
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "scnn-sim: error: --columns: unknown column 'nope'; allowed: target, fine_acc, "
+        "fine_dens, vector_acc, vector_dens, kernel_acc, kernel_dens, filter_acc, filter_dens, "
+        "dense_plus_ft_acc"]
+    code, _, err = _study_cli(["--table", "scnn", "--no-simulate", "--format", "csv"], None,
+                              monkeypatch, capsys, tmp_path)
+    assert code == 2 and "--table scnn: the SCNN table needs the simulation" in err
+    code, _, err = _study_cli(["--table", "scnn", "--columns", "model,cycles/fine"], None,
+                              monkeypatch, capsys, tmp_path)
+    assert code == 1 and "run_study reached" in err  # valid columns: the study would run
+
+
+def test_markdown_summary_uses_the_shared_formatter(study: tuple[dict, Path]) -> None:
+    import scnn_sim.study_real.report as report
+    from scnn_sim.report import format_table
+    from scnn_sim.study_real import accuracy_table, markdown_summary, no_loss_table, scnn_table
+
+    md = markdown_summary(study[0])
+    for table in (accuracy_table, no_loss_table, scnn_table):
+        assert format_table(*table(study[0]), "markdown") in md
+    assert not hasattr(report, "_markdown_table")

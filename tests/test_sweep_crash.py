@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 
 import scnn_sim.sweep as sw
+import scnn_sim.sweep.executors as sw_executors
+import scnn_sim.sweep.run as sw_run
 from scnn_sim.errors import ConfigError, ScnnSimError
 from scnn_sim.sweep import SweepStore, export_sweep, load_sweep_results, run_sweep
 
@@ -50,17 +52,17 @@ def _by_point(path: Path) -> dict[str, list[dict]]:
 def _clean_run(tmp_path: Path, spec: Path, monkeypatch) -> tuple[dict, dict]:
     """Run the sweep once in-process; return (rows by point, run_point results by id)."""
     canned: dict[str, dict] = {}
-    real = sw.run_point
+    real = sw_run.run_point  # the name the run loop calls
 
     def recording(task):
         res = real(task)
         canned[task["point_id"]] = res
         return res
 
-    monkeypatch.setattr(sw, "run_point", recording)
+    monkeypatch.setattr(sw_run, "run_point", recording)
     clean = tmp_path / "clean.sqlite"
     summary = run_sweep(spec, clean, workers=1, progress=False)
-    monkeypatch.setattr(sw, "run_point", real)
+    monkeypatch.setattr(sw_run, "run_point", real)
     assert summary.ok == summary.points
     return _by_point(clean), canned
 
@@ -69,7 +71,7 @@ def _clean_run(tmp_path: Path, spec: Path, monkeypatch) -> tuple[dict, dict]:
 #: clean run's results, so every instant of its life is store work and numba is not loaded.
 CHILD = textwrap.dedent("""\
     import json, sys
-    import scnn_sim.sweep as sw
+    import scnn_sim.sweep.run as sw_run
     canned = json.load(open(sys.argv[3]))
     first = [True]
 
@@ -79,8 +81,8 @@ CHILD = textwrap.dedent("""\
             first[0] = False
         return dict(canned[task["point_id"]])
 
-    sw.run_point = run_point
-    sw.run_sweep(sys.argv[1], sys.argv[2], workers=1, progress=False)
+    sw_run.run_point = run_point
+    sw_run.run_sweep(sys.argv[1], sys.argv[2], workers=1, progress=False)
     """)
 
 
@@ -213,12 +215,12 @@ def test_workers_die_with_a_killed_parent(tmp_path):
 def test_worker_init_exits_when_parent_already_gone(monkeypatch):
     exits = []
     monkeypatch.setattr(os, "_exit", lambda code: exits.append(code))
-    monkeypatch.setattr(sw.threading, "Thread", lambda **kw: type(
+    monkeypatch.setattr(sw_executors.threading, "Thread", lambda **kw: type(
         "T", (), {"start": lambda self: None})())
-    sw._worker_init(os.getppid() + 12345)
+    sw_executors._worker_init(os.getppid() + 12345)
     assert exits == [1]
     exits.clear()
-    sw._worker_init(os.getppid())
+    sw_executors._worker_init(os.getppid())
     assert exits == []
 
 

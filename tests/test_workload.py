@@ -449,13 +449,14 @@ def test_good_tmp_file_loads(tmp_path: Path) -> None:
         ({"R": 11, "padding": 0}, "R", "larger than the padded input"),
         ({"S": 11, "padding": 1}, "S", "larger than the padded input"),
         ({"H": 1, "R": 5, "padding": 1}, "R", "output P would be < 1"),
-        ({"weight_density": 1.5}, "weight_density", "must be in [0, 1], got 1.5"),
-        ({"act_density": -0.1}, "act_density", "must be in [0, 1]"),
+        ({"weight_density": 1.5}, "weight_density", "must be a number in [0, 1] or null, got 1.5"),
+        ({"act_density": -0.1}, "act_density", "must be a number in [0, 1]"),
         ({"act_density": ".nan"}, "act_density", "NaN"),
         ({"weight_density": "'high'"}, "weight_density", "must be a number in [0, 1]"),
         ({"weight_density": "true"}, "weight_density", "must be a number"),
         ({"kind": "pool"}, "kind", "must be one of conv, fc, got 'pool'"),
-        ({"density_source": "guess"}, "density_source", "must be one of published, default"),
+        ({"density_source": "guess"}, "density_source",
+         "must be one of default, measured, published"),
         ({"kind": "fc", "R": 1, "S": 1, "H": 1, "W": 2, "padding": 0}, "W", "must be 1 for an fc"),
         ({"kind": "fc", "R": 3, "S": 1, "H": 1, "W": 1}, "R", "must be 1 for an fc"),
         ({"kind": "fc", "R": 1, "S": 1, "H": 1, "W": 1, "padding": 1}, "padding", "must be 0"),
@@ -495,7 +496,7 @@ def test_unnamed_layer_reported_by_index(tmp_path: Path) -> None:
     ):
         load_workload(p)
     p = _write(tmp_path, "layers:\n  - [1, 2, 3]\n")
-    with pytest.raises(WorkloadError, match=r"w\.yaml:layers\[0\]: each layer must be a mapping"):
+    with pytest.raises(WorkloadError, match=r"w\.yaml:layers\[0\]: must be a mapping \(keys: name"):
         load_workload(p)
     p = _write(tmp_path, "layers:\n  - {C: 1, K: 1, R: 1, S: 1, H: 1, W: 1}\n")
     with pytest.raises(WorkloadError, match=r"w\.yaml:layers\[0\]:name: missing required key"):
@@ -512,10 +513,10 @@ def test_unnamed_layer_reported_by_index(tmp_path: Path) -> None:
         ("layers: []\n", r"w\.yaml:layers: must be a non-empty list"),
         ("layers: {a: 1}\n", r"w\.yaml:layers: must be a non-empty list"),
         (f"layerz: []\nlayers:\n  - {GOOD_LAYER}\n", r"w\.yaml:layerz: unknown key"),
-        (f"name: [1]\nlayers:\n  - {GOOD_LAYER}\n", r"w\.yaml:name: must be text"),
+        (f"name: [1]\nlayers:\n  - {GOOD_LAYER}\n", r"w\.yaml:name: must be a non-empty string"),
         (
             f"default_densities: {{weight: 2, act: 0.5}}\nlayers:\n  - {GOOD_LAYER}\n",
-            r"w\.yaml:default_densities:weight: must be in \[0, 1\], got 2",
+            r"w\.yaml:default_densities:weight: must be a number in \[0, 1\], got 2",
         ),
         (
             f"default_densities: {{weight: 0.3}}\nlayers:\n  - {GOOD_LAYER}\n",

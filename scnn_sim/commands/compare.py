@@ -1,4 +1,5 @@
-"""``scnn-sim compare``: per-layer and network ratios of two or more ``run --json`` results."""
+"""``scnn-sim compare``: per-layer and network ratios of two or more ``run --json``/``--h5``
+results."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compare", help="compare run results (ratios to the first)",
         description="Per-layer and total ratios (B/A, C/A, ...) of cycles, energy by "
-        "component, on-chip memory references and DRAM bits of `run --json` results. Runs "
-        "of different workloads or layer lists are refused unless --force.")
-    p.add_argument("runs", nargs="+", metavar="RUN.json", help="two or more run --json files")
+        "component, on-chip memory references and DRAM bits of `run --json` (or `run --h5`) "
+        "results. Runs of different workloads or layer lists are refused unless --force.")
+    p.add_argument("runs", nargs="+", metavar="RUN.json|RUN.h5",
+                   help="two or more run --json or run --h5 files")
     p.add_argument("--force", action="store_true",
                    help="compare different workloads / layer lists over the shared layers")
     p.add_argument("--totals-only", action="store_true", help="print only the network table")

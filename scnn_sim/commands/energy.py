@@ -13,8 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "energy", help="print or validate an energy table (shipped, YAML or Accelergy ERT)",
         description="Validate an energy table and print every action's energy, the width it "
-        "is for, pJ per bit, unit and source. TABLE is a shipped name "
-        f"({', '.join(builtin_tables())}; default horowitz45), a table YAML, a mapping YAML "
+        "is for, its width-independent part, pJ per bit, unit and source. TABLE is a shipped name "
+        f"({', '.join(builtin_tables())}; default aladdin40), a table YAML, a mapping YAML "
         "with 'ert:', or an Accelergy ERT.yaml given with --mapping.")
     p.add_argument("table", nargs="?", default=None, metavar="TABLE",
                    help="shipped name, table YAML, ERT mapping YAML, or ERT.yaml with --mapping")
@@ -36,12 +36,14 @@ def main(args: argparse.Namespace) -> int:
         table = load_energy_table(args.table)
     rows = []
     for r in table.describe():
-        rows.append([r["action"], r["component"], r["energy_pj"],
+        # Text, not floats: one shared number format would round 0.0643 pJ to 0.1.
+        rows.append([r["action"], r["component"], f"{r['energy_pj']:.4g}",
                      "-" if r["bits"] is None else f"{r['bits']:g}",
+                     f"{r['fixed_pj']:.4g}" if r["fixed_pj"] else "-",
                      "-" if r["pj_per_bit"] is None else f"{r['pj_per_bit']:.4g}",
                      r["unit"], r["source"]])
     print(f"# energy table {table.name} ({table.technology_node}): energy_pj is for one action "
           "of the stated width; accesses are priced per bit moved")
-    print(format_table(["action", "component", "energy [pJ]", "width [bit]", "[pJ/bit]",
-                        "per", "source"], rows))
+    print(format_table(["action", "component", "energy [pJ]", "width [bit]", "fixed [pJ]",
+                        "[pJ/bit]", "per", "source"], rows))
     return 0

@@ -1,4 +1,5 @@
-"""``scnn-sim import``: an ONNX model or a SCALE-Sim topology CSV in (as .h5 or workload YAML)."""
+"""``scnn-sim import``: an ONNX model, a torchvision model with its checkpoint, or a SCALE-Sim
+topology CSV in (as .h5 or workload YAML)."""
 
 from __future__ import annotations
 
@@ -28,34 +29,45 @@ def register(sub: argparse._SubParsersAction) -> None:
     from scnn_sim.importers.onnx_model import DEFAULT_ACT_DENSITY
 
     p = sub.add_parser(
-        "import", help="import an ONNX model or a SCALE-Sim topology CSV",
+        "import", help="import an ONNX model, a torchvision model or a SCALE-Sim topology CSV",
         description="MODEL.onnx -> exported-layer .h5 (Conv weights from the initializers, "
         "activations from --images or synthetic), or with --shapes-only a workload .yaml; "
-        "topology.csv (SCALE-Sim) -> workload .yaml. Ops that are not modelled are listed "
-        "on stderr.")
-    p.add_argument("model", metavar="MODEL.onnx|topology.csv")
+        "torchvision:NAME (e.g. torchvision:resnet18) with --weights FILE.pth -> "
+        "exported-layer .h5; topology.csv (SCALE-Sim) -> workload .yaml. Ops that are not "
+        "modelled are listed on stderr.")
+    p.add_argument("model", metavar="MODEL.onnx|torchvision:NAME|topology.csv")
     p.add_argument("-o", "--output", required=True, metavar="NET.h5|NET.yaml",
                    help="output: .h5 (ONNX) or .yaml (--shapes-only, SCALE-Sim CSV)")
     p.add_argument("--images", default=None, metavar="FILE.npy",
-                   help="ONNX: N x C x H x W inputs run through onnxruntime to capture each "
-                   "conv's real input activations")
+                   help="ONNX, torchvision: N x C x H x W inputs run through the model to "
+                   "capture each conv's real input activations")
+    p.add_argument("--weights", default=None, metavar="FILE.pth",
+                   help="torchvision: your checkpoint of that architecture (a state dict, or "
+                   "one under 'state_dict' / 'model'); without it, random initialisation")
     p.add_argument("--act-density", type=float, default=None, metavar="D",
                    help=f"density of synthetic input activations (ONNX default "
                    f"{DEFAULT_ACT_DENSITY:g}, 1.0 for a conv on the model input; CSV default "
                    f"1.0)")
     p.add_argument("--weight-density", type=float, default=None, metavar="D",
                    help="CSV: weight density of every layer (default 1.0)")
-    p.add_argument("--seed", type=int, default=0, help="seed of synthetic activations (ONNX)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of synthetic activations (ONNX) or images (torchvision)")
     p.add_argument("--shapes-only", action="store_true",
                    help="ONNX: write a workload YAML of shapes and densities, no tensors")
     p.add_argument("--input-shape", type=_input_shape, default=None, metavar="N,C,H,W",
-                   help="ONNX: fix a symbolic input shape (without --images)")
+                   help="ONNX: fix a symbolic input shape; torchvision: the synthetic "
+                   "images' shape (default 1,3,224,224); without --images")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     """Run ``scnn-sim import``."""
     src, out = Path(args.model), Path(args.output)
+    if args.model.startswith("torchvision:"):
+        return _torchvision(args, out)
+    if args.weights is not None:
+        raise ModelImportError("--weights: only for torchvision:NAME models (an ONNX model "
+                               "carries its weights)")
     kind = src.suffix.lower()
     if kind == ".csv":
         if out.suffix.lower() not in YAML_SUFFIXES:
@@ -106,4 +118,24 @@ def main(args: argparse.Namespace) -> int:
               f"({'as pool: comments' if args.shapes_only else 'in the pooling attribute'}): "
               + "; ".join(f"{pn.node} after {pn.after}" for pn in info.pools[:4])
               + (" ..." if len(info.pools) > 4 else ""))
+    return 0
+
+
+def _torchvision(args: argparse.Namespace, out: Path) -> int:
+    """``scnn-sim import torchvision:NAME [--weights FILE.pth] -o NET.h5``."""
+    name = args.model.split(":", 1)[1]
+    if out.suffix.lower() not in H5_SUFFIXES:
+        raise ModelImportError(f"{out}: -o: a torchvision import writes an exported-layer "
+                               f"file (.h5)")
+    for opt in ("shapes_only", "weight_density", "act_density"):
+        if getattr(args, opt) not in (None, False):
+            raise ModelImportError(f"--{opt.replace('_', '-')}: not for torchvision models "
+                                   f"(their weights and activations are real)")
+    from scnn_sim.importers.torchvision_model import import_torchvision
+
+    names = import_torchvision(name, out, weights=args.weights, images=args.images,
+                               input_shape=args.input_shape, seed=args.seed)
+    print(f"wrote {out}: {len(names)} conv layer(s) of torchvision {name}; weights "
+          f"{'from ' + args.weights if args.weights else 'randomly initialised'}, activations "
+          f"{'from --images' if args.images else 'of synthetic images'}")
     return 0

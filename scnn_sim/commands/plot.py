@@ -5,20 +5,23 @@ from __future__ import annotations
 import argparse
 
 KIND_HELP = ("energy-breakdown: stacked energy per component and layer [\u00b5J]; "
-             "cycles: SCNN vs oracle vs DCNN cycles per layer (sweep: utilisation vs density); "
+             "cycles: SCNN vs oracle vs DCNN cycles per layer (sweep: utilisation vs density, "
+             "a line per combination of the other varied parameters); "
              "granularity: memory references, storage and energy relative to fine; "
-             "pe-sweep: energy vs latency of a sweep with its Pareto front, and "
+             "pe-sweep: energy vs latency of a sweep, one Pareto front per series "
+             "(granularity, density, ...) and a marker per PE configuration, and "
              "performance / area and energy x delay x area vs chip area")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from scnn_sim.plot import KINDS
 
-    p = sub.add_parser("plot", help="plot results (run/granularity JSON or sweep store)",
+    p = sub.add_parser("plot", help="plot results (run/granularity JSON, run HDF5, sweep)",
                        description="Draw a column-width figure (3.5 in) of RESULTS: a "
-                       "`run --json` or `granularity --json` file, or a sweep store or export.")
+                       "`run --json` or `granularity --json` file, a `run --h5` table, or a "
+                       "sweep store or its .h5 export.")
     p.add_argument("results", metavar="RESULTS",
-                   help="results .json, sweep .sqlite store or its .h5 export")
+                   help="results .json, run .h5, sweep .sqlite store or its .h5 export")
     p.add_argument("--kind", required=True, metavar="KIND",
                    help=f"{', '.join(KINDS)}. {KIND_HELP}")
     p.add_argument("-o", "--output", required=True, metavar="FILE.png|pdf",

@@ -36,7 +36,8 @@ def add_sim_options(p: argparse.ArgumentParser) -> None:
                    help="architecture: a shipped name (scnn, dnnsim) or a YAML path; repeat "
                    "to merge several, later ones override earlier ones (default: scnn)")
     p.add_argument("--energy", default=None, metavar="TABLE",
-                   help="energy table: horowitz45 (default), accelergy45 or a YAML path")
+                   help="energy table: aladdin40 (default), horowitz45, accelergy45 or "
+                   "a YAML path")
     p.add_argument("--seed", type=seed_arg, default=0,
                    help="seed of synthetic tensors, >= 0 (default 0)")
     p.add_argument("--clustered", type=float, default=0.0,

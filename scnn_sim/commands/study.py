@@ -2,10 +2,16 @@
 
 ``scnn-sim study --dataset digits|fashion-mnist [--data DIR] [--seed N] [--epochs N]
 [--finetune-epochs N] [--schedule 1,0.8,...] [--granularities fine,vector,kernel,filter]
+[--format table|csv|markdown|json] [--columns A,B] [--table accuracy|no-loss|scnn]
 [-o OUTDIR]`` trains a small CNN, prunes it iteratively at each granularity with fine-tuning
 (:func:`scnn_sim.study_real.run_study`), prints the accuracy-vs-density table, the no-loss
 densities and the SCNN table per granularity, and writes ``study.json``,
 ``accuracy_vs_density.png`` and the exported ``.h5`` files into OUTDIR.
+
+Output formats go through :func:`scnn_sim.report.format_table`, like the other commands:
+``table`` prints the three tables with their headings; ``csv`` and ``markdown`` (and
+``--columns``, or an explicit ``--table``) print one table, ``--table`` (default
+``accuracy``); ``json`` prints the ``study.json`` document.
 
 Needs PyTorch and scikit-learn (``pip install 'scnn-sim[torch]'``); Fashion-MNIST needs
 Debian's ``dataset-fashion-mnist`` package or ``--data DIR``.
@@ -15,22 +21,71 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import Any
 
 from scnn_sim.commands.run import seed_arg
-from scnn_sim.report import check_output_dir
+from scnn_sim.report import (
+    add_format_options,
+    check_output_dir,
+    format_table,
+    json_text,
+    note,
+    select_columns,
+)
 from scnn_sim.study_real import (
     DATASETS,
     DEFAULT_GRANULARITIES,
     DEFAULT_SCHEDULE,
+    TABLES,
+    RealStudyError,
+    parse_granularities,
     run_study,
+    study_table,
+    table_headers,
     text_report,
 )
+
+
+def render(result: dict[str, Any], fmt: str = "table", columns: str | None = None,
+           table: str | None = None) -> str:
+    """A study result as ``scnn-sim study`` prints it.
+
+    Parameters
+    ----------
+    result
+        What :func:`scnn_sim.study_real.run_study` returns.
+    fmt : {"table", "csv", "markdown", "json"}
+        ``json``: the ``study.json`` document. ``table`` without ``columns`` and ``table``:
+        the three tables with headings (:func:`scnn_sim.study_real.text_report`). Otherwise
+        one table (:func:`scnn_sim.study_real.study_table`) in that format.
+    columns
+        Keep only these columns of the table (header or CSV name; the first is always kept).
+    table
+        One of :data:`scnn_sim.study_real.TABLES` (default ``accuracy``).
+    """
+    if fmt == "json":
+        return json_text(result)
+    if fmt == "table" and not columns and table is None:
+        return text_report(result)
+    return format_table(*study_table(result, table or "accuracy"), fmt, columns)
+
+
+def _check_table_options(args: argparse.Namespace) -> None:
+    """Refuse, before any training, a --table or --columns the study cannot print."""
+    table = args.table or "accuracy"
+    if table == "scnn" and args.no_simulate and args.format != "json":
+        raise RealStudyError("--table scnn: the SCNN table needs the simulation; drop "
+                             "--no-simulate")
+    if args.columns and args.format != "json":
+        headers = table_headers(table, parse_granularities(args.granularities))
+        select_columns(headers, args.columns)
 
 
 def run_study_command(args: argparse.Namespace) -> int:
     """Run ``scnn-sim study``; print the tables and return the exit status."""
     out_dir = args.output or f"real-study-{args.dataset}"
     check_output_dir(out_dir, "-o" if args.output else "output")
+    _check_table_options(args)
     result = run_study(
         args.dataset,
         data_root=args.data,
@@ -45,10 +100,10 @@ def run_study_command(args: argparse.Namespace) -> int:
         simulate_scnn=not args.no_simulate,
         progress=args.progress,
     )
-    print(text_report(result))
+    print(render(result, args.format, args.columns, args.table))
     n_h5 = len(result["files"]["h5"])
-    print(f"\nwrote {out_dir}/study.json, {out_dir}/accuracy_vs_density.png"
-          + (f" and {n_h5} .h5 file(s)" if n_h5 else ""))
+    note(args.format, f"\nwrote {out_dir}/study.json, {out_dir}/accuracy_vs_density.png"
+         + (f" and {n_h5} .h5 file(s)" if n_h5 else ""))
     return 0
 
 
@@ -102,6 +157,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-simulate", action="store_true",
                    help="accuracy part only: no export and no SCNN simulation")
     p.add_argument("--progress", action="store_true", help="one line per step on stderr")
+    p.add_argument("--table", choices=TABLES, default=None,
+                   help="the table --format csv|markdown and --columns print: accuracy "
+                   "(default; accuracy vs density), no-loss (no-loss densities) or scnn "
+                   "(the simulated models)")
+    add_format_options(p, json_doc="the study.json document")
     p.add_argument("-o", "--output", metavar="OUTDIR", default=None,
                    help="output directory (default real-study-DATASET)")
     p.set_defaults(func=run_study_command)

@@ -4,12 +4,18 @@
 
 * Same planar tiling as SCNN, but of the *output* plane: each PE computes the outputs it
   owns (kernel-centre rule), so no halos.
-* Per PE and cycle: I input channels x F output channels at one output position. An adder
-  tree reduces the F x I products over the I channels into F accumulators: one accumulator
-  read-modify-write per I products (MACs / I).
-* Loop nest per PE: for each group of F output channels, for each group of I input channels,
-  for each (r, s): load the F x I weights into registers (one weight-buffer read each), then
-  sweep the PE's output pixels, reading I activations per pixel (reused by the F channels).
+* Per PE and cycle: I input channels x F output channels. An adder tree reduces the F x I
+  products over the I channels into F accumulators: one accumulator read-modify-write per I
+  products (MACs / I).
+* Input stationary ([SCNN] names DCNN's dataflow PT-IS-DP-dense): a PE reads a vector of I
+  dense activations (one position, I channels) from its activation SRAM once per group of
+  Kc output channels and holds it in the multiplier inputs while the weights of those Kc
+  channels and every (r, s) stream past it. Kc is as many output channels as the PE's
+  accumulator buffer (``arch.acc_capacity`` entries, as SCNN's) holds for the outputs it
+  owns; a PE owning more outputs than the buffer holds works in spatial chunks, re-reading
+  its input window per chunk. A dot product has no weight reuse inside the array, so every
+  MAC reads its weight from the PE's weight buffer: F 16-bit values per input lane and
+  cycle, priced per bit like the weight FIFO.
 * Cycles = groups x max over PEs (owned pixels) x ceil(Kg / F) x ceil(Cg / I) x R x S:
   fragmentation comes from channel counts that are not multiples of F or I.
 * On-chip SRAM of 2 MB (SCNN's DCNN): activations go to DRAM only when a layer's dense input or
@@ -25,10 +31,10 @@
 * DCNN-opt: the same cycles ([SCNN]: same speed as DCNN); multipliers are zero-gated (only the
   products with both operands non-zero cost energy, which are SCNN's products) and DRAM
   transfers are compressed (SCNN's encoded bits), as [SCNN] Table 6 says; every other action
-  is DCNN's.
+  (operand reads, adder tree, accumulators) is DCNN's.
 
 Accesses follow the engine's rules (``engine.layer.ACCESS_KEYS``): dense values carry no
-index, so an activation read is ``value_bits`` wide and a weight-buffer entry holds F values;
+index, so an activation read is I x ``value_bits`` wide and a weight-buffer entry holds F values;
 every MAC is one add (adder tree over I plus the accumulate); the weights are broadcast once
 to all PEs; leakage counts the multipliers and the 2 MB SRAM for DCNN's cycles.
 """
@@ -74,8 +80,13 @@ def dcnn_counts(layer: Layer, arch: ArchConfig, scnn: LayerCounts,
     cycles = tl.total
     weights = layer.K * Cg * layer.R * layer.S
     outs = layer.K * layer.P * layer.Q          # conv outputs drained from the accumulators
-    # Weight-buffer entries of F dense values loaded into each active PE's registers.
+    # Weight-buffer entries of F dense values loaded into each active PE's buffer.
     w_entries = -(-weights * active_pes // F)
+    # Input-stationary activation reads: I-wide vectors of each PE's input window, once per
+    # group of Kc output channels (and per spatial chunk of the PE's outputs).
+    act_vectors = _input_vector_reads(layer, arch, own_r, own_c, max(pixels))
+    # Every MAC reads its weight: F values per lane and cycle.
+    w_reads = -(-macs // F)
     dense = {
         "multiplies": macs,
         "adds": macs,
@@ -88,15 +99,15 @@ def dcnn_counts(layer: Layer, arch: ArchConfig, scnn: LayerCounts,
         "acc_read_bits": macs / arch.I * ab,
         "acc_write_bits": macs / arch.I * ab,
         "acc_drain_read_bits": outs * ab,
-        "iaram_reads": macs / F,
-        "iaram_read_bits": macs / F * vb,
+        "iaram_reads": act_vectors,
+        "iaram_read_bits": act_vectors * arch.I * vb,
         "iaram_writes": layer.C * layer.H * layer.W if act_in else 0,
         "iaram_write_bits": act_bits if act_in else 0,
         "oaram_writes": out_elems,
         "oaram_write_bits": out_bits,
-        "weight_fifo_reads": w_entries,
+        "weight_fifo_reads": w_reads,
         "weight_fifo_writes": w_entries,
-        "weight_fifo_read_bits": weights * active_pes * vb,
+        "weight_fifo_read_bits": macs * vb,
         "weight_fifo_write_bits": weights * active_pes * vb,
         "weight_broadcasts": -(-weights // F),
         "weight_broadcast_bits": weights * vb,
@@ -141,6 +152,38 @@ def dcnn_counts(layer: Layer, arch: ArchConfig, scnn: LayerCounts,
     stall = tl.total - tl.compute
     return {"dcnn": {"cycles": cycles, "dram_stall_cycles": stall, "accesses": dense},
             "dcnn_opt": {"cycles": cycles, "dram_stall_cycles": stall, "accesses": opt}}
+
+
+def _input_vector_reads(layer: Layer, arch: ArchConfig, own_r: list[tuple[int, int]],
+                        own_c: list[tuple[int, int]], max_pixels: int) -> int:
+    """I-wide activation vectors DCNN's PEs read from their activation SRAM (input stationary).
+
+    Each PE reads every input pixel of the window its owned outputs need (clipped to the
+    plane: padding is not stored) once per group of Kc output channels, for each group of I
+    input channels of each convolution group. Kc = the output channels whose partial sums for
+    the busiest PE's outputs fit the accumulator buffer; when even one channel does not fit,
+    Kc = 1 and the PE works in ``ceil(outputs / capacity)`` spatial chunks, each re-reading
+    its window (overlap between chunks is ignored).
+    """
+    g = layer.groups
+    Kg, Cg = layer.K // g, layer.C // g
+    cap = arch.acc_capacity
+    if max_pixels > cap:
+        k_groups = Kg * -(-max_pixels // cap)
+    else:
+        k_groups = -(-Kg // max(1, min(Kg, cap // max(max_pixels, 1))))
+
+    def window(lo: int, hi: int, k: int, n_in: int) -> int:
+        if hi <= lo:
+            return 0
+        first = lo * layer.stride - layer.padding
+        last = (hi - 1) * layer.stride - layer.padding + k - 1
+        return max(0, min(last, n_in - 1) - max(first, 0) + 1)
+
+    rows = [window(r0, r1, layer.R, layer.H) for r0, r1 in own_r]
+    cols = [window(c0, c1, layer.S, layer.W) for c0, c1 in own_c]
+    in_pixels = sum(rows) * sum(cols)
+    return int(in_pixels * -(-Cg // arch.I) * g * k_groups)
 
 
 def dcnn_timeline(layer: Layer, arch: ArchConfig, max_pixels: int, act_bits: float,
