@@ -139,6 +139,16 @@ def decode_weight_offsets(w_runs, w_ptr, C, NP, group_kc, phase_rv, phase_sv, di
     return off
 
 
+@njit(cache=True, inline="always")
+def _count_arrays(T, G, n_chan):
+    """Zeroed per-(tile, group) counts of both timing kernels: busy, stall, products,
+    acc_same, acc_wide, pairs, iaram, fifo_r, fifo_w, on_plane [T, G] and chan [T, G, n_chan]."""
+    return (np.zeros((T, G), np.int64), np.zeros((T, G), np.int64), np.zeros((T, G), np.int64),
+            np.zeros((T, G), np.int64), np.zeros((T, G), np.int64), np.zeros((T, G), np.int64),
+            np.zeros((T, G), np.int64), np.zeros((T, G), np.int64), np.zeros((T, G), np.int64),
+            np.zeros((T, G), np.int64), np.zeros((T, G, n_chan), np.int64))
+
+
 @njit(cache=True, parallel=True)
 def tiles_general(
     a_vals, a_off, a_ptr,             # activation entries, blocks (t, p, c) -> (t*NP + p)*CA + c
@@ -155,17 +165,8 @@ def tiles_general(
     and the output buffers).
     """
     G = group_k0.shape[0]
-    busy = np.zeros((T, G), np.int64)
-    stall = np.zeros((T, G), np.int64)
-    products = np.zeros((T, G), np.int64)
-    acc_same = np.zeros((T, G), np.int64)
-    acc_wide = np.zeros((T, G), np.int64)
-    pairs = np.zeros((T, G), np.int64)
-    iaram = np.zeros((T, G), np.int64)
-    fifo_r = np.zeros((T, G), np.int64)
-    fifo_w = np.zeros((T, G), np.int64)
-    on_plane = np.zeros((T, G), np.int64)
-    chan = np.zeros((T, G, C if per_channel else 1), np.int64)
+    (busy, stall, products, acc_same, acc_wide, pairs, iaram, fifo_r, fifo_w, on_plane,
+     chan) = _count_arrays(T, G, C if per_channel else 1)
 
     plane = BH * BW
     wide_cols = (BW + wide_words - 1) // wide_words
@@ -630,17 +631,8 @@ def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
     Returns the first eleven arrays of :func:`simulate_tiles` (merge counts zero).
     """
     G = group_kc.shape[0]
-    busy = np.zeros((T, G), np.int64)
-    stall = np.zeros((T, G), np.int64)
-    products = np.zeros((T, G), np.int64)
-    acc_same = np.zeros((T, G), np.int64)
-    acc_wide = np.zeros((T, G), np.int64)
-    pairs = np.zeros((T, G), np.int64)
-    iaram = np.zeros((T, G), np.int64)
-    fifo_r = np.zeros((T, G), np.int64)
-    fifo_w = np.zeros((T, G), np.int64)
-    on_plane = np.zeros((T, G), np.int64)
-    chan = np.zeros((T, G, C if per_channel else 1), np.int64)
+    (busy, stall, products, acc_same, acc_wide, pairs, iaram, fifo_r, fifo_w, on_plane,
+     chan) = _count_arrays(T, G, C if per_channel else 1)
 
     plane = BH * BW
     lanes = (_ONE << np.uint64(banks)) - _ONE
