@@ -2,7 +2,8 @@
 
 Each measurement is one whole ``scnn-sim sweep example -o <fresh file>`` process (interpreter
 start, imports, all 8 points, the results file); the dask cases start
-``distributed.LocalCluster(n_workers=k, threads_per_worker=1, processes=True)`` here, pass its
+``distributed.LocalCluster(n_workers=k, threads_per_worker=1, processes=True)``, each worker
+with ``NUMBA_NUM_THREADS`` = cores // k (the local pool's split), here, pass its
 address with ``--scheduler`` and close it afterwards (cluster start-up is not timed). The
 output is an SQLite sweep store (``.sqlite``, the CLI's default). Prints a table; JSON to
 benchmarks/out/bench_sweep_scaling.json (``--refresh``: benchmarks/results/).
@@ -59,8 +60,13 @@ def run_case(spec: str, kind: str, n: int, work: Path) -> float:
         return time.perf_counter() - t0
     from distributed import LocalCluster
 
+    from scnn_sim.sweep.executors import worker_threads
+
+    # Each worker's kernels on its share of the cores, as the local pool does (scnn-sim does
+    # not configure a cluster it is given; its workers take NUMBA_NUM_THREADS from here).
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster:
+                      dashboard_address=None,
+                      env={"NUMBA_NUM_THREADS": str(worker_threads(n))}) as cluster:
         t0 = time.perf_counter()
         subprocess.run(sweep_cmd(spec, out, kind, n, cluster.scheduler_address), check=True,
                        capture_output=True)

@@ -378,3 +378,22 @@ def test_cli_export(good_store, tmp_path, capsys):
     assert args.func(args) == 0
     assert "exported 60 rows" in capsys.readouterr().out
     assert len(load_sweep_results(tmp_path / "cli.h5")) == 60
+
+
+def test_pool_workers_share_the_cores(monkeypatch):
+    """Each of N pool workers runs the kernels on cores // N numba threads (at least 1)."""
+    import numba
+
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    monkeypatch.setattr(sw_executors, "default_workers", lambda: 4)
+    assert [sw_executors.worker_threads(n) for n in (1, 2, 3, 4, 8)] == [4, 2, 1, 1, 1]
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one core: a worker has one numba thread with or without the split")
+    # Two cores shared by two workers: one thread each (numba's default would be every core).
+    monkeypatch.setattr(sw_executors, "default_workers", lambda: 2)
+    pool = sw_executors._PoolExecutor(2)
+    try:
+        got = {pool.submit(numba.get_num_threads).result(timeout=60) for _ in range(4)}
+    finally:
+        pool.shutdown()
+    assert got == {1}

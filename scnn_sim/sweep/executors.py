@@ -51,7 +51,8 @@ class _PoolExecutor:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=self.ctx,
-                                   initializer=_worker_init, initargs=(os.getpid(),))
+                                   initializer=_worker_init,
+                                   initargs=(os.getpid(), worker_threads(self.workers)))
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         return self.pool.submit(fn, *args)
@@ -73,13 +74,31 @@ class _PoolExecutor:
 WATCHDOG_PERIOD_S = 0.5
 
 
-def _worker_init(parent_pid: int) -> None:
-    """Pool initializer: a worker dies with the sweep process that started it.
+def worker_threads(workers: int) -> int:
+    """Numba threads of each of ``workers`` pool workers: the cores shared out among them.
+
+    The engine's kernels run their tiles in parallel on every core by default; ``workers``
+    processes each doing so would run ``workers`` times more threads than cores.
+    """
+    return max(1, default_workers() // max(1, workers))
+
+
+def _worker_init(parent_pid: int, threads: int | None = None) -> None:
+    """Pool initializer: a worker dies with the sweep process that started it, and its kernels
+    use ``threads`` numba threads (unless ``NUMBA_NUM_THREADS`` is set by the user).
 
     On Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` makes the kernel kill the worker when its
     parent dies (even by ``kill -9``); everywhere a daemon thread also polls ``os.getppid()``
     and exits the worker once it changes (the parent died and the worker was re-parented).
+    The thread count changes no result (tiles are independent), only the time.
     """
+    if threads is not None and "NUMBA_NUM_THREADS" not in os.environ:
+        if "numba" in sys.modules:
+            import numba
+
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        else:
+            os.environ["NUMBA_NUM_THREADS"] = str(threads)
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
             import ctypes
