@@ -64,9 +64,11 @@ def main(argv: list[str] | None = None) -> int:
             base, t_base = run_tree(args.base.resolve(), w, Path(tmp, f"{w}-base.json"), extra)
             ours, t_ours = run_tree(TREE, w, Path(tmp, f"{w}-ours.json"), extra)
             diff = first_difference(base, ours, ignore=IGNORED, strict_types=False)
-            summary[f"{w} {args.run_args}".strip()] = {"run_args": extra, "identical": diff is None, "first_difference": diff,
-                          "base_wall_s": t_base, "ours_wall_s": t_ours}
-            print(f"{w:10s} {args.run_args} {'identical' if diff is None else 'DIFFERENT: ' + diff}"
+            summary[f"{w} {args.run_args}".strip()] = {
+                "run_args": extra, "identical": diff is None, "first_difference": diff,
+                "base_wall_s": t_base, "ours_wall_s": t_ours}
+            verdict = "identical" if diff is None else "DIFFERENT: " + diff
+            print(f"{w:10s} {args.run_args} {verdict}"
                   f"  (wall base {t_base:.1f} s, ours {t_ours:.1f} s)", flush=True)
     out = results_dir(["--refresh"] if args.refresh else []) / "bench_identity.json"
     out.write_text(json.dumps(summary, indent=1) + "\n")
