@@ -8,6 +8,7 @@ use them without function-scoped-fixture warnings.
 from __future__ import annotations
 
 import math
+import textwrap
 from types import SimpleNamespace
 
 import numpy as np
@@ -108,6 +109,23 @@ def expected_work(lt: LayerTensors, arch: ArchConfig, tiling, kc: int) -> Simple
                                 fifo_r += math.ceil(na / arch.I) * math.ceil(nw / arch.F)
     return SimpleNamespace(products=products, pairs=pairs, iaram=iaram, fifo_w=fifo_w,
                            fifo_r=fifo_r)
+
+
+#: A two-layer workload YAML (3x3 convs on 12x12): small enough for end-to-end CLI tests.
+TINY_WORKLOAD = textwrap.dedent("""\
+    name: tiny
+    layers:
+      - {name: c1, kind: conv, C: 8, K: 16, R: 3, S: 3, H: 12, W: 12, stride: 1, padding: 1,
+         groups: 1, weight_density: 0.5, act_density: 0.6}
+      - {name: c2, kind: conv, C: 16, K: 16, R: 3, S: 3, H: 12, W: 12, stride: 1, padding: 1,
+         groups: 1, weight_density: 0.4, act_density: 0.5}
+    """)
+
+
+@pytest.fixture(scope="session")
+def tiny_workload() -> str:
+    """The text of :data:`TINY_WORKLOAD`, the shared two-layer workload YAML."""
+    return TINY_WORKLOAD
 
 
 @pytest.fixture(scope="session")

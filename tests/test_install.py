@@ -19,15 +19,6 @@ from scnn_sim.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 
-TINY = textwrap.dedent("""\
-    name: tiny
-    layers:
-      - {name: c1, kind: conv, C: 8, K: 16, R: 3, S: 3, H: 12, W: 12, stride: 1, padding: 1,
-         groups: 1, weight_density: 0.5, act_density: 0.6}
-      - {name: c2, kind: conv, C: 16, K: 16, R: 3, S: 3, H: 12, W: 12, stride: 1, padding: 1,
-         groups: 1, weight_density: 0.4, act_density: 0.5}
-    """)
-
 SPEC = textwrap.dedent("""\
     workloads: [tiny.yaml]
     mode: list
@@ -49,12 +40,12 @@ def test_setup_ships_workloads_and_sweeps_from_the_one_workloads_folder():
     assert not (REPO / "scnn_sim" / "workloads").exists(), "a second copy of workloads/"
 
 
-def test_builtin_dir_prefers_the_installed_package_copy(tmp_path, monkeypatch):
+def test_builtin_dir_prefers_the_installed_package_copy(tmp_path, monkeypatch, tiny_workload):
     import scnn_sim.workload as wl
 
     pkg = tmp_path / "site" / "scnn_sim"
     (pkg / "workloads" / "sweeps").mkdir(parents=True)
-    (pkg / "workloads" / "mini.yaml").write_text(TINY)
+    (pkg / "workloads" / "mini.yaml").write_text(tiny_workload)
     (pkg / "workloads" / "sweeps" / "demo.yaml").write_text(SPEC)
     monkeypatch.setattr(wl, "__file__", str(pkg / "workload.py"))
     assert wl.builtin_dir() == pkg / "workloads"
@@ -113,8 +104,8 @@ def test_simulate_is_listed_and_lazy():
 
 
 @pytest.fixture()
-def sweep_file(tmp_path):
-    (tmp_path / "tiny.yaml").write_text(TINY)
+def sweep_file(tmp_path, tiny_workload):
+    (tmp_path / "tiny.yaml").write_text(tiny_workload)
     (tmp_path / "spec.yaml").write_text(SPEC)
     out = tmp_path / "spec.sqlite"
     assert main(["sweep", str(tmp_path / "spec.yaml"), "-o", str(out), "--workers", "1",

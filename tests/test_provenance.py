@@ -4,7 +4,6 @@ sweep share one weight-format default, so the same point reports the same number
 from __future__ import annotations
 
 import json
-import textwrap
 
 import h5py
 import pytest
@@ -14,23 +13,14 @@ from scnn_sim.cli import main
 from scnn_sim.energy import load_energy_table
 from scnn_sim.provenance import DEFAULT_WEIGHT_FORMAT, FORMAT_VERSION
 
-TINY = textwrap.dedent("""\
-    name: tiny
-    layers:
-      - {name: c1, kind: conv, C: 8, K: 16, R: 3, S: 3, H: 12, W: 12, stride: 1, padding: 1,
-         groups: 1, weight_density: 0.5, act_density: 0.6}
-      - {name: c2, kind: conv, C: 16, K: 16, R: 3, S: 3, H: 12, W: 12, stride: 1, padding: 1,
-         groups: 1, weight_density: 0.4, act_density: 0.5}
-    """)
-
 OPTIONS = ["--energy", "accelergy45", "--seed", "3", "--clustered", "0.5",
            "--pointwise-group", "2", "--layers", "c2"]
 
 
 @pytest.fixture()
-def tiny(tmp_path):
+def tiny(tmp_path, tiny_workload):
     p = tmp_path / "tiny.yaml"
-    p.write_text(TINY)
+    p.write_text(tiny_workload)
     return p
 
 

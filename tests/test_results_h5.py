@@ -29,14 +29,6 @@ from scnn_sim.results_h5 import (
 from scnn_sim.simulation import simulate
 from scnn_sim.sweep import SweepStore, export_sweep, load_sweep_results, run_sweep
 
-TINY = textwrap.dedent("""\
-    name: tiny
-    layers:
-      - {name: c1, kind: conv, C: 8, K: 16, R: 3, S: 3, H: 12, W: 12, stride: 1, padding: 1,
-         groups: 1, weight_density: 0.5, act_density: 0.6}
-      - {name: c2, kind: conv, C: 16, K: 16, R: 3, S: 3, H: 12, W: 12, stride: 1, padding: 1,
-         groups: 1, weight_density: 0.4, act_density: 0.5}
-    """)
 #: A sweep of one point: the same simulation as the run below.
 ONE_POINT = textwrap.dedent("""\
     name: one
@@ -50,10 +42,10 @@ TWO_POINTS = textwrap.dedent("""\
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory) -> Path:
+def files(tmp_path_factory, tiny_workload: str) -> Path:
     """tiny.yaml; its run as run.json and run.h5; a one-point and a two-point sweep exported."""
     d = tmp_path_factory.mktemp("tables")
-    (d / "tiny.yaml").write_text(TINY)
+    (d / "tiny.yaml").write_text(tiny_workload)
     res = simulate(d / "tiny.yaml")
     res.write_json(d / "run.json")
     res.write_h5(d / "run.h5")
