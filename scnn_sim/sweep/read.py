@@ -9,7 +9,7 @@ import numpy as np
 
 from scnn_sim.errors import ScnnSimError
 from scnn_sim.results_h5 import read_table, table_frame
-from scnn_sim.sweep.store import SweepStore, _sniff
+from scnn_sim.sweep.store import SweepStore, _sniff_existing
 
 
 def read_sweep_columns(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -24,12 +24,7 @@ def read_sweep_columns(path: str | os.PathLike) -> dict[str, np.ndarray]:
         Missing, foreign, truncated or corrupt file, or a ``run --h5`` table (one line).
     """
     p = Path(path)
-    if not p.is_file():
-        raise ScnnSimError(f"{p}: no such sweep results file")
-    try:
-        kind = _sniff(p)
-    except OSError as exc:
-        raise ScnnSimError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    kind = _sniff_existing(p, "cannot read")
     if kind == "hdf5":
         return read_table(p, kind="sweep").columns
     if kind == "sqlite":

@@ -70,6 +70,17 @@ def _sniff(path: Path) -> str:
     return "other"
 
 
+def _sniff_existing(path: Path, cannot_read: str) -> str:
+    """:func:`_sniff` of a file that must exist; one line naming it if it is missing or
+    cannot be read (``cannot_read``: what the message says could not be done)."""
+    if not path.is_file():
+        raise ScnnSimError(f"{path}: no such sweep results file")
+    try:
+        return _sniff(path)
+    except OSError as exc:
+        raise ScnnSimError(f"{path}: {cannot_read} ({exc.strerror or exc})") from None
+
+
 def _check_sqlite_header(path: Path) -> None:
     """Refuse a truncated database file from its 100-byte header, before SQLite reads it."""
     size = path.stat().st_size
@@ -125,12 +136,7 @@ class SweepStore:
         p = self.path
         if p.exists() and not p.is_file():
             raise ScnnSimError(f"{p}: not a file (a sweep store is one SQLite file)")
-        if not p.is_file():
-            raise ScnnSimError(f"{p}: no such sweep results file")
-        try:
-            kind = _sniff(p)
-        except OSError as exc:
-            raise ScnnSimError(f"{p}: cannot read sweep store ({exc.strerror or exc})") from None
+        kind = _sniff_existing(p, "cannot read sweep store")
         if kind == "hdf5":
             raise ScnnSimError(f"{p}: an HDF5 file, not a sweep store (the store is an SQLite "
                                f"file; HDF5 is an export format: --export FILE.h5)")
