@@ -2,7 +2,8 @@
 
 ``tiles_bitsliced`` (all banks at once, bit-sliced counts) must reproduce ``tiles_general``
 (product by product) exactly: every layer count and cycle, for random layers and the
-configurations the bit-sliced kernel accepts.
+configurations the bit-sliced kernel accepts, with the merge counts (``count_merges``) that
+``merge_counts`` adds beside it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from unittest import mock
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from scnn_sim.engine import kernels
@@ -49,27 +50,31 @@ def bitsliced_case(draw):
     }
     if draw(st.booleans()):
         over["dataflow.subtiles"] = [draw(st.integers(1, 3)), draw(st.integers(1, 3))]
-    return kw, over
+    if draw(st.booleans()):
+        over["accumulator.wide_words"] = draw(st.sampled_from([1, 2, 3, 4]))
+    return kw, over, draw(st.booleans())
 
 
-def _both(lt, arch):
+def _both(lt, arch, count_merges=False):
     out = np.maximum(reference_conv(lt.weights, lt.activations, lt.layer), 0)
     out = out.astype(np.float32)
-    fast = simulate_layer(lt, arch, out_activations=out)
+    fast = simulate_layer(lt, arch, out_activations=out, count_merges=count_merges)
     with mock.patch.object(kernels, "bitsliced_applies", lambda *args: False):
-        slow = simulate_layer(lt, arch, out_activations=out)
+        slow = simulate_layer(lt, arch, out_activations=out, count_merges=count_merges)
     return fast, slow
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=bitsliced_case())
 def test_bitsliced_equals_general(case, arch, tensors):
-    kw, over = case
+    kw, over, count_merges = case
     a = arch.replace(**over)
     assert kernels.bitsliced_applies(a.acc_banks, kernels.MAP_LINEAR, a.F, a.I,
                                      a.queue_depth, False, False)
-    fast, slow = _both(tensors(**kw), a)
+    fast, slow = _both(tensors(**kw), a, count_merges)
     assert fast == slow
+    if count_merges:
+        assert fast.accumulator_accesses["same_address"] is not None
 
 
 def test_bitsliced_equals_general_under_heavy_conflicts(arch, tensors):
@@ -85,10 +90,93 @@ def test_bitsliced_equals_general_under_heavy_conflicts(arch, tensors):
 
 
 def test_bitsliced_applies_only_where_it_can():
-    ok = dict(banks=32, mapping=kernels.MAP_LINEAR, F=4, I=4, depth=4, merges=False,
+    ok = dict(banks=32, mapping=kernels.MAP_LINEAR, F=4, I=4, depth=4, merged_access=False,
               on_plane_only=False)
     assert kernels.bitsliced_applies(**ok)
     for change in ({"banks": 64}, {"banks": 24}, {"mapping": kernels.MAP_XOR},
-                   {"mapping": kernels.MAP_DNNSIM}, {"merges": True}, {"on_plane_only": True},
-                   {"F": 5, "I": 4}, {"depth": 17}):
+                   {"mapping": kernels.MAP_DNNSIM}, {"merged_access": True},
+                   {"on_plane_only": True}, {"F": 5, "I": 4}, {"depth": 17}):
         assert not kernels.bitsliced_applies(**{**ok, **change}), change
+
+
+def test_merge_counts_beside_the_bitsliced_timing(arch, tensors):
+    """Per-product access with merge counts keeps the bit-sliced timing and adds the counts
+    of the product-by-product kernel: distinct addresses and wide words per vector pair."""
+    lt = tensors(C=4, K=8, R=3, S=3, H=10, W=10, padding=1, wd=0.8, ad=0.9, seed=5)
+    a = arch.replace(**{"pe_array.rows": 2, "pe_array.cols": 2, "accumulator.wide_words": 4})
+    calls = []
+    real = kernels.tiles_bitsliced
+
+    def spy(*args):
+        calls.append(1)
+        return real(*args)
+
+    with mock.patch.object(kernels, "tiles_bitsliced", spy):
+        fast, slow = _both(lt, a, count_merges=True)
+    assert calls, "the bit-sliced kernel did not time the merge-counting run"
+    assert fast == slow
+    # Dense 3x3 weights on a dense plane: pairs do share addresses and wide words.
+    acc = fast.accumulator_accesses
+    assert acc["wide"] < acc["same_address"] < acc["per_product"] == fast.products
+
+
+def _merge_counts_by_hand(a_vals, a_off, w_vals, w_off, F, I, BW, wide_words):
+    """Distinct addresses and wide words per vector pair, summed: the definition."""
+    wide_cols = -(-BW // wide_words)
+    same = wide = 0
+    for i0 in range(0, len(a_off), I):
+        for j0 in range(0, len(w_off), F):
+            addrs = {w_off[j] + a_off[i] for j in range(j0, min(j0 + F, len(w_off)))
+                     for i in range(i0, min(i0 + I, len(a_off)))
+                     if w_vals[j] != 0 and a_vals[i] != 0}
+            same += len(addrs)
+            wide += len({(x // BW) * wide_cols + (x % BW) // wide_words for x in addrs})
+    return same, wide
+
+
+GAPS = st.sampled_from([0, 1, 1, 2, 3, 5, 31, 32, 33, 60, 61, 62, 63, 64, 65, 130])
+
+
+@settings(max_examples=300, deadline=None)
+# A word of three holding two addresses with a gap: the fill must reach two past the first.
+@example(F=4, I=4, BW=40, wide_words=3, a_gaps=[2], w_gaps=[], w_k=[0] * 8,
+         a_gated=[False] * 8, w_gated=[False] * 8, a_start=0, extra_rows=0)
+# Two runs of weights (gap 1 > the single activation's span 0, the run spanning 64 or more)
+# whose boundary addresses share a wide word.
+@example(F=4, I=1, BW=40, wide_words=4, a_gaps=[], w_gaps=[1, 70, 1], w_k=[0] * 8,
+         a_gated=[False] * 8, w_gated=[False] * 8, a_start=0, extra_rows=0)
+# Spans of exactly 63 (one mask) and 64 (not).
+@example(F=2, I=2, BW=40, wide_words=2, a_gaps=[31], w_gaps=[32], w_k=[0] * 8,
+         a_gated=[False] * 8, w_gated=[False] * 8, a_start=1, extra_rows=0)
+@example(F=2, I=2, BW=40, wide_words=2, a_gaps=[32], w_gaps=[32], w_k=[0] * 8,
+         a_gated=[False] * 8, w_gated=[False] * 8, a_start=1, extra_rows=0)
+@given(F=st.integers(1, 4), I=st.integers(1, 4), BW=st.integers(1, 40),
+       wide_words=st.sampled_from([1, 2, 3, 4, 8]),
+       a_gaps=st.lists(GAPS.filter(bool), min_size=0, max_size=7),
+       w_gaps=st.lists(GAPS, min_size=0, max_size=7),
+       w_k=st.lists(st.integers(0, 2), min_size=8, max_size=8),
+       a_gated=st.lists(st.booleans(), min_size=8, max_size=8),
+       w_gated=st.lists(st.booleans(), min_size=8, max_size=8),
+       a_start=st.integers(0, 70), extra_rows=st.integers(0, 2))
+def test_merge_counts_by_definition(F, I, BW, wide_words, a_gaps, w_gaps, w_k, a_gated,
+                                    w_gated, a_start, extra_rows):
+    """``merge_counts`` on one block of hand-made offsets against the definition. The gaps
+    between offsets straddle a 64-bit mask's reach, so pairs take every path: one mask, runs
+    of weights in separate masks (adjacent runs sharing a wide word among them) and stamps."""
+    a_off = a_start + np.cumsum([0, *a_gaps])
+    w_rel = np.cumsum([0, *w_gaps])
+    reach = int(a_off.max() + w_rel.max()) + 1
+    BH = -(-reach // BW) + extra_rows
+    plane = BH * BW
+    w_off = (np.array(w_k[: w_rel.size]) * plane + w_rel).astype(np.int32)
+    a_off = a_off.astype(np.int32)
+    # Gated placeholders (value 0): never all, so that some pairs multiply.
+    a_vals = np.array([0.0 if g else 1.0 for g in a_gated[: a_off.size]], np.float32)
+    w_vals = np.array([0.0 if g else 1.0 for g in w_gated[: w_off.size]], np.float32)
+    a_vals[0] = w_vals[-1] = 1.0
+    kc = int(w_off.max()) // plane + 1
+    got = kernels.merge_counts(a_vals, a_off, np.array([0, a_off.size]), w_vals, w_off,
+                               np.array([0, w_off.size]), np.array([kc]), 1, 1, 1, 0, 1, F, I,
+                               BH, BW, wide_words)
+    want = _merge_counts_by_hand(a_vals, a_off, w_vals, w_off, F, I, BW, wide_words)
+    assert (int(got[0][0, 0]), int(got[1][0, 0])) == want
