@@ -84,7 +84,8 @@ def decode_activation_offsets(a_runs, a_ptr, CA, NP, a_ncols, a_u0, a_w0, tile_o
     Blocks are (work tile t, phase p, channel c); an entry at position ``pos`` of its block
     (``pos += run + 1`` per entry, placeholders included) sits at phase row
     ``u0 + pos // ncols`` and column ``w0 + pos % ncols``; its offset in the tile's
-    accumulator buffer is ``(u - oy0) * BW + (w - ox0)``.
+    accumulator buffer is ``(u - oy0) * BW + (w - ox0)``. The row and column are carried
+    from entry to entry (a division only when a run crosses a row).
     """
     off = np.empty(a_runs.shape[0], np.int32)
     T = tile_oy.shape[0]
@@ -92,14 +93,17 @@ def decode_activation_offsets(a_runs, a_ptr, CA, NP, a_ncols, a_u0, a_w0, tile_o
         for p in range(NP):
             tp = t * NP + p
             ncols = a_ncols[tp]
+            origin = (a_u0[tp] - tile_oy[t]) * BW + (a_w0[tp] - tile_ox[t])
             for c in range(CA):
                 b = tp * CA + c
-                pos = -1
+                row = 0
+                col = -1
                 for e in range(a_ptr[b], a_ptr[b + 1]):
-                    pos += a_runs[e] + 1
-                    u = a_u0[tp] + pos // ncols
-                    w = a_w0[tp] + pos % ncols
-                    off[e] = (u - tile_oy[t]) * BW + (w - tile_ox[t])
+                    col += a_runs[e] + 1
+                    if col >= ncols:
+                        row += col // ncols
+                        col = col % ncols
+                    off[e] = origin + row * BW + col
     return off
 
 
