@@ -11,6 +11,7 @@ from __future__ import annotations
 from unittest import mock
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -87,6 +88,19 @@ def test_bitsliced_equals_general_under_heavy_conflicts(arch, tensors):
         fast, slow = _both(lt, a)
         assert fast.conflict_stall_cycles > 3 * fast.busy_cycles
         assert fast == slow
+
+
+@pytest.mark.parametrize("banks,depth", [(4, 4), (4, 6), (8, 5), (8, 7), (2, 3)])
+def test_bitsliced_equals_general_with_deep_queues(arch, tensors, banks, depth):
+    """Queues that fill past three bits (depth above 4, or activation vectors hitting one bank
+    twice) between pairs the three-plane step takes: the hand-over must keep every count."""
+    lt = tensors(C=5, K=12, R=3, S=3, H=11, W=11, padding=1, wd=0.9, ad=0.8, seed=depth)
+    a = arch.replace(**{"accumulator.banks": banks, "accumulator.entries_per_bank": 1024,
+                        "accumulator.queue_depth": depth, "pe_array.rows": 2,
+                        "pe_array.cols": 2})
+    fast, slow = _both(lt, a)
+    assert fast.conflict_stall_cycles > 0.1 * fast.busy_cycles
+    assert fast == slow
 
 
 def test_bitsliced_applies_only_where_it_can():

@@ -793,6 +793,33 @@ def _drain(o0, o1, o2, o3, o4, w):
 
 
 @njit(cache=True, inline="always")
+def _issue3(o0, o1, l0, l1, l2, h0, h1, h2):
+    """:func:`_issue` under ``QUEUED`` for occupancies below 4 (planes ``o0, o1``) and loads of
+    at most 4 (``l0..l2``), whose sums fit three planes, when no bank lacks room.
+
+    Returns the new occupancies (three planes) and whether the pair issued without waiting;
+    if not, :func:`_issue` must take the pair. ``h0..h2`` are the bits of ``7 - depth`` as
+    masks (the carry out of ``count + 7 - depth``: count > depth; depth <= 7).
+    """
+    s0 = o0 ^ l0
+    c = o0 & l0
+    x = o1 ^ l1
+    s1 = x ^ c
+    s2 = l2 ^ ((o1 & l1) | (c & x))
+    c = s0 & h0
+    c = (s1 & c) | ((s1 | c) & h1)
+    c = (s2 & c) | ((s2 | c) & h2)
+    if c & (l0 | l1 | l2) != _ZERO:
+        return o0, o1, _ZERO, False
+    b = s0 | s1 | s2   # drain one update from every non-empty queue
+    d0 = s0 ^ b
+    b &= ~s0
+    d1 = s1 ^ b
+    b &= ~s1
+    return d0, d1, s2 ^ b, True
+
+
+@njit(cache=True, inline="always")
 def _lane(s0, s1, s2, s3, s4, b):
     """The count of lane ``b``."""
     u = np.uint64(b)
@@ -872,6 +899,13 @@ def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
     g2 = _ALL if spare & 4 else _ZERO
     g3 = _ALL if spare & 8 else _ZERO
     g4 = _ALL if spare & 16 else _ZERO
+    # Queued banks: while every occupancy is below 4, a four-mask pair (loads <= 4) sums to
+    # at most 7 and _issue3 takes it on three planes (the bits of 7 - depth as masks). With
+    # depth <= 4 and F <= 4 occupancies stay below 4 after every such pair.
+    three = contention == QUEUED and depth <= 7
+    h0 = _ALL if (7 - depth) & 1 else _ZERO
+    h1 = _ALL if (7 - depth) & 2 else _ZERO
+    h2 = _ALL if (7 - depth) & 4 else _ZERO
 
     # Weight vectors (shared by all tiles): per slot the shift that rotates a doubled bank
     # mask by the weight's bank (0: padding or a gated placeholder); per block the weights
@@ -1006,6 +1040,11 @@ def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
                                                    _rotate(A, w_shift[j + 1], lanes),
                                                    _rotate(A, w_shift[j + 2], lanes),
                                                    _rotate(A, w_shift[j + 3], lanes))
+                                if three and (o2 | o3 | o4) == _ZERO:
+                                    o0, o1, o2, issued = _issue3(o0, o1, l0, l1, l2,
+                                                                 h0, h1, h2)
+                                    if issued:
+                                        continue
                                 o0, o1, o2, o3, o4, wait = _issue(
                                     o0, o1, o2, o3, o4, l0, l1, l2, _ZERO, _ZERO,
                                     g0, g1, g2, g3, g4, contention, depth, banks)
