@@ -181,7 +181,7 @@ def main() -> None:
         target = {"alexnet-dense": str(dense)}
         run = [sys.executable, "-m", "scnn_sim", "run"]
         for tree in trees.values():      # warm numba's caches (and compile if needed)
-            timed(run + ["alexnet", "--layers", "conv5"], tree, work)
+            timed(run + ["alexnet", "--layers", "conv5", "--count-merges"], tree, work)
             timed([sys.executable, str(floor)], tree, work)
         jobs = [("fixed", "tiny", run + [str(tiny)]), ("floor", "numba", [sys.executable,
                                                                           str(floor)])]

@@ -952,46 +952,77 @@ def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
                 for col in range(BW):
                     valid[row * BW + col] = 0 <= oy + row < P and 0 <= ox + col < Q
         # Activation vectors of blocks (c, p), in loop order: bank masks, doubled (x | x <<
-        # banks) so that rotating by r is one shift right by banks - r.
+        # banks) so that rotating by r is one shift right by banks - r. The blocks with
+        # activations are listed with what the group loop needs of them (no division there).
         n_blk = C * NP
         a_vec = np.empty(n_blk + 1, np.int64)
         a_vec[0] = 0
-        for bb in range(n_blk):
-            ab = (t * NP + bb % NP) * CA + c_off + bb // NP
-            a_vec[bb + 1] = a_vec[bb] + (a_ptr[ab + 1] - a_ptr[ab] + I - 1) // I
+        act_c = np.empty(n_blk, np.int64)        # blocks with activations, in loop order:
+        act_p = np.empty(n_blk, np.int64)        # channel, phase, entries, vectors, first
+        act_na = np.empty(n_blk, np.int64)       # vector and multiplying activations
+        act_nav = np.empty(n_blk, np.int64)
+        act_va0 = np.empty(n_blk, np.int64)
+        act_nz = np.zeros(n_blk, np.int64)
+        n_active = 0
+        bb = 0
+        for c in range(C):
+            for p in range(NP):
+                ab = (t * NP + p) * CA + c_off + c
+                na = a_ptr[ab + 1] - a_ptr[ab]
+                nav = (na + I - 1) // I
+                a_vec[bb + 1] = a_vec[bb] + nav
+                if na > 0:
+                    act_c[n_active] = c
+                    act_p[n_active] = p
+                    act_na[n_active] = na
+                    act_nav[n_active] = nav
+                    act_va0[n_active] = a_vec[bb]
+                    n_active += 1
+                bb += 1
         n_av = a_vec[n_blk]
         a_sets = np.zeros(n_av * I, np.uint64)   # masks of vector v: a_sets[v*I : v*I + n]
         a_nsets = np.zeros(n_av, np.int64)
-        a_blk_nz = np.zeros(n_blk, np.int64)
-        # Per vector near the border: its activations whose product with a weight of each
-        # reach lands off the plane.
-        a_off_plane = np.zeros(n_av * n_reach if not inside else 1, np.int64)
-        a_border = np.zeros(n_av, np.bool_)
-        active = np.empty(n_blk, np.int64)       # blocks with activations, in loop order
-        n_active = 0
-        for bb in range(n_blk):
-            ab = (t * NP + bb % NP) * CA + c_off + bb // NP
-            if a_ptr[ab + 1] > a_ptr[ab]:
-                active[n_active] = bb
-                n_active += 1
-            for e in range(a_ptr[ab], a_ptr[ab + 1]):
-                if a_vals[e] == 0.0:
-                    continue
-                v = a_vec[bb] + (e - a_ptr[ab]) // I
-                a_blk_nz[bb] += 1
-                bit = _ONE << np.uint64(a_off[e] & bmod)
-                q = 0
-                while q < a_nsets[v] and a_sets[v * I + q] & bit:
-                    q += 1
-                a_sets[v * I + q] |= bit
-                a_nsets[v] = max(a_nsets[v], q + 1)
-                if not inside:
-                    for r in range(n_reach):
-                        if not valid[(a_off[e] - reach_at[r]) % plane]:
-                            a_off_plane[v * n_reach + r] += 1
-                            a_border[v] = True
+        # Per block near the border: its activations whose product with a weight of each
+        # reach lands off the plane (dense, then as a list of the non-zero (reach, count)).
+        blk_off = np.zeros(n_active * n_reach if not inside else 1, np.int64)
+        for ib in range(n_active):
+            e_lo = a_ptr[(t * NP + act_p[ib]) * CA + c_off + act_c[ib]]
+            e_end = e_lo + act_na[ib]
+            for v in range(act_va0[ib], act_va0[ib] + act_nav[ib]):
+                for e in range(e_lo, min(e_lo + I, e_end)):
+                    if a_vals[e] == 0.0:
+                        continue
+                    act_nz[ib] += 1
+                    bit = _ONE << np.uint64(a_off[e] & bmod)
+                    q = 0
+                    while q < a_nsets[v] and a_sets[v * I + q] & bit:
+                        q += 1
+                    a_sets[v * I + q] |= bit
+                    a_nsets[v] = max(a_nsets[v], q + 1)
+                    if not inside:
+                        for r in range(n_reach):
+                            d = a_off[e] - reach_at[r]
+                            if d < 0 or d >= plane:
+                                d %= plane
+                            if not valid[d]:
+                                blk_off[ib * n_reach + r] += 1
+                e_lo += I
         for i in range(n_av * I):
             a_sets[i] |= a_sets[i] << np.uint64(banks)
+        off_ptr = np.zeros(n_active + 1, np.int64)
+        n_off = 0
+        for i in range(blk_off.shape[0] if not inside else 0):
+            n_off += 1 if blk_off[i] != 0 else 0
+        off_r = np.empty(n_off, np.int64)
+        off_n = np.empty(n_off, np.int64)
+        k = 0
+        for ib in range(n_active if not inside else 0):
+            for r in range(n_reach):
+                if blk_off[ib * n_reach + r] != 0:
+                    off_r[k] = r
+                    off_n[k] = blk_off[ib * n_reach + r]
+                    k += 1
+            off_ptr[ib + 1] = k
 
         for g in range(G):
             now = 0
@@ -1006,30 +1037,26 @@ def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
             o0 = o1 = o2 = o3 = o4 = _ZERO    # queue occupancy per bank
             chan_start = 0
             for ib in range(n_active):
-                bb = active[ib]
-                c = bb // NP
-                p = bb - c * NP
-                ab = (t * NP + p) * CA + c_off + c
-                wb = (g * NP + p) * C + c
-                na = a_ptr[ab + 1] - a_ptr[ab]
+                c = act_c[ib]
+                wb = (g * NP + act_p[ib]) * C + c
                 nw = w_ptr[wb + 1] - w_ptr[wb]
                 if nw > 0:
-                    n_avb = (na + I - 1) // I
-                    n_wvb = (nw + F - 1) // F
+                    na = act_na[ib]
+                    n_avb = act_nav[ib]
+                    wv0 = w_vec[wb]
+                    n_wvb = w_vec[wb + 1] - wv0
                     s_iaram += na
                     s_fifo_w += nw
                     s_fifo_r += n_avb * nw
                     s_pairs += n_avb * n_wvb
-                    s_prod += a_blk_nz[bb] * w_nz[wb]
-                    s_plane += a_blk_nz[bb] * w_nz[wb]
+                    s_prod += act_nz[ib] * w_nz[wb]
+                    s_plane += act_nz[ib] * w_nz[wb]
                     n_busy += n_avb * n_wvb
                     now += n_avb * n_wvb      # one issue cycle per pair; stalls added below
-                    wv0 = w_vec[wb]
-                    for va in range(a_vec[bb], a_vec[bb] + n_avb):
-                        if not inside and a_border[va]:
-                            for r in range(n_reach):
-                                s_plane -= (a_off_plane[va * n_reach + r]
-                                            * w_reach[wb * n_reach + r])
+                    if not inside:
+                        for k in range(off_ptr[ib], off_ptr[ib + 1]):
+                            s_plane -= off_n[k] * w_reach[wb * n_reach + off_r[k]]
+                    for va in range(act_va0[ib], act_va0[ib] + n_avb):
                         sets = a_nsets[va]
                         A = a_sets[va * I]
                         for vw in range(wv0, wv0 + n_wvb):
@@ -1069,7 +1096,7 @@ def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
                                     g0, g1, g2, g3, g4, contention, depth, banks)
                             now += wait
                             n_stall += wait
-                if per_channel and (ib == n_active - 1 or active[ib + 1] // NP != c):
+                if per_channel and (ib == n_active - 1 or act_c[ib + 1] != c):
                     # A barrier after every input channel: queues drain before it.
                     if contention == QUEUED:
                         tail = _max_lane(o0, o1, o2, o3, o4)
