@@ -462,8 +462,9 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
         ``layer.out_shape``, used to count OARAM writes, the OARAM spill and output DRAM
         bits; with ``verify`` the computed outputs, ReLU'd and pooled, are used instead.
     count_merges
-        Count accumulator accesses under the same-address and wide models too (about 30%
-        slower). Always on when ``arch.access_model`` needs them.
+        Count accumulator accesses under the same-address and wide models too (a counting
+        pass beside the timing under per-product access, :func:`kernels.merge_counts`).
+        Always on when ``arch.access_model`` needs them.
     weight_storage
         Size of the weights in another format (e.g. the group-index format of a coarse
         granularity: one index per kept group): DRAM weight bits come from it instead of
