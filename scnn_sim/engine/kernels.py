@@ -29,15 +29,15 @@ Two timing kernels compute the same counts (:func:`simulate_tiles` picks one):
   mapping, access model and size.
 * :func:`tiles_bitsliced`, for the common case (linear ``addr mod banks`` mapping with a
   power-of-two ``banks <= 32``, every product loading a bank, bank queues receiving every
-  product), replaces the per-product work by
-  word operations on all banks at once. A set of banks is a bit mask (lane ``b`` = bank ``b``).
-  Since ``(w + a) mod banks`` is ``a mod banks`` rotated by ``w mod banks``, the banks that
-  one weight's products hit are the activation vector's bank mask rotated by the weight's bank:
-  one shift. Per-bank counts (a pair's bank loads, the queue occupancies) are kept bit-sliced:
-  plane ``k`` is the mask of the banks whose count has bit ``k`` set, so adding two count
+  product), replaces the per-product work by word operations on all banks at once. A set of
+  banks is a bit mask (lane ``b`` = bank ``b``). Since ``(w + a) mod banks`` is ``a mod
+  banks`` rotated by ``w mod banks``, the banks that one weight's products hit are the
+  activation vector's bank mask rotated by the weight's bank: one shift. Per-bank counts (a
+  pair's bank loads, the queue occupancies) are kept bit-sliced: plane ``k`` is the mask of
+  the banks whose count has bit ``k`` set, so adding two count
   vectors, comparing them with the depth and draining one update from every queue are a few
   ``and``/``or``/``xor`` of whole planes. The queue rule is the same; only its arithmetic is
-  done 32 banks at a time. ``tests/test_engine.py`` checks both kernels give equal counts.
+  done 32 banks at a time. ``tests/test_kernel_paths.py`` checks both kernels give equal counts.
 
 Under per-product access the merge counters (``count_merges``: accesses if same-address
 products, or products in one wide word, merged) do not affect the timing; with the bit-sliced
