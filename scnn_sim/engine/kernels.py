@@ -449,6 +449,18 @@ def simulate_tiles(
 
 
 @njit(cache=True, inline="always")
+def _vector_starts(ptr, width):
+    """Blocks of entries ``ptr[b]:ptr[b + 1]`` cut into vectors of ``width``: the index of
+    each block's first vector, and the total at the end (``[n_blocks + 1]``)."""
+    n = ptr.shape[0] - 1
+    starts = np.empty(n + 1, np.int64)
+    starts[0] = 0
+    for b in range(n):
+        starts[b + 1] = starts[b] + (ptr[b + 1] - ptr[b] + width - 1) // width
+    return starts
+
+
+@njit(cache=True, inline="always")
 def _popcount(x):
     """Set bits of a 64-bit word (SWAR)."""
     x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
@@ -514,10 +526,7 @@ def merge_counts(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
     # (-1 span: none), their span and number, and each one's offset from the smallest in
     # ascending order, padded with the first (an OR ignores repeats).
     n_wblk = w_ptr.shape[0] - 1
-    w_vec = np.empty(n_wblk + 1, np.int64)
-    w_vec[0] = 0
-    for b in range(n_wblk):
-        w_vec[b + 1] = w_vec[b] + (w_ptr[b + 1] - w_ptr[b] + F - 1) // F
+    w_vec = _vector_starts(w_ptr, F)
     n_wv = w_vec[n_wblk]
     w_min = np.zeros(n_wv, np.int64)
     w_span = np.full(n_wv, -1, np.int64)
@@ -911,10 +920,7 @@ def tiles_bitsliced(a_vals, a_off, a_ptr, w_vals, w_off, w_ptr, group_kc,
     # mask by the weight's bank (0: padding or a gated placeholder); per block the weights
     # that multiply.
     n_wblk = w_ptr.shape[0] - 1
-    w_vec = np.empty(n_wblk + 1, np.int64)
-    w_vec[0] = 0
-    for b in range(n_wblk):
-        w_vec[b + 1] = w_vec[b] + (w_ptr[b + 1] - w_ptr[b] + F - 1) // F
+    w_vec = _vector_starts(w_ptr, F)
     slots = 4 if F <= 4 else F   # F <= 4: padded to four slots, all on the 4-mask path
     w_shift = np.zeros(w_vec[n_wblk] * slots, np.uint8)
     w_nz = np.zeros(n_wblk, np.int64)
