@@ -8,6 +8,7 @@ import textwrap
 
 import h5py
 import pytest
+from conftest import TINY_WORKLOAD
 
 from scnn_sim.energy import COMPONENTS
 from scnn_sim.errors import ScnnSimError
@@ -23,16 +24,10 @@ from scnn_sim.plot import (
     render,
 )
 
-TINY = textwrap.dedent("""\
-    name: tiny
-    layers:
-      - {name: c1, kind: conv, C: 8, K: 16, R: 3, S: 3, H: 12, W: 12, stride: 1, padding: 1,
-         groups: 1, weight_density: 0.5, act_density: 0.6}
-      - {name: c2, kind: conv, C: 16, K: 16, R: 3, S: 3, H: 12, W: 12, stride: 1, padding: 1,
-         groups: 1, weight_density: 0.4, act_density: 0.5}
-      - {name: c3, kind: conv, C: 16, K: 8, R: 1, S: 1, H: 12, W: 12, stride: 1, padding: 0,
-         groups: 1, weight_density: 0.6, act_density: 0.5}
-    """)
+# The shared two-layer workload and one layer more.
+TINY = TINY_WORKLOAD + (
+    "  - {name: c3, kind: conv, C: 16, K: 8, R: 1, S: 1, H: 12, W: 12, stride: 1, padding: 0,\n"
+    "     groups: 1, weight_density: 0.6, act_density: 0.5}\n")
 N_LAYERS = 3
 GRANS = ("fine", "vector", "kernel")
 

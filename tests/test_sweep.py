@@ -12,6 +12,7 @@ import textwrap
 import h5py
 import numpy as np
 import pytest
+from conftest import TINY_WORKLOAD
 
 from scnn_sim.errors import ConfigError, ScnnSimError
 from scnn_sim.sweep import (
@@ -23,15 +24,8 @@ from scnn_sim.sweep import (
     spec_from_dict,
 )
 
-TINY = textwrap.dedent("""\
-    name: tiny
-    layers:
-      - {name: c1, kind: conv, C: 8, K: 16, R: 3, S: 3, H: 12, W: 12, stride: 1, padding: 1,
-         groups: 1, weight_density: 0.5, act_density: 0.6}
-      - {name: c2, kind: conv, C: 16, K: 16, R: 3, S: 3, H: 12, W: 12, stride: 1, padding: 1,
-         groups: 1, weight_density: 0.4, act_density: 0.5}
-      - {name: fc, kind: fc, C: 256, K: 10, R: 1, S: 1, H: 1, W: 1}
-    """)
+# The shared two-layer workload and one layer more.
+TINY = TINY_WORKLOAD + "  - {name: fc, kind: fc, C: 256, K: 10, R: 1, S: 1, H: 1, W: 1}\n"
 
 
 @pytest.fixture()
