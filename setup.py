@@ -3,7 +3,7 @@
 The built-in workloads and the example sweep live in the top-level ``workloads/`` folder, the
 one place users see and edit them. A wheel ships that folder as the data-only package
 ``scnn_sim.workloads`` (``package_dir`` maps it), so there is one copy of each file for the
-checkout, an editable install, the sdist and the wheel; ``scnn_sim.workload.builtin_dir`` looks
+checkout, an editable install, the sdist and the wheel; ``scnn_sim.workload.shapes.builtin_dir`` looks
 in the installed package first, then in the checkout. setup.cfg cannot add a mapped package to
 ``find_namespace:``, hence this file.
 """

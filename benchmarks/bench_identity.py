@@ -29,7 +29,7 @@ from typing import Any
 
 from _common import results_dir
 
-from scnn_sim.results import first_difference
+from scnn_sim.results.records import first_difference
 
 HERE = Path(__file__).resolve().parent
 TREE = HERE.parent

@@ -73,7 +73,7 @@ def scalesim_rows(layers: list) -> list[tuple]:
 
     Parameters
     ----------
-    layers : list of scnn_sim.workload.Layer
+    layers : list of scnn_sim.workload.shapes.Layer
         Conv layers.
 
     Returns
@@ -202,7 +202,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     args = ap.parse_args()
 
-    from scnn_sim.workload import load_workload
+    from scnn_sim.workload.shapes import load_workload
 
     layers = list(load_workload("alexnet").conv_layers)
     rows = scalesim_rows(layers)

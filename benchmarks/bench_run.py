@@ -74,7 +74,7 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 import scnn_sim
 import scnn_sim.engine.kernels as kernels
-from scnn_sim.workload import load_workload
+from scnn_sim.workload.shapes import load_workload
 kw = json.loads(sys.argv[1])
 if kw["workload"] == "googlenet-small":
     kw["workload"] = "googlenet"
@@ -146,7 +146,7 @@ def dense_alexnet_yaml(path: Path) -> None:
     """AlexNet's conv layers with every density 1.0, as ``make bench-peers`` runs them."""
     from bench_peers import dense_workload_yaml
 
-    from scnn_sim.workload import load_workload
+    from scnn_sim.workload.shapes import load_workload
 
     dense_workload_yaml([lay for lay in load_workload("alexnet").layers if lay.kind == "conv"],
                         path)

@@ -3,7 +3,7 @@
 Mao et al. 2017 ("Exploring the Regularity of Sparse Structure in CNNs") claim that on SCNN
 vector- and kernel-level sparsity save about 2x (workshop version: 30-35%) of the memory
 references of fine-grained sparsity at the same density. This script runs
-:func:`scnn_sim.study.granularity_study` on AlexNet, VGG-16, GoogLeNet, ResNet-50 and
+:func:`scnn_sim.studies.granularity.granularity_study` on AlexNet, VGG-16, GoogLeNet, ResNet-50 and
 DenseNet-121 at one density for every conv layer (default 0.35) and, for the networks with
 published per-layer densities (SCNN Fig. 1: AlexNet, VGG-16, part of GoogLeNet), at those;
 plus the weight-order effect (krs vs rsk) on the networks given by ``--order-effect``.
@@ -30,8 +30,8 @@ from typing import Any
 from _common import results_dir
 
 from scnn_sim.report import atomic_write_bytes, format_table
-from scnn_sim.study import ACC_MODELS, granularity_study, weight_order_effect
-from scnn_sim.workload import load_workload
+from scnn_sim.studies.granularity import ACC_MODELS, granularity_study, weight_order_effect
+from scnn_sim.workload.shapes import load_workload
 
 HERE = Path(__file__).resolve().parent
 RESULTS = results_dir()  # benchmarks/out unless --refresh
@@ -142,7 +142,7 @@ SENS_HEADERS = (["network", "wide words", "granularity"]
 def sensitivity_rows(name: str, density: float, seed: int, widths: list[int]
                      ) -> list[list[Any]]:
     """Ratios to fine when one wide accumulator access serves ``w`` words, for each w."""
-    from scnn_sim.arch import load_arch
+    from scnn_sim.inputs.arch import load_arch
 
     rows = []
     for w in widths:
@@ -328,7 +328,7 @@ def render(records: list[dict[str, Any]], out_dir: Path) -> None:
         "",
         "Ratios are coarse / fine at network level (sum over conv layers). `acc RMW`: "
         "accumulator read-modify-writes under the per-product (SCNN as published), "
-        "same-address and wide (4 words) models. `mem refs` (scnn_sim.results."
+        "same-address and wide (4 words) models. `mem refs` (scnn_sim.results.records."
         "memory_references) = accesses at each structure's native width, summed: "
         "accumulator (2 per RMW + drain reads; one wide access serves 4 words), IARAM and "
         "OARAM entries, weight-FIFO entries of F weights, 32-bit DRAM accesses; `bits moved` "

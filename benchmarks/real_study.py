@@ -1,6 +1,6 @@
 """Real-data granularity study on Fashion-MNIST and digits (Mao et al. 2017 on real data).
 
-Runs :func:`scnn_sim.study_real.run_study` -- dense training, iterative magnitude pruning with
+Runs :func:`scnn_sim.studies.real.run_study` -- dense training, iterative magnitude pruning with
 fine-tuning at the fine, vector, kernel and filter granularities over the density schedule
 1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.15, 0.1, no-loss densities, and SCNN simulation of the
 pruned models with their real weights and activations -- and writes, per dataset,
@@ -23,7 +23,7 @@ package (``apt-get install dataset-fashion-mnist``) or ``--data DIR``.
     python benchmarks/real_study.py [--datasets fashion-mnist,digits] [--seed 0]
         [--epochs N] [--finetune-epochs N] [--train-limit N] [--threads 1]
 
-Defaults (:data:`scnn_sim.study_real.DATASET_DEFAULTS`): digits 30 dense epochs and 3
+Defaults (:data:`scnn_sim.studies.real.DATASET_DEFAULTS`): digits 30 dense epochs and 3
 fine-tuning epochs per step on all 1438 training images; Fashion-MNIST 10 dense epochs and 1
 fine-tuning epoch per step on a seeded 30000-image subset of the training set (about 12
 minutes on one core of the 2-core reference machine).
@@ -44,7 +44,7 @@ import numpy as np
 from _common import results_dir
 
 from scnn_sim.report import atomic_write_bytes, atomic_write_json, format_table
-from scnn_sim.study_real import (
+from scnn_sim.studies.real import (
     DATASETS,
     load_result,
     markdown_summary,

@@ -35,9 +35,9 @@ from dataclasses import replace
 from _common import results_dir
 
 import scnn_sim
-from scnn_sim.arch import ArchConfig, load_arch
-from scnn_sim.results import totals_record
-from scnn_sim.workload import Workload, load_workload
+from scnn_sim.inputs.arch import ArchConfig, load_arch
+from scnn_sim.results.records import totals_record
+from scnn_sim.workload.shapes import Workload, load_workload
 
 OUT = results_dir() / "scnn_reproduction.json"  # benchmarks/out unless --refresh
 PAPER_SPEEDUP = {"alexnet": 2.37, "googlenet": 2.19, "vgg16": 3.52}
@@ -177,7 +177,7 @@ def why_dcnn_opt(res) -> dict:
 
 def tables_side_by_side(sims: dict, sweep_recs: dict) -> dict:
     """The same runs priced with every shipped energy table (energy = counts x table)."""
-    from scnn_sim.energy import builtin_tables, load_energy_table
+    from scnn_sim.pricing.energy import builtin_tables, load_energy_table
 
     out = {}
     print("\n1d. The same counts priced with every shipped table: SCNN/DCNN and DCNN-opt/DCNN "

@@ -16,7 +16,7 @@ import time
 
 from _common import results_dir
 
-from scnn_sim.storage import storage_report
+from scnn_sim.studies.storage import storage_report
 
 NETS = ("alexnet", "vgg16", "googlenet", "resnet50", "densenet121")
 OUT = results_dir()  # benchmarks/out unless --refresh

@@ -87,7 +87,7 @@ Every conv layer gets weight density = input-activation density = *d*; the synth
 are magnitude-pruned to *d* (`simulate(..., density=d)`), and the synthetic activations are
 drawn at *d*."""),
     new_code_cell('''\
-from scnn_sim.workload import load_workload
+from scnn_sim.workload.shapes import load_workload
 
 GOOGLENET = load_workload("googlenet")
 SWEEP_LAYERS = ["inception_3a/3x3", "inception_3a/5x5"] if SMALL else None  # None: all 57
@@ -228,13 +228,13 @@ merged).
 
 This notebook prunes AlexNet's conv weights to the same density at each granularity and shows:
 
-1. **Storage**: compressed weight bits and index bits per granularity (`scnn_sim.storage`),
+1. **Storage**: compressed weight bits and index bits per granularity (`scnn_sim.studies.storage`),
    and the index saving relative to fine-grained pruning.
 2. **Memory references and energy on SCNN**: accumulator accesses under three models
    (`per_product` as published; `same_address`: products of one cycle to the same entry
    merged; `wide`: one wide access serves neighbouring words), memory references (accesses
    at each structure's native width, and the bits they move:
-   `scnn_sim.results.memory_references`), DRAM traffic and energy, each relative to `fine`
+   `scnn_sim.results.records.memory_references`), DRAM traffic and energy, each relative to `fine`
    (weights stored in the group-index format of each granularity: `weight_format="group"`)."""),
     params_cell(),
     new_code_cell(SETUP),
@@ -245,7 +245,7 @@ GRANULARITIES = ["fine", "vector", "kernel", "filter"]
 LAYERS = ["conv3", "conv4", "conv5"] if SMALL else None  # None: every conv layer'''),
     new_markdown_cell("## 1. Storage and index saving (all conv layers)"),
     new_code_cell('''\
-from scnn_sim.storage import storage_report
+from scnn_sim.studies.storage import storage_report
 
 report = storage_report(WORKLOAD, DENSITY, granularities=GRANULARITIES, seed=SEED)
 storage_df = pd.DataFrame(report["granularities"]).set_index("granularity")
@@ -256,7 +256,7 @@ storage_df[["achieved_density", "value_bits", "index_bits", "total_bits", "compr
             "index saving vs fine [%]", "total vs fine [x]"]]'''),
     new_markdown_cell("## 2. Memory references and energy on SCNN"),
     new_code_cell('''\
-from scnn_sim.results import memory_references  # the one definition, as in `run`
+from scnn_sim.results.records import memory_references  # the one definition, as in `run`
 
 gran_results = {"workload": WORKLOAD, "granularities": {}}  # the `granularity --json` shape
 for g in GRANULARITIES:
@@ -322,7 +322,7 @@ both full) and fewer, larger tiles; small PEs pay for more halos and barriers. P
 This notebook runs the comparison as a sweep (`scnn_sim.sweep.run_sweep`, the API behind
 `scnn-sim sweep`), with two intermediate points, and plots energy against latency with the
 Pareto front. Speed is not the whole answer: the configurations differ in silicon. Every
-sweep point records its area (`area_mm2`, `scnn_sim.area`: SCNN's Table 4 at 16 nm, each
+sweep point records its area (`area_mm2`, `scnn_sim.pricing.area`: SCNN's Table 4 at 16 nm, each
 component scaled with the configuration, README "Area model"), so the table and the plot also
 compare performance per mm2 and energy x delay x area. The F*I x A crossbar grows with
 (F x I)^2 per PE when A = 2 x F x I, so large PEs pay most of their area in the scatter network.

@@ -3,10 +3,10 @@
 Inputs (any plot function's ``data``, or ``scnn-sim plot RESULTS``):
 
 * a ``run --json`` file or its dict (``{"workload", "layers": [record...], "totals": record}``),
-  or a :class:`~scnn_sim.results.SimulationResult`;
+  or a :class:`~scnn_sim.results.records.SimulationResult`;
 * a ``granularity --json`` file or dict
   (``{"workload", "granularities": {"fine": {"layers": [...], "totals": {...}}, ...}}``);
-* a ``run --h5`` result table (:mod:`scnn_sim.results_h5`);
+* a ``run --h5`` result table (:mod:`scnn_sim.results.h5table`);
 * a sweep store or its HDF5 export (:mod:`scnn_sim.sweep`), or its DataFrame
   (:func:`scnn_sim.sweep.load_sweep_results`).
 
@@ -14,7 +14,7 @@ Kinds: ``energy-breakdown`` (stacked energy per component and layer, µJ), ``cyc
 SCNN vs oracle vs DCNN cycles; for a sweep: multiplier utilisation vs weight density),
 ``granularity`` (memory references, weight storage and energy normalised to ``fine``),
 ``pe-sweep`` (energy vs latency of a sweep's points, one Pareto front per series; then
-performance per area and energy x delay x area against chip area, :mod:`scnn_sim.area`).
+performance per area and energy x delay x area against chip area, :mod:`scnn_sim.pricing.area`).
 
 A sweep figure never averages over a parameter the sweep varies (:func:`sweep_parameters`):
 each one is shown (a line, colour, marker or bar label named in the legend), or the figure is
@@ -38,10 +38,10 @@ from typing import Any
 
 import numpy as np
 
-from scnn_sim.energy import COMPONENTS
 from scnn_sim.errors import ScnnSimError
+from scnn_sim.pricing.energy import COMPONENTS
 from scnn_sim.report import check_interrupted, check_output_path, table_records
-from scnn_sim.results import memory_references
+from scnn_sim.results.records import memory_references
 
 KINDS = ("energy-breakdown", "cycles", "granularity", "pe-sweep")
 OUTPUT_SUFFIXES = (".png", ".pdf", ".svg")
@@ -144,7 +144,7 @@ def load_results(path: str | os.PathLike) -> PlotData:
         from scnn_sim.sweep import load_sweep_results
 
         return PlotData(kind="sweep", source=str(p), frame=load_sweep_results(p))
-    from scnn_sim.results_h5 import is_hdf5
+    from scnn_sim.results.h5table import is_hdf5
 
     if suffix in (".h5", ".hdf5") or is_hdf5(p):
         return _from_h5(p)
@@ -162,8 +162,8 @@ def load_results(path: str | os.PathLike) -> PlotData:
 
 
 def _from_h5(p: Path) -> PlotData:
-    """A result table (:mod:`scnn_sim.results_h5`): a run's layers, or a sweep's table."""
-    from scnn_sim.results_h5 import TableError, read_table
+    """A result table (:mod:`scnn_sim.results.h5table`): a run's layers, or a sweep's table."""
+    from scnn_sim.results.h5table import TableError, read_table
 
     try:
         table = read_table(p)
@@ -918,7 +918,8 @@ def plot_granularity(data: Any, ax: Any = None, *, title: str | None = None) -> 
     """Memory references, weight storage and energy of each granularity, relative to fine.
 
     Categories (network totals): accumulator accesses under the per-product, same-address and
-    wide models, memory references and bits moved (:func:`scnn_sim.results.memory_references`,
+    wide models, memory references and bits moved
+    (:func:`scnn_sim.results.records.memory_references`,
     the architecture's accumulator model), DRAM traffic (bits), weight storage (DRAM weight
     value + index bits) and energy.
     Categories not counted (``count_merges`` off) are left empty.
@@ -1008,8 +1009,8 @@ def _area_mm2(row: Row) -> float:
     value = row.get("area_mm2.total")
     if value is not None and not (isinstance(value, float) and math.isnan(value)):
         return float(value)
-    from scnn_sim.arch import arch_from_dict
-    from scnn_sim.area import area_model
+    from scnn_sim.inputs.arch import arch_from_dict
+    from scnn_sim.pricing.area import area_model
 
     try:
         arch = arch_from_dict(json.loads(row["arch_json"]), where="arch_json")
@@ -1146,7 +1147,7 @@ def _draw_vs_area(ax: Any, lay: _PeSweepLayout, column: str, ylabel: str,
 def plot_pe_sweep(data: Any, ax: Any = None, area: bool = True, *,
                   title: str | None = None) -> Any:
     """Energy vs latency of every completed point of a sweep, one Pareto front per series,
-    and the same points per chip area (:mod:`scnn_sim.area`).
+    and the same points per chip area (:mod:`scnn_sim.pricing.area`).
 
     Panels: (a) energy vs latency; (b) performance per area (inferences per second per mm2,
     higher is better) vs chip area; (c) energy x delay x area (µJ x ms x mm2, lower is
@@ -1235,7 +1236,7 @@ def plot_compare(cmp: Any, ax: Any = None, *, title: str | None = None) -> Any:
     Parameters
     ----------
     cmp
-        A :class:`scnn_sim.compare.Comparison`.
+        A :class:`scnn_sim.results.compare.Comparison`.
     ax
         Axes to draw into.
     title

@@ -14,20 +14,25 @@ from typing import Any
 
 import numpy as np
 
-from scnn_sim.arch import ArchConfig, load_arch
-from scnn_sim.area import AreaTable, area_model, load_area_table
-from scnn_sim.energy import EnergyTable, load_energy_table
 from scnn_sim.engine.baselines import dcnn_counts
 from scnn_sim.engine.layer import LayerCounts, encode_outputs, simulate_layer
 from scnn_sim.errors import ConfigError, ScnnSimError, SparsityError, WorkloadError
-from scnn_sim.formats import size_group_index
-from scnn_sim.limits import check_fixed_density, check_layer_memory, check_mapping_sane
-from scnn_sim.npzio import NPZ_SUFFIXES, read_npz_layer
-from scnn_sim.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS, provenance
-from scnn_sim.results import LayerResult, SimulationResult, memory_references, totals_record
-from scnn_sim.sparsity import parse_granularity, prune, synthetic_activations, synthetic_weights
-from scnn_sim.tensors import LayerTensors, validate_tensors
-from scnn_sim.workload import Layer, Workload, chain_producers, load_workload
+from scnn_sim.inputs.arch import ArchConfig, load_arch
+from scnn_sim.inputs.limits import check_fixed_density, check_layer_memory, check_mapping_sane
+from scnn_sim.pricing.area import AreaTable, area_model, load_area_table
+from scnn_sim.pricing.energy import EnergyTable, load_energy_table
+from scnn_sim.results.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS, provenance
+from scnn_sim.results.records import LayerResult, SimulationResult, memory_references, totals_record
+from scnn_sim.sparsity.formats import size_group_index
+from scnn_sim.sparsity.pruning import (
+    parse_granularity,
+    prune,
+    synthetic_activations,
+    synthetic_weights,
+)
+from scnn_sim.workload.npzio import NPZ_SUFFIXES, read_npz_layer
+from scnn_sim.workload.shapes import Layer, Workload, chain_producers, load_workload
+from scnn_sim.workload.tensors import LayerTensors, validate_tensors
 
 H5_SUFFIXES = (".h5", ".hdf5")
 
@@ -58,7 +63,7 @@ def resolve_workload(workload: str | os.PathLike | Workload | Sequence[LayerTens
         return workload.name, workload, None
     if isinstance(workload, (str, os.PathLike)):
         if Path(workload).suffix.lower() in H5_SUFFIXES:
-            from scnn_sim.h5io import read_layers
+            from scnn_sim.workload.h5io import read_layers
 
             wl, tensors = read_layers(workload)
             return wl.name, wl, list(tensors)
@@ -97,9 +102,9 @@ def simulate(
     ----------
     workload
         A built-in name (``"alexnet"``), a workload YAML, an exported-layer HDF5 file
-        (``.h5``), a one-layer numpy file (``.npz``, :mod:`scnn_sim.npzio`), a
-        :class:`~scnn_sim.workload.Workload`, or a list of
-        :class:`~scnn_sim.tensors.LayerTensors`.
+        (``.h5``), a one-layer numpy file (``.npz``, :mod:`scnn_sim.workload.npzio`), a
+        :class:`~scnn_sim.workload.shapes.Workload`, or a list of
+        :class:`~scnn_sim.workload.tensors.LayerTensors`.
     arch
         Architecture (default SCNN's Table 3): an object, a shipped name (``"dnnsim"``), a
         YAML path, a nested dict, or a list of names / paths / dicts merged in order (later
@@ -131,7 +136,7 @@ def simulate(
         Show a progress bar (tqdm) on stderr.
     area
         Area table (default ``scnn16``, SCNN's Table 4): an object, a shipped name or a YAML
-        path; the result's ``area_mm2`` (:func:`scnn_sim.area.area_model`).
+        path; the result's ``area_mm2`` (:func:`scnn_sim.pricing.area.area_model`).
 
     Returns
     -------
@@ -339,7 +344,7 @@ def temporal_tiling_penalty(c: LayerCounts, table: EnergyTable, energy_total: fl
 
 def layer_record(lt: LayerTensors, c: LayerCounts, arch: ArchConfig, table: EnergyTable,
                  input_from_dram: bool) -> dict[str, Any]:
-    """The JSON record of one layer (see :mod:`scnn_sim.results` for the schema).
+    """The JSON record of one layer (see :mod:`scnn_sim.results.records` for the schema).
 
     ``input_from_dram``: the dense baselines read the layer's input from DRAM whatever their
     SRAM holds (the network's first layer, or an input of unknown producer).

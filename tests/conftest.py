@@ -14,10 +14,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from scnn_sim.arch import ArchConfig, load_arch
-from scnn_sim.sparsity import prune, synthetic_activations, synthetic_weights
-from scnn_sim.tensors import LayerTensors
-from scnn_sim.workload import Layer
+from scnn_sim.inputs.arch import ArchConfig, load_arch
+from scnn_sim.sparsity.pruning import prune, synthetic_activations, synthetic_weights
+from scnn_sim.workload.shapes import Layer
+from scnn_sim.workload.tensors import LayerTensors
 
 
 def make_tensors(C: int, K: int, R: int, S: int, H: int, W: int, *, stride: int = 1,

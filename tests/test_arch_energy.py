@@ -1,4 +1,4 @@
-"""Architecture configuration (scnn_sim.arch) and energy tables (scnn_sim.energy)."""
+"""Architecture configuration (scnn_sim.inputs.arch) and energy tables (scnn_sim.pricing.energy)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from importlib import resources
 import pytest
 import yaml
 
-from scnn_sim.arch import ArchConfig, arch_fields, arch_from_dict, load_arch
-from scnn_sim.energy import ACTIONS, COMPONENTS, builtin_tables, load_energy_table
 from scnn_sim.errors import ConfigError, ScnnSimError
+from scnn_sim.inputs.arch import ArchConfig, arch_fields, arch_from_dict, load_arch
+from scnn_sim.pricing.energy import ACTIONS, COMPONENTS, builtin_tables, load_energy_table
 
 # --------------------------------------------------------------------------- defaults
 

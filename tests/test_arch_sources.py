@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from scnn_sim import cli, simulate
-from scnn_sim.arch import load_arch, shipped_archs
 from scnn_sim.errors import ConfigError, FormatError
-from scnn_sim.npzio import read_npz_layer
+from scnn_sim.inputs.arch import load_arch, shipped_archs
 from scnn_sim.sweep import spec_from_dict
+from scnn_sim.workload.npzio import read_npz_layer
 
 
 def _errors_cleanly(capsys, code):

@@ -1,4 +1,4 @@
-"""Area model (scnn_sim.area): SCNN's Table 4 at the default, each scaling rule, table
+"""Area model (scnn_sim.pricing.area): SCNN's Table 4 at the default, each scaling rule, table
 validation, and ``area_mm2`` in run JSON and sweep rows."""
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import pytest
 import yaml
 
 from scnn_sim import cli
-from scnn_sim.arch import load_arch
-from scnn_sim.area import (
+from scnn_sim.errors import ConfigError
+from scnn_sim.inputs.arch import load_arch
+from scnn_sim.pricing.area import (
     AREA_COMPONENTS,
     area_model,
     builtin_area_tables,
     load_area_table,
 )
-from scnn_sim.errors import ConfigError
 
 # SCNN, Parashar et al. ISCA 2017, Table 4 (mm2 per PE) and the 64-PE accelerator.
 TABLE4 = {"iaram_oaram": 0.031, "weight_fifo": 0.004, "multipliers": 0.008, "crossbar": 0.026,

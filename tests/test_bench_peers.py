@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from scnn_sim.importers.scalesim import read_scalesim_csv
-from scnn_sim.workload import load_workload
+from scnn_sim.workload.importers.scalesim import read_scalesim_csv
+from scnn_sim.workload.shapes import load_workload
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 

@@ -89,7 +89,7 @@ COMMANDS = {
     "run --h5": (["run", "{tiny}", "--h5", "{out}"], "--h5", ("scnn_sim.simulation",
                                                              "simulate")),
     "granularity --json": (["granularity", "{tiny}", "--density", "0.5", "--json", "{out}"],
-                           "--json", ("scnn_sim.study", "granularity_study")),
+                           "--json", ("scnn_sim.studies.granularity", "granularity_study")),
     "storage --json": (["storage", "{tiny}", "--density", "0.5", "--json", "{out}"], "--json",
                        ("scnn_sim.commands.storage", "storage_report")),
     "sweep -o": (["sweep", "example", "-o", "{out}", "--workers", "1"], "-o",
@@ -241,9 +241,9 @@ def test_internal_error_is_one_line_unless_debugging(monkeypatch, capsys):
 def exported(tmp_path_factory):
     import numpy as np
 
-    from scnn_sim.h5io import write_layers
-    from scnn_sim.tensors import LayerTensors
-    from scnn_sim.workload import Layer
+    from scnn_sim.workload.h5io import write_layers
+    from scnn_sim.workload.shapes import Layer
+    from scnn_sim.workload.tensors import LayerTensors
 
     rng = np.random.default_rng(0)
     lts = []

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from scnn_sim import cli
-from scnn_sim.arch import load_arch
 from scnn_sim.commands import arch as arch_cmd
 from scnn_sim.commands import run as run_cmd
+from scnn_sim.inputs.arch import load_arch
 
 TINY = """\
 name: tiny

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from scnn_sim import cli
-from scnn_sim.arch import load_arch
-from scnn_sim.compare import CompareError, compare_runs, load_run, render_comparison
+from scnn_sim.inputs.arch import load_arch
+from scnn_sim.results.compare import CompareError, compare_runs, load_run, render_comparison
 
 
 @pytest.fixture(scope="module")
@@ -134,10 +134,10 @@ def test_plot_ratio_axis(runs):
 
 
 def test_memory_references_use_the_one_definition(tmp_path):
-    """compare's memory references are run's (scnn_sim.results.memory_references): accesses
+    """compare's memory references are run's (scnn_sim.results.records.memory_references): accesses
     at native width, not a sum of every count (bits, multiplies, leakage cycles)."""
     from scnn_sim import simulate
-    from scnn_sim.compare import compare_runs
+    from scnn_sim.results.compare import compare_runs
 
     res = simulate("alexnet", layers=["conv5"])
     p = tmp_path / "a.json"

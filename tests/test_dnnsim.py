@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 from scnn_sim import simulate
-from scnn_sim.arch import load_arch
 from scnn_sim.engine.layer import choose_mapping, simulate_layer
 from scnn_sim.engine.mapping import split_bounds
-from scnn_sim.tensors import LayerTensors
-from scnn_sim.workload import Layer
+from scnn_sim.inputs.arch import load_arch
+from scnn_sim.workload.shapes import Layer
+from scnn_sim.workload.tensors import LayerTensors
 
 # ---------------------------------------------------------------- golden DNNsim figures
 

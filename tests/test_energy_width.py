@@ -12,13 +12,13 @@ import yaml
 
 from scnn_sim import simulate
 from scnn_sim.cli import main as cli_main
-from scnn_sim.energy import ACTIONS, load_energy_table, load_ert_table
 from scnn_sim.engine.baselines import DCNN_SRAM_BITS, dcnn_counts
 from scnn_sim.engine.layer import simulate_layer
 from scnn_sim.errors import ConfigError
-from scnn_sim.results import memory_references
-from scnn_sim.tensors import LayerTensors
-from scnn_sim.workload import Layer
+from scnn_sim.pricing.energy import ACTIONS, load_energy_table, load_ert_table
+from scnn_sim.results.records import memory_references
+from scnn_sim.workload.shapes import Layer
+from scnn_sim.workload.tensors import LayerTensors
 
 DATA = Path(__file__).parent / "data"
 ERT = DATA / "ert_small.yaml"

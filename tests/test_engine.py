@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from scnn_sim.engine.layer import choose_mapping, reference_conv, simulate_layer
 from scnn_sim.errors import SimulationError
-from scnn_sim.tensors import LayerTensors
-from scnn_sim.workload import Layer
+from scnn_sim.workload.shapes import Layer
+from scnn_sim.workload.tensors import LayerTensors
 
 
 def check_layer(lt, arch, conv_ref, work, *, merges: bool = True):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scnn_sim.errors import FormatError
-from scnn_sim.h5io import read_attrs, read_layers, read_stored
+from scnn_sim.workload.h5io import read_attrs, read_layers, read_stored
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -56,7 +56,7 @@ def _manual_forward(m: TinyCNN, x) -> dict[str, np.ndarray]:
 
 
 def test_export_round_trip(tmp_path: Path, model: TinyCNN, inputs) -> None:
-    from scnn_sim.export import from_torch
+    from scnn_sim.workload.export import from_torch
 
     path = tmp_path / "tiny.h5"
     model.train()
@@ -108,13 +108,13 @@ def test_export_round_trip(tmp_path: Path, model: TinyCNN, inputs) -> None:
     attrs = read_attrs(path)
     assert attrs["framework"] == f"torch {torch.__version__}"
     assert attrs["source_model"] == "TinyCNN"
-    assert attrs["created_by"] == "scnn_sim.export.from_torch"
+    assert attrs["created_by"] == "scnn_sim.workload.export.from_torch"
     assert attrs["layers"]["block.1"]["granularity"] == "fine"
     assert attrs["layers"]["block.1"]["density"] == 0.4
 
 
 def test_export_same_padding_and_name(tmp_path: Path) -> None:
-    from scnn_sim.export import from_torch
+    from scnn_sim.workload.export import from_torch
 
     torch.manual_seed(0)
     m = nn.Sequential(nn.Conv2d(2, 4, 3, padding="same"), nn.Conv2d(4, 4, 3, padding="valid"))
@@ -136,7 +136,7 @@ def test_export_same_padding_and_name(tmp_path: Path) -> None:
     ],
 )
 def test_export_refuses_unsupported_conv(tmp_path: Path, conv, match: str) -> None:
-    from scnn_sim.export import from_torch
+    from scnn_sim.workload.export import from_torch
 
     m = nn.Sequential(nn.Conv2d(3, 3, 1), conv())
     path = tmp_path / "x.h5"
@@ -146,7 +146,7 @@ def test_export_refuses_unsupported_conv(tmp_path: Path, conv, match: str) -> No
 
 
 def test_export_cleans_up_on_error(tmp_path: Path, model: TinyCNN) -> None:
-    from scnn_sim.export import from_torch
+    from scnn_sim.workload.export import from_torch
 
     model.train()
     with pytest.raises(RuntimeError):
@@ -157,7 +157,7 @@ def test_export_cleans_up_on_error(tmp_path: Path, model: TinyCNN) -> None:
 
 
 def test_export_refuses_reused_conv_and_bad_inputs(tmp_path: Path) -> None:
-    from scnn_sim.export import from_torch
+    from scnn_sim.workload.export import from_torch
 
     class Twice(nn.Module):
         def __init__(self) -> None:
@@ -178,7 +178,7 @@ def test_export_refuses_reused_conv_and_bad_inputs(tmp_path: Path) -> None:
 
 def test_export_then_prune_command(tmp_path: Path, model: TinyCNN, inputs) -> None:
     from scnn_sim.cli import main as cli_main
-    from scnn_sim.export import from_torch
+    from scnn_sim.workload.export import from_torch
 
     src, dst = tmp_path / "tiny.h5", tmp_path / "tiny_filter.h5"
     from_torch(model, inputs, src)

@@ -1,4 +1,5 @@
-"""Tests of scnn_sim.formats: SCNN zero-run streams, block layouts, group index and sizes."""
+"""Tests of scnn_sim.sparsity.formats: SCNN zero-run streams, block layouts, group index and
+sizes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scnn_sim.errors import FormatError, SparsityError
-from scnn_sim.formats import (
+from scnn_sim.sparsity.formats import (
     FormatSize,
     RLEStream,
     activation_blocks_scnn,
@@ -30,7 +31,7 @@ from scnn_sim.formats import (
     size_scnn_rle,
     weight_blocks_scnn,
 )
-from scnn_sim.sparsity import block_shape_for, blockify, prune, synthetic_weights
+from scnn_sim.sparsity.pruning import block_shape_for, blockify, prune, synthetic_weights
 
 # ---------------------------------------------------------------------------- references
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from scnn_sim import __version__
 from scnn_sim.cli import main as cli_main
 from scnn_sim.errors import FormatError, WorkloadError
-from scnn_sim.h5io import (
+from scnn_sim.workload.h5io import (
     FORMAT,
     FORMAT_VERSION,
     escape_name,
@@ -27,8 +27,8 @@ from scnn_sim.h5io import (
     unescape_name,
     write_layers,
 )
-from scnn_sim.tensors import LayerTensors
-from scnn_sim.workload import Layer, validate_layer
+from scnn_sim.workload.shapes import Layer, validate_layer
+from scnn_sim.workload.tensors import LayerTensors
 
 # --------------------------------------------------------------------------- helpers
 
@@ -139,7 +139,7 @@ def test_attrs_and_name_escaping(tmp_path: Path) -> None:
     assert attrs["source_model"] == "toy"
     assert attrs["framework"] == "numpy"
     assert attrs["scnn_sim_version"] == __version__
-    assert attrs["created_by"] == "scnn_sim.h5io.write_layers"
+    assert attrs["created_by"] == "scnn_sim.workload.h5io.write_layers"
     assert list(attrs["layers"]) == ["block/conv1", "conv2", "down"]
     conv2 = attrs["layers"]["conv2"]
     assert conv2["order"] == 1 and conv2["stride"] == 2 and conv2["groups"] == 2
@@ -191,7 +191,7 @@ def test_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     def boom(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr("scnn_sim.h5io.os.replace", boom)
+    monkeypatch.setattr("scnn_sim.workload.h5io.os.replace", boom)
     with pytest.raises(FormatError, match="cannot write"):
         _write(path, granularity="fine")
     assert path.read_bytes() == before
@@ -549,7 +549,7 @@ def test_prune_command(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert attrs["created_by"] == "scnn-sim prune"
     assert attrs["input_file"] == str(src.resolve())
     assert len(attrs["input_sha256"]) == 64
-    assert attrs["input_created_by"] == "scnn_sim.h5io.write_layers"
+    assert attrs["input_created_by"] == "scnn_sim.workload.h5io.write_layers"
     assert attrs["prune_norm"] == "l2" and attrs["prune_pointwise_group"] == 1
     assert attrs["scnn_sim_version"] == __version__
     assert attrs["source_model"] == "toy"

@@ -7,8 +7,8 @@ import pytest
 
 from scnn_sim import cli
 from scnn_sim.engine.layer import reference_conv
-from scnn_sim.h5io import read_attrs, read_layers, read_stored
-from scnn_sim.workload import load_workload
+from scnn_sim.workload.h5io import read_attrs, read_layers, read_stored
+from scnn_sim.workload.shapes import load_workload
 
 onnx = pytest.importorskip("onnx", reason="ONNX import tests need the onnx package "
                            "(pip install 'scnn-sim[onnx]')")

@@ -7,9 +7,9 @@ import textwrap
 import pytest
 
 from scnn_sim import cli
-from scnn_sim.importers import ModelImportError
-from scnn_sim.importers.scalesim import read_scalesim_csv
-from scnn_sim.workload import load_workload
+from scnn_sim.workload.importers import ModelImportError
+from scnn_sim.workload.importers.scalesim import read_scalesim_csv
+from scnn_sim.workload.shapes import load_workload
 
 
 def _one_line_error(capsys, code):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from scnn_sim.cli import main as cli_main
-from scnn_sim.h5io import read_layers
+from scnn_sim.workload.h5io import read_layers
 
 
 def _err(capsys) -> str:

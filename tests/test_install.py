@@ -41,13 +41,13 @@ def test_setup_ships_workloads_and_sweeps_from_the_one_workloads_folder():
 
 
 def test_builtin_dir_prefers_the_installed_package_copy(tmp_path, monkeypatch, tiny_workload):
-    import scnn_sim.workload as wl
+    import scnn_sim.workload.shapes as wl
 
     pkg = tmp_path / "site" / "scnn_sim"
     (pkg / "workloads" / "sweeps").mkdir(parents=True)
     (pkg / "workloads" / "mini.yaml").write_text(tiny_workload)
     (pkg / "workloads" / "sweeps" / "demo.yaml").write_text(SPEC)
-    monkeypatch.setattr(wl, "__file__", str(pkg / "workload.py"))
+    monkeypatch.setattr(wl, "__file__", str(pkg / "workload" / "shapes.py"))
     assert wl.builtin_dir() == pkg / "workloads"
     assert wl.builtin_names() == ["mini"]
     from scnn_sim.sweep import builtin_sweeps, resolve_spec
@@ -57,14 +57,14 @@ def test_builtin_dir_prefers_the_installed_package_copy(tmp_path, monkeypatch, t
 
 
 def test_checkout_reads_the_top_level_workloads_folder():
-    from scnn_sim.workload import builtin_dir, builtin_names
+    from scnn_sim.workload.shapes import builtin_dir, builtin_names
 
     assert builtin_dir() == REPO / "workloads"
     assert "alexnet" in builtin_names()
 
 
 def test_no_builtin_workloads_is_an_error(tmp_path, monkeypatch, capsys):
-    import scnn_sim.workload as wl
+    import scnn_sim.workload.shapes as wl
 
     monkeypatch.setattr(wl, "builtin_dir", lambda: tmp_path / "nothing")
     assert main(["workloads"]) == 2

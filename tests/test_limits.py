@@ -15,17 +15,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scnn_sim import simulate
-from scnn_sim.arch import load_arch
 from scnn_sim.errors import ConfigError, ScnnSimError, SparsityError, WorkloadError
-from scnn_sim.limits import (
+from scnn_sim.inputs.arch import load_arch
+from scnn_sim.inputs.limits import (
     ENV_MAX_MEMORY,
     GB,
     ResourceLimitError,
     estimate_layer_bytes,
     memory_limit_bytes,
 )
-from scnn_sim.tensors import LayerTensors, validate_tensors
-from scnn_sim.workload import Layer
+from scnn_sim.workload.shapes import Layer
+from scnn_sim.workload.tensors import LayerTensors, validate_tensors
 
 
 def _good(layer: Layer, seed: int = 0) -> LayerTensors:
@@ -135,8 +135,8 @@ def test_layer_tensors_store_contiguous_float32():
 BOUNDS = textwrap.dedent("""\
     import numpy as np
     from scnn_sim import simulate
-    from scnn_sim.tensors import LayerTensors
-    from scnn_sim.workload import Layer
+    from scnn_sim.workload.tensors import LayerTensors
+    from scnn_sim.workload.shapes import Layer
     rng = np.random.default_rng(0)
     shapes = [Layer("plain", C=6, K=8, R=3, S=3, H=9, W=7, padding=1),
               Layer("strided", C=4, K=6, R=3, S=3, H=11, W=10, stride=2, padding=1),
@@ -191,7 +191,7 @@ def test_huge_channel_counts_are_refused():
 
 
 def simulate_layer_shape(layer: Layer):
-    from scnn_sim.workload import Workload
+    from scnn_sim.workload.shapes import Workload
 
     return simulate(Workload("w", (layer,), "<test>", ""))
 
@@ -199,7 +199,7 @@ def simulate_layer_shape(layer: Layer):
 def test_declared_huge_hdf5_is_refused_before_reading(tmp_path):
     import h5py
 
-    from scnn_sim.h5io import read_layers, write_layers
+    from scnn_sim.workload.h5io import read_layers, write_layers
 
     path = tmp_path / "decl.h5"
     write_layers(path, [_good(Layer("c1", C=2, K=1, R=1, S=1, H=4, W=4))], source_model="x")

@@ -19,7 +19,7 @@ from scnn_sim.engine.mapping import (
     split_bounds,
 )
 from scnn_sim.errors import SimulationError
-from scnn_sim.workload import Layer
+from scnn_sim.workload.shapes import Layer
 
 # ----------------------------------------------------------------------------- splits
 

@@ -111,7 +111,8 @@ def test_03_pe_sweep(tmp_path, monkeypatch):
                                      "4 PEs of 16x16"}
     assert all(v > 0 for v in result["cycles"].values())
     assert result["speedup_64x4x4_vs_4x16x16"] > 0
-    # Area per configuration (scnn_sim.area): SCNN's own design is Table 4's 7.9 mm2, and the
+    # Area per configuration (scnn_sim.pricing.area): SCNN's own design is Table 4's 7.9 mm2,
+    # and the
     # 16x16 PEs' crossbars (F*I x 2*F*I each) make that design the largest.
     area = result["area_mm2"]
     assert area["64 PEs of 4x4"] == pytest.approx(7.9, rel=0.01)

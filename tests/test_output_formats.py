@@ -106,10 +106,10 @@ def test_unknown_column_is_one_line_before_work(command, listed, tiny, capsys):
 def own_files(tmp_path):
     """An exported-layer .h5 (kernel-pruned layer) and a one-layer .npz, written with numpy's
     and the project's writers."""
-    from scnn_sim.h5io import write_layers
-    from scnn_sim.sparsity import prune
-    from scnn_sim.tensors import LayerTensors
-    from scnn_sim.workload import Layer
+    from scnn_sim.sparsity.pruning import prune
+    from scnn_sim.workload.h5io import write_layers
+    from scnn_sim.workload.shapes import Layer
+    from scnn_sim.workload.tensors import LayerTensors
 
     rng = np.random.default_rng(5)
     lay = Layer("conv1", C=8, K=16, R=3, S=3, H=8, W=8, padding=1)

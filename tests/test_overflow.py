@@ -13,15 +13,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scnn_sim.arch import load_arch
-from scnn_sim.energy import load_energy_table
 from scnn_sim.engine.layer import handover_bits, simulate_layer
 from scnn_sim.engine.timeline import Fetch, Step, run_timeline
 from scnn_sim.errors import ConfigError, SimulationError
-from scnn_sim.results import totals_record
+from scnn_sim.inputs.arch import load_arch
+from scnn_sim.pricing.energy import load_energy_table
+from scnn_sim.results.records import totals_record
 from scnn_sim.simulation import layer_record
-from scnn_sim.tensors import LayerTensors
-from scnn_sim.workload import Layer
+from scnn_sim.workload.shapes import Layer
+from scnn_sim.workload.tensors import LayerTensors
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import h5py
 import pytest
 from conftest import TINY_WORKLOAD
 
-from scnn_sim.energy import COMPONENTS
 from scnn_sim.errors import ScnnSimError
 from scnn_sim.plot import (
     KINDS,
@@ -23,6 +22,7 @@ from scnn_sim.plot import (
     plot_utilization,
     render,
 )
+from scnn_sim.pricing.energy import COMPONENTS
 
 # The shared two-layer workload and one layer more.
 TINY = TINY_WORKLOAD + (
@@ -161,8 +161,8 @@ def _series_lines(ax):
 
 
 def test_pe_sweep_area_panels(results):
-    from scnn_sim.arch import arch_from_dict
-    from scnn_sim.area import area_model
+    from scnn_sim.inputs.arch import arch_from_dict
+    from scnn_sim.pricing.area import area_model
     from scnn_sim.sweep import load_sweep_results
 
     fig = plot_pe_sweep(results / "sweep.h5")
@@ -358,7 +358,7 @@ def test_titles_name_workload_density_and_energy_table(results):
     fig = plot_cycles(results / "run.json", title="my title")
     assert fig.get_suptitle() == "my title"
     assert "kernel" in plot_granularity(results / "gran.json").get_suptitle()
-    from scnn_sim.study import granularity_study
+    from scnn_sim.studies.granularity import granularity_study
 
     study = granularity_study(results / "tiny.yaml", published_densities=True,
                               granularities=["fine", "kernel"])

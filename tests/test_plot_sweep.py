@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from scnn_sim.cli import main
-from scnn_sim.energy import COMPONENTS, DEFAULT_TABLE
 from scnn_sim.plot import (
     MAX_CONFIGS,
     MAX_SERIES,
@@ -25,8 +24,9 @@ from scnn_sim.plot import (
     sweep_parameters,
 )
 from scnn_sim.plot import as_plot_data as _as
+from scnn_sim.pricing.energy import COMPONENTS, DEFAULT_TABLE
 from scnn_sim.report import table_records
-from scnn_sim.results_h5 import columns_of, table_frame, write_table
+from scnn_sim.results.h5table import columns_of, table_frame, write_table
 
 CONFIGS = {"A": (8, 4), "B": (4, 8)}  # label -> (PE grid side, F = I)
 

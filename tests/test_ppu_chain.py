@@ -11,8 +11,8 @@ from scnn_sim.engine.layer import reference_conv, simulate_layer
 from scnn_sim.engine.ppu import pool2d, pool_ops
 from scnn_sim.errors import WorkloadError
 from scnn_sim.simulation import simulate
-from scnn_sim.tensors import LayerTensors
-from scnn_sim.workload import Layer, Pool, builtin_names, chain_producers, load_workload
+from scnn_sim.workload.shapes import Layer, Pool, builtin_names, chain_producers, load_workload
+from scnn_sim.workload.tensors import LayerTensors
 
 
 def loop_pool(x: np.ndarray, kind: str, w: int, s: int, p: int, n_out: tuple[int, int]):

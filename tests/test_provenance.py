@@ -10,8 +10,8 @@ import pytest
 
 from scnn_sim import __version__
 from scnn_sim.cli import main
-from scnn_sim.energy import load_energy_table
-from scnn_sim.provenance import DEFAULT_WEIGHT_FORMAT, FORMAT_VERSION
+from scnn_sim.pricing.energy import load_energy_table
+from scnn_sim.results.provenance import DEFAULT_WEIGHT_FORMAT, FORMAT_VERSION
 
 OPTIONS = ["--energy", "accelergy45", "--seed", "3", "--clustered", "0.5",
            "--pointwise-group", "2", "--layers", "c2"]

@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from scnn_sim.arch import load_arch
-from scnn_sim.energy import load_energy_table
 from scnn_sim.engine.layer import simulate_layer
-from scnn_sim.results import first_difference
+from scnn_sim.inputs.arch import load_arch
+from scnn_sim.pricing.energy import load_energy_table
+from scnn_sim.results.records import first_difference
 from scnn_sim.simulation import layer_record
-from scnn_sim.tensors import LayerTensors
-from scnn_sim.workload import Layer
+from scnn_sim.workload.shapes import Layer
+from scnn_sim.workload.tensors import LayerTensors
 
 FIXTURE = Path(__file__).parent / "data" / "regression_pin.json"
 

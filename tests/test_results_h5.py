@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from scnn_sim.cli import main
-from scnn_sim.compare import CompareError, load_run
-from scnn_sim.energy import DEFAULT_TABLE
 from scnn_sim.errors import ScnnSimError
 from scnn_sim.plot import PlotError, load_results, render
-from scnn_sim.results_h5 import (
+from scnn_sim.pricing.energy import DEFAULT_TABLE
+from scnn_sim.results.compare import CompareError, load_run
+from scnn_sim.results.h5table import (
     FORMAT,
     FORMAT_VERSION,
     TableError,

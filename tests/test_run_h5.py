@@ -9,11 +9,11 @@ import pytest
 
 from scnn_sim.cli import main
 from scnn_sim.engine.layer import reference_conv
-from scnn_sim.h5io import write_layers
 from scnn_sim.simulation import simulate
-from scnn_sim.sparsity import prune
-from scnn_sim.tensors import LayerTensors
-from scnn_sim.workload import Layer
+from scnn_sim.sparsity.pruning import prune
+from scnn_sim.workload.h5io import write_layers
+from scnn_sim.workload.shapes import Layer
+from scnn_sim.workload.tensors import LayerTensors
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""JSON Schemas (scnn_sim.schemas): shipped = generated from the models; every shipped example
+"""JSON Schemas (scnn_sim.results.schemas): shipped = generated from the models; every shipped
+example
 and real run / granularity output validates; bad inputs fail the schema and the loader alike."""
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import jsonschema
 import pytest
 import yaml
 
-from scnn_sim.arch import arch_from_dict
 from scnn_sim.cli import main
-from scnn_sim.energy import table_from_dict
 from scnn_sim.errors import ScnnSimError
-from scnn_sim.schemas import KINDS, schema, schema_text, shipped_schema_text, write_schemas
-from scnn_sim.workload import builtin_dir, load_workload
+from scnn_sim.inputs.arch import arch_from_dict
+from scnn_sim.pricing.energy import table_from_dict
+from scnn_sim.results.schemas import KINDS, schema, schema_text, shipped_schema_text, write_schemas
+from scnn_sim.workload.shapes import builtin_dir, load_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = resources.files("scnn_sim").joinpath("data")

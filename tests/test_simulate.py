@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 import scnn_sim
-from scnn_sim.arch import load_arch
-from scnn_sim.energy import COMPONENTS, load_energy_table
 from scnn_sim.engine.layer import ACCESS_KEYS
 from scnn_sim.errors import ConfigError, SimulationError, SparsityError, WorkloadError
-from scnn_sim.results import CYCLE_KEYS
+from scnn_sim.inputs.arch import load_arch
+from scnn_sim.pricing.energy import COMPONENTS, load_energy_table
+from scnn_sim.results.records import CYCLE_KEYS
 from scnn_sim.simulation import simulate, synthesize
-from scnn_sim.sparsity import prune
-from scnn_sim.workload import load_workload
+from scnn_sim.sparsity.pruning import prune
+from scnn_sim.workload.shapes import load_workload
 
 TINY = """\
 name: tiny

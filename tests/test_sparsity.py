@@ -1,4 +1,4 @@
-"""Tests of scnn_sim.sparsity: synthetic tensors, granularity parsing and pruning."""
+"""Tests of scnn_sim.sparsity.pruning: synthetic tensors, granularity parsing and pruning."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scnn_sim.errors import ScnnSimError, SparsityError
-from scnn_sim.sparsity import (
+from scnn_sim.sparsity.pruning import (
     Granularity,
     achieved_density,
     block_shape_for,

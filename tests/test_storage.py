@@ -1,4 +1,4 @@
-"""Tests of the storage report (scnn_sim.storage) and the ``storage`` sub-command."""
+"""Tests of the storage report (scnn_sim.studies.storage) and the ``storage`` sub-command."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 
 from scnn_sim.commands import storage as storage_cmd
 from scnn_sim.errors import ScnnSimError, SparsityError, WorkloadError
-from scnn_sim.sparsity import block_shape_for
-from scnn_sim.storage import ROW_KEYS, storage_report
-from scnn_sim.workload import Layer, Workload
+from scnn_sim.sparsity.pruning import block_shape_for
+from scnn_sim.studies.storage import ROW_KEYS, storage_report
+from scnn_sim.workload.shapes import Layer, Workload
 
 TOP_KEYS = [
     "workload",

@@ -1,4 +1,5 @@
-"""Tests of the granularity study (scnn_sim.study) and the ``granularity`` sub-command.
+"""Tests of the granularity study (scnn_sim.studies.granularity) and the ``granularity``
+sub-command.
 
 The accumulator counts of the engine are checked against a plain-Python re-implementation
 of SCNN's vector pairing on tiny layers (one PE, one work tile, one output-channel group).
@@ -14,23 +15,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scnn_sim.arch import load_arch
 from scnn_sim.commands import granularity as granularity_cmd
-from scnn_sim.energy import load_energy_table
 from scnn_sim.errors import ScnnSimError
+from scnn_sim.inputs.arch import load_arch
+from scnn_sim.pricing.energy import load_energy_table
 from scnn_sim.simulation import simulate
-from scnn_sim.sparsity import prune
-from scnn_sim.study import (
+from scnn_sim.sparsity.pruning import prune
+from scnn_sim.studies.granularity import (
     ACC_MODELS,
     StudyError,
     granularity_study,
     parse_granularity_list,
     weight_order_effect,
 )
-from scnn_sim.tensors import LayerTensors
-from scnn_sim.workload import Layer, Workload
+from scnn_sim.workload.shapes import Layer, Workload
+from scnn_sim.workload.tensors import LayerTensors
 
-# The provenance block (scnn_sim.provenance) first, then the study's own fields.
+# The provenance block (scnn_sim.results.provenance) first, then the study's own fields.
 TOP_KEYS = ["format", "format_version", "scnn_sim_version", "workload", "workload_source", "arch",
             "energy_table", "energy", "seed", "weight_format", "clustered", "pointwise_group",
             "layer_subset", "density", "granularities"]

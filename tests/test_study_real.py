@@ -20,9 +20,8 @@ import numpy as np
 import pytest
 
 from scnn_sim.errors import ScnnSimError
-from scnn_sim.h5io import read_stored
-from scnn_sim.sparsity import block_shape_for, blockify
-from scnn_sim.study_real import (
+from scnn_sim.sparsity.pruning import block_shape_for, blockify
+from scnn_sim.studies.real import (
     RealStudyError,
     cumulative_mask,
     load_fashion_mnist,
@@ -32,6 +31,7 @@ from scnn_sim.study_real import (
     read_idx,
     run_study,
 )
+from scnn_sim.workload.h5io import read_stored
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
@@ -263,7 +263,7 @@ def test_without_torch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         run_study("digits", out_dir=tmp_path)
     # The module and the command import without torch.
     code = ("import sys; sys.modules['torch'] = None; "
-            "import scnn_sim.study_real, scnn_sim.commands.study")
+            "import scnn_sim.studies.real, scnn_sim.commands.study")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -319,7 +319,7 @@ def test_study_formats_through_the_shared_formatter(study: tuple[dict, Path], tm
                                                     monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     from scnn_sim.report import column_key, format_table
-    from scnn_sim.study_real import SCNN_HEADERS, accuracy_table, no_loss_table, text_report
+    from scnn_sim.studies.real import SCNN_HEADERS, accuracy_table, no_loss_table, text_report
 
     result = json.loads(json.dumps(study[0]))
     run = lambda *argv: _study_cli(list(argv), result, monkeypatch, capsys, tmp_path)  # noqa: E731
@@ -369,9 +369,9 @@ def test_study_table_options_fail_before_training(tmp_path: Path,
 
 
 def test_markdown_summary_uses_the_shared_formatter(study: tuple[dict, Path]) -> None:
-    import scnn_sim.study_real.report as report
+    import scnn_sim.studies.real.report as report
     from scnn_sim.report import format_table
-    from scnn_sim.study_real import accuracy_table, markdown_summary, no_loss_table, scnn_table
+    from scnn_sim.studies.real import accuracy_table, markdown_summary, no_loss_table, scnn_table
 
     md = markdown_summary(study[0])
     for table in (accuracy_table, no_loss_table, scnn_table):

@@ -1,4 +1,4 @@
-"""The declared-model helper (scnn_sim.validation): one-line errors worded from the model."""
+"""The declared-model helper (scnn_sim.inputs.validation): one-line errors worded from the model."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import msgspec
 import pytest
 from msgspec import Meta
 
-from scnn_sim.arch import (
+from scnn_sim.errors import ConfigError, WorkloadError
+from scnn_sim.inputs.arch import (
     ArchConfig,
     ArchModel,
     arch_field_types,
     arch_fields,
     arch_from_dict,
 )
-from scnn_sim.errors import ConfigError, WorkloadError
-from scnn_sim.validation import Fraction, NonEmptyStr, PositiveInt, convert, describe, shown
+from scnn_sim.inputs.validation import Fraction, NonEmptyStr, PositiveInt, convert, describe, shown
 
 
 class Inner(msgspec.Struct, forbid_unknown_fields=True):
@@ -141,7 +141,7 @@ def test_layer_defaults_are_the_models():
     """The runtime Layer / Pool dataclasses default to what the declared model does."""
     import dataclasses
 
-    from scnn_sim.workload import Layer, LayerModel, Pool, PoolModel
+    from scnn_sim.workload.shapes import Layer, LayerModel, Pool, PoolModel
 
     for cls, model in ((Layer, LayerModel), (Pool, PoolModel)):
         defaults = {f.name: f.default for f in dataclasses.fields(cls)
@@ -152,7 +152,7 @@ def test_layer_defaults_are_the_models():
 
 
 def test_yaml_layer_takes_model_and_file_defaults(tmp_path):
-    from scnn_sim.workload import load_workload
+    from scnn_sim.workload.shapes import load_workload
 
     p = tmp_path / "w.yaml"
     p.write_text("default_densities: {weight: 0.5, act: 0.25}\nlayers:\n"
@@ -168,7 +168,7 @@ def test_yaml_layer_takes_model_and_file_defaults(tmp_path):
 def test_validate_layer_takes_numpy_scalars_and_refuses_unset_densities():
     import numpy as np
 
-    from scnn_sim.workload import Layer, validate_layer
+    from scnn_sim.workload.shapes import Layer, validate_layer
 
     validate_layer(Layer("c", C=np.int64(4), K=4, R=3, S=3, H=np.int32(5), W=5,
                          weight_density=np.float64(0.5)), "w")
@@ -185,7 +185,7 @@ def test_validate_layer_takes_numpy_scalars_and_refuses_unset_densities():
 
 def test_energy_models_follow_the_action_constants():
     """One required key per energy.ACTIONS entry; bits required exactly for WIDTH_ACTIONS."""
-    from scnn_sim.energy import (
+    from scnn_sim.pricing.energy import (
         ACTIONS,
         WIDTH_ACTIONS,
         ErtMappingActions,
@@ -204,7 +204,7 @@ def test_energy_models_follow_the_action_constants():
 def test_energy_defaults_come_from_the_model(tmp_path):
     import yaml
 
-    from scnn_sim.energy import ACTIONS, WIDTH_ACTIONS, table_from_dict
+    from scnn_sim.pricing.energy import ACTIONS, WIDTH_ACTIONS, table_from_dict
 
     actions = {a: {"energy_pj": 1, "source": "s", **({"bits": 8} if a in WIDTH_ACTIONS else {})}
                for a in ACTIONS}
@@ -231,7 +231,7 @@ def test_ert_mapping_errors(tmp_path, mutate, expected):
 
     import yaml
 
-    from scnn_sim.energy import load_ert_table
+    from scnn_sim.pricing.energy import load_ert_table
 
     folder = resources.files("scnn_sim").joinpath("data/ert")
     d = yaml.safe_load(folder.joinpath("example_mapping.yaml").read_text())

@@ -1,4 +1,5 @@
-"""Tests of scnn_sim.workload (built-in YAMLs, loader validation) and the workloads/show CLI."""
+"""Tests of scnn_sim.workload.shapes (built-in YAMLs, loader validation) and the workloads/show
+CLI."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from scnn_sim.commands import workloads as workloads_cmd
 from scnn_sim.errors import ScnnSimError, WorkloadError
-from scnn_sim.workload import (
+from scnn_sim.workload.shapes import (
     Layer,
     Workload,
     builtin_dir,

@@ -6,7 +6,7 @@ import argparse
 
 import yaml
 
-from scnn_sim.arch import load_arch
+from scnn_sim.inputs.arch import load_arch
 
 
 def register(sub: argparse._SubParsersAction) -> None:

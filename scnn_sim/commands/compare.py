@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run ``scnn-sim compare``."""
-    from scnn_sim.compare import compare_runs, render_comparison
+    from scnn_sim.results.compare import compare_runs, render_comparison
 
     if args.plot:
         from scnn_sim.plot import check_output_suffix

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from scnn_sim.energy import builtin_tables, load_energy_table, load_ert_table
+from scnn_sim.pricing.energy import builtin_tables, load_energy_table, load_ert_table
 from scnn_sim.report import format_table
 
 

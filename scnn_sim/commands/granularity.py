@@ -1,6 +1,7 @@
 """Sub-command ``granularity``: SCNN cycles, accesses and energy of each pruning granularity.
 
-Runs :func:`scnn_sim.study.granularity_study` (one simulation per granularity, same seed, with
+Runs :func:`scnn_sim.studies.granularity.granularity_study` (one simulation per granularity,
+same seed, with
 accumulator accesses counted under the per-product, same-address and wide models) and prints
 the network table per granularity with every value's ratio to fine-grained pruning.
 """
@@ -24,7 +25,12 @@ from scnn_sim.report import (
     json_text,
     note,
 )
-from scnn_sim.study import ACC_MODELS, DEFAULT_GRANULARITIES, DRAM_WORD_BITS, StudyError
+from scnn_sim.studies.granularity import (
+    ACC_MODELS,
+    DEFAULT_GRANULARITIES,
+    DRAM_WORD_BITS,
+    StudyError,
+)
 
 _SHORT = {"per_product": "product", "same_address": "addr", "wide": "wide"}
 
@@ -190,7 +196,7 @@ def network_table(study: dict[str, Any], fmt: str = "table", columns: str | None
 
 def study_text(study: dict[str, Any], per_layer: bool = False, fmt: str = "table",
                columns: str | None = None) -> str:
-    """Render a granularity study (:func:`scnn_sim.study.granularity_study`) as text.
+    """Render a granularity study (:func:`scnn_sim.studies.granularity.granularity_study`) as text.
 
     Parameters
     ----------
@@ -248,7 +254,7 @@ def study_text(study: dict[str, Any], per_layer: bool = False, fmt: str = "table
 
 def run_granularity(args: argparse.Namespace) -> int:
     """Run the study, print it and optionally save it as JSON; return the exit status."""
-    from scnn_sim.study import granularity_study
+    from scnn_sim.studies.granularity import granularity_study
 
     if args.density is not None and args.published_densities:
         raise StudyError("give either --density or --published-densities, not both")

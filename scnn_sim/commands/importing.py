@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from scnn_sim.importers import ModelImportError
+from scnn_sim.workload.importers import ModelImportError
 
 YAML_SUFFIXES = (".yaml", ".yml")
 H5_SUFFIXES = (".h5", ".hdf5")
@@ -26,7 +26,7 @@ def _input_shape(text: str) -> tuple[int, ...]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``import`` sub-command."""
-    from scnn_sim.importers.onnx_model import DEFAULT_ACT_DENSITY
+    from scnn_sim.workload.importers.onnx_model import DEFAULT_ACT_DENSITY
 
     p = sub.add_parser(
         "import", help="import an ONNX model, a torchvision model or a SCALE-Sim topology CSV",
@@ -76,7 +76,7 @@ def main(args: argparse.Namespace) -> int:
         for opt in ("images", "input_shape"):
             if getattr(args, opt) is not None:
                 raise ModelImportError(f"--{opt.replace('_', '-')}: only for ONNX models")
-        from scnn_sim.importers.scalesim import import_scalesim_csv
+        from scnn_sim.workload.importers.scalesim import import_scalesim_csv
 
         wl = import_scalesim_csv(src, out, weight_density=1.0 if args.weight_density is None
                                  else args.weight_density,
@@ -97,7 +97,7 @@ def main(args: argparse.Namespace) -> int:
                                "densities are measured on the initializers)")
     if args.images is not None and args.input_shape is not None:
         raise ModelImportError("--input-shape: not with --images (the images fix the shape)")
-    from scnn_sim.importers.onnx_model import DEFAULT_ACT_DENSITY, import_onnx
+    from scnn_sim.workload.importers.onnx_model import DEFAULT_ACT_DENSITY, import_onnx
 
     info, written = import_onnx(
         src, out, images=args.images, seed=args.seed, shapes_only=args.shapes_only,
@@ -131,7 +131,7 @@ def _torchvision(args: argparse.Namespace, out: Path) -> int:
         if getattr(args, opt) not in (None, False):
             raise ModelImportError(f"--{opt.replace('_', '-')}: not for torchvision models "
                                    f"(their weights and activations are real)")
-    from scnn_sim.importers.torchvision_model import import_torchvision
+    from scnn_sim.workload.importers.torchvision_model import import_torchvision
 
     names = import_torchvision(name, out, weights=args.weights, images=args.images,
                                input_shape=args.input_shape, seed=args.seed)

@@ -2,7 +2,7 @@
 
 ``scnn-sim prune IN.h5 --granularity G --density D -o OUT.h5 [--norm l1|l2]
 [--pointwise-group N]`` reads IN.h5 (see ``docs/h5-format.md``), prunes each layer's weights
-with :func:`scnn_sim.sparsity.prune`, and writes OUT.h5 atomically with the pruned weights,
+with :func:`scnn_sim.sparsity.pruning.prune`, and writes OUT.h5 atomically with the pruned weights,
 their masks, the ``granularity``/``density`` attributes and provenance (input file and its
 SHA-256, the input's writer and scnn-sim version, norm, pointwise group). Activations (the whole
 stored batch) are copied unchanged. A table of weights kept per layer is printed.
@@ -20,10 +20,10 @@ import numpy as np
 
 from scnn_sim import __version__
 from scnn_sim.errors import FormatError, SparsityError
-from scnn_sim.h5io import read_stored, write_layers
 from scnn_sim.report import check_output_path, format_table
-from scnn_sim.sparsity import parse_granularity, prune
-from scnn_sim.tensors import LayerTensors
+from scnn_sim.sparsity.pruning import parse_granularity, prune
+from scnn_sim.workload.h5io import read_stored, write_layers
+from scnn_sim.workload.tensors import LayerTensors
 
 
 def _sha256(path: Path) -> str:
@@ -61,7 +61,7 @@ def prune_file(
     src, dst : str or os.PathLike
         Input and output exported-layer files; they must differ.
     granularity : str
-        A granularity spec of :func:`scnn_sim.sparsity.parse_granularity`.
+        A granularity spec of :func:`scnn_sim.sparsity.pruning.parse_granularity`.
     density : float or None
         Target weight density in [0, 1]; may be None only for ``nm:N:M`` (density N/M).
     norm : {"l1", "l2"}

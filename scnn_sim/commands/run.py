@@ -6,7 +6,6 @@ import argparse
 import sys
 import textwrap
 
-from scnn_sim.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS
 from scnn_sim.report import (
     TABLE_WIDTH,
     add_format_options,
@@ -16,7 +15,8 @@ from scnn_sim.report import (
     note,
     select_columns,
 )
-from scnn_sim.results import SimulationResult
+from scnn_sim.results.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS
+from scnn_sim.results.records import SimulationResult
 
 
 def seed_arg(text: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from scnn_sim.schemas import KINDS
+from scnn_sim.results.schemas import KINDS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from scnn_sim.schemas import schema_text, write_schemas
+    from scnn_sim.results.schemas import schema_text, write_schemas
 
     if args.write is not None:
         for path in write_schemas(args.write or None):

@@ -15,7 +15,7 @@ from scnn_sim.report import (
     note,
     select_columns,
 )
-from scnn_sim.storage import dense_bits, ratio_text, storage_report
+from scnn_sim.studies.storage import dense_bits, ratio_text, storage_report
 
 DEFAULT_GRANULARITIES = "fine,vector,kernel,filter"
 
@@ -52,7 +52,7 @@ def _row(r: dict[str, Any], first: list[Any]) -> list[Any]:
 
 def storage_text(report: dict[str, Any], per_layer: bool = False, fmt: str = "table",
                  columns: str | None = None) -> str:
-    """Render a storage report (from :func:`scnn_sim.storage.storage_report`) as text.
+    """Render a storage report (from :func:`scnn_sim.studies.storage.storage_report`) as text.
 
     Parameters
     ----------

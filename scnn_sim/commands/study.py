@@ -4,7 +4,7 @@
 [--finetune-epochs N] [--schedule 1,0.8,...] [--granularities fine,vector,kernel,filter]
 [--format table|csv|markdown|json] [--columns A,B] [--table accuracy|no-loss|scnn]
 [-o OUTDIR]`` trains a small CNN, prunes it iteratively at each granularity with fine-tuning
-(:func:`scnn_sim.study_real.run_study`), prints the accuracy-vs-density table, the no-loss
+(:func:`scnn_sim.studies.real.run_study`), prints the accuracy-vs-density table, the no-loss
 densities and the SCNN table per granularity, and writes ``study.json``,
 ``accuracy_vs_density.png`` and the exported ``.h5`` files into OUTDIR.
 
@@ -32,7 +32,7 @@ from scnn_sim.report import (
     note,
     select_columns,
 )
-from scnn_sim.study_real import (
+from scnn_sim.studies.real import (
     DATASETS,
     DEFAULT_GRANULARITIES,
     DEFAULT_SCHEDULE,
@@ -53,15 +53,15 @@ def render(result: dict[str, Any], fmt: str = "table", columns: str | None = Non
     Parameters
     ----------
     result
-        What :func:`scnn_sim.study_real.run_study` returns.
+        What :func:`scnn_sim.studies.real.run_study` returns.
     fmt : {"table", "csv", "markdown", "json"}
         ``json``: the ``study.json`` document. ``table`` without ``columns`` and ``table``:
-        the three tables with headings (:func:`scnn_sim.study_real.text_report`). Otherwise
-        one table (:func:`scnn_sim.study_real.study_table`) in that format.
+        the three tables with headings (:func:`scnn_sim.studies.real.text_report`). Otherwise
+        one table (:func:`scnn_sim.studies.real.study_table`) in that format.
     columns
         Keep only these columns of the table (header or CSV name; the first is always kept).
     table
-        One of :data:`scnn_sim.study_real.TABLES` (default ``accuracy``).
+        One of :data:`scnn_sim.studies.real.TABLES` (default ``accuracy``).
     """
     if fmt == "json":
         return json_text(result)

@@ -6,7 +6,7 @@ import argparse
 
 from scnn_sim.errors import WorkloadError
 from scnn_sim.report import format_table
-from scnn_sim.workload import Layer, Workload, builtin_dir, builtin_names, load_workload
+from scnn_sim.workload.shapes import Layer, Workload, builtin_dir, builtin_names, load_workload
 
 
 def _density_summary(workload: Workload) -> str:

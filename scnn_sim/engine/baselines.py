@@ -41,11 +41,11 @@ to all PEs; leakage counts the multipliers and the 2 MB SRAM for DCNN's cycles.
 
 from __future__ import annotations
 
-from scnn_sim.arch import ArchConfig
 from scnn_sim.engine.layer import LayerCounts
 from scnn_sim.engine.mapping import owner_bounds, split_bounds
 from scnn_sim.engine.timeline import Step, Timeline, run_timeline
-from scnn_sim.workload import Layer
+from scnn_sim.inputs.arch import ArchConfig
+from scnn_sim.workload.shapes import Layer
 
 DCNN_SRAM_BITS = 2 * 1024 * 1024 * 8
 

@@ -1,8 +1,9 @@
 """Simulate one convolution layer on SCNN: mapping, compressed streams, kernel, timeline.
 
-The input is a :class:`~scnn_sim.tensors.LayerTensors` (pruned weights and input activations);
+The input is a :class:`~scnn_sim.workload.tensors.LayerTensors` (pruned weights and input
+activations);
 the output is a :class:`LayerCounts`: cycles by cause and action counts by component. Energy is
-not computed here (see :mod:`scnn_sim.energy`).
+not computed here (see :mod:`scnn_sim.pricing.energy`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scnn_sim.arch import ArchConfig
 from scnn_sim.engine import kernels
 from scnn_sim.engine.mapping import (
     Tiling,
@@ -25,9 +25,10 @@ from scnn_sim.engine.mapping import (
 from scnn_sim.engine.ppu import pool2d, pool_ops, pooled_owner_bounds
 from scnn_sim.engine.timeline import Fetch, Step, run_timeline
 from scnn_sim.errors import SimulationError
-from scnn_sim.formats import FormatSize, RLEStream, rle_encode_blocks
-from scnn_sim.tensors import LayerTensors
-from scnn_sim.workload import Layer
+from scnn_sim.inputs.arch import ArchConfig
+from scnn_sim.sparsity.formats import FormatSize, RLEStream, rle_encode_blocks
+from scnn_sim.workload.shapes import Layer
+from scnn_sim.workload.tensors import LayerTensors
 
 #: Keys of LayerCounts.accesses. Counts are accesses at the structure's native width (an
 #: accumulator word, or ``wide_words`` words under the wide model; a weight-FIFO entry of F

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scnn_sim.workload import Layer
+from scnn_sim.workload.shapes import Layer
 
 
 def split_bounds(n: int, parts: int, mode: str = "balanced",

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scnn_sim.workload import Pool
+from scnn_sim.workload.shapes import Pool
 
 __all__ = ["pool2d", "pool_ops", "pooled_owner_bounds", "pooled_size", "window_counts"]
 

@@ -7,7 +7,8 @@ Spec (YAML; relative paths are relative to the spec file)
 ``arch``       optional base architecture: a shipped name (``dnnsim``) or a YAML path, or a
                list of them merged in order (default: SCNN's Table 3)
 ``energy``     optional energy table name or YAML (default ``aladdin40``)
-``vary``       mapping of dotted architecture paths (:func:`scnn_sim.arch.arch_fields`) to lists
+``vary``       mapping of dotted architecture paths (:func:`scnn_sim.inputs.arch.arch_fields`)
+to lists
 ``granularities`` list of granularity specs; ``null`` = the workload's default (default ``[null]``)
 ``densities``  list of weight densities in [0, 1]; ``null`` = each layer's own (default ``[null]``)
 ``seeds``      list of seeds (default ``[0]``)
@@ -68,15 +69,15 @@ point was priced with; absent from stores of earlier versions), ``arch.<path>`` 
 varied parameter, ``arch_json`` (the full architecture),
 ``status``, ``error``, ``elapsed_s``, ``finished_at`` (Unix time), ``host``,
 ``scnn_sim_version``, ``layer``; then the metrics: the keys of
-:meth:`scnn_sim.results.SimulationResult.flat_rows` (``cycles``, ``energy_pj.total``, ...)
+:meth:`scnn_sim.results.records.SimulationResult.flat_rows` (``cycles``, ``energy_pj.total``, ...)
 and the point's area ``area_mm2.*`` (``area_mm2.total``, ``area_mm2.per_pe.total``, ...).
 Numeric columns are ``float64`` (``NaN`` = missing; booleans 0/1), text columns ``str``
 (lists and dicts as JSON). A failed point has one row, ``layer="total"``, with its error.
 
 :func:`export_sweep` (``scnn-sim sweep ... --export FILE.h5|.csv``) writes that table to CSV
-or to HDF5 as the result table of :mod:`scnn_sim.results_h5` (format ``scnn-sim-table``, kind
+or to HDF5 as the result table of :mod:`scnn_sim.results.h5table` (format ``scnn-sim-table``, kind
 ``sweep``: the layout ``run --h5`` writes too), which :func:`load_sweep_results`,
-``scnn-sim plot`` and :func:`scnn_sim.results_h5.read_table` read (as well as the export
+``scnn-sim plot`` and :func:`scnn_sim.results.h5table.read_table` read (as well as the export
 layout of earlier versions, ``scnn-sim-sweep`` version 1).
 
 Atomicity and resume

@@ -50,7 +50,7 @@ def _unique(values: list, where: str, shown: str) -> list:
 def _check_granularity(v: Any, where: str) -> str | None:
     if v is None:
         return None
-    from scnn_sim.sparsity import parse_granularity
+    from scnn_sim.sparsity.pruning import parse_granularity
 
     try:
         return parse_granularity(v).spec
@@ -65,14 +65,14 @@ def _resolve_path(value: str, base_dir: Path) -> Path:
 
 def _resolve_workload(name: Any, where: str, base_dir: Path) -> tuple[str, list[str] | None]:
     """(path or name to simulate, conv layer names or None when unknown)."""
-    from scnn_sim.workload import builtin_names, load_workload
+    from scnn_sim.workload.shapes import builtin_names, load_workload
 
     if Path(name).suffix.lower() in H5_SUFFIXES:
         path = _resolve_path(name, base_dir)
         if not path.is_file():
             raise ConfigError(f"{where}: no such exported-layer file {str(path)!r}")
         try:
-            from scnn_sim.h5io import read_attrs
+            from scnn_sim.workload.h5io import read_attrs
 
             names = list(read_attrs(path)["layers"])
         except ImportError:  # pragma: no cover - h5io ships with scnn-sim
@@ -81,7 +81,7 @@ def _resolve_workload(name: Any, where: str, base_dir: Path) -> tuple[str, list[
             raise ConfigError(f"{where}: {exc}") from None
         return str(path), names
     if Path(name).suffix.lower() == ".npz":
-        from scnn_sim.npzio import read_npz_layer
+        from scnn_sim.workload.npzio import read_npz_layer
 
         path = _resolve_path(name, base_dir)
         try:
@@ -110,7 +110,7 @@ _SHAPES: dict[str, list[Any]] = {}
 
 def _check_reachable(granularity: str | None, density: float | None, where: str) -> None:
     """A granularity that fixes the density (``nm:N:M``) crossed with another density."""
-    from scnn_sim.limits import check_fixed_density
+    from scnn_sim.inputs.limits import check_fixed_density
 
     try:
         check_fixed_density(granularity, density)

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from scnn_sim.errors import ConfigError, ScnnSimError
-from scnn_sim.results_h5 import write_table
+from scnn_sim.results.h5table import write_table
 from scnn_sim.sweep.store import EXPORT_SUFFIXES, SweepStore
 
 
 def export_sweep(store: str | os.PathLike, out: str | os.PathLike) -> int:
     """Export the committed table of a sweep store to HDF5 (``.h5``/``.hdf5``) or ``.csv``.
 
-    The HDF5 file is the result table of :mod:`scnn_sim.results_h5` (kind ``sweep``: the
+    The HDF5 file is the result table of :mod:`scnn_sim.results.h5table` (kind ``sweep``: the
     layout ``run --h5`` writes too), with the store and its spec as provenance; the CSV has
     one header row of column names. Either is written under a temporary name and renamed,
     so it is whole or absent.

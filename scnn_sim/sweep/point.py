@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from scnn_sim import __version__
-from scnn_sim.arch import arch_from_dict
 from scnn_sim.errors import ScnnSimError
+from scnn_sim.inputs.arch import arch_from_dict
 from scnn_sim.sweep.checks import _canon
 from scnn_sim.sweep.spec import SweepPoint, pe_config_label
 
@@ -27,7 +27,7 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     -------
     dict
         ``point_id``, ``status`` (``ok`` / ``error``), ``error`` (message or ``""``),
-        ``rows`` (:meth:`~scnn_sim.results.SimulationResult.table_rows`; empty on error),
+        ``rows`` (:meth:`~scnn_sim.results.records.SimulationResult.table_rows`; empty on error),
         ``granularity`` (as simulated), ``energy_table`` (the name of the table used),
         ``elapsed_s``, ``host``.
     """

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from scnn_sim.errors import ScnnSimError
-from scnn_sim.results_h5 import read_table, table_frame
+from scnn_sim.results.h5table import read_table, table_frame
 from scnn_sim.sweep.store import SweepStore, _sniff_existing
 
 
 def read_sweep_columns(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The committed columns of a sweep store (SQLite) or of its HDF5 export.
 
-    The export is the result table of :mod:`scnn_sim.results_h5` (kind ``sweep``); the
+    The export is the result table of :mod:`scnn_sim.results.h5table` (kind ``sweep``); the
     export layout of earlier versions (``scnn-sim-sweep`` version 1) is still read.
 
     Raises

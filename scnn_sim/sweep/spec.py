@@ -18,15 +18,17 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from scnn_sim.arch import (
+from scnn_sim.errors import ConfigError, ScnnSimError
+from scnn_sim.inputs.arch import (
     ArchConfig,
     arch_field_types,
     arch_from_dict,
     load_arch,
     looks_like_arch_name,
 )
-from scnn_sim.errors import ConfigError, ScnnSimError
-from scnn_sim.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS
+from scnn_sim.inputs.validation import Fraction, NonEmptyStr, NonNegativeInt, PositiveInt, convert
+from scnn_sim.inputs.yamlio import parse_yaml
+from scnn_sim.results.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS
 from scnn_sim.sweep.checks import (
     _SHAPES,
     _canon,
@@ -37,8 +39,6 @@ from scnn_sim.sweep.checks import (
     _resolve_workload,
     _unique,
 )
-from scnn_sim.validation import Fraction, NonEmptyStr, NonNegativeInt, PositiveInt, convert
-from scnn_sim.yamlio import parse_yaml
 
 # ----------------------------------------------------------------------------- declared model
 # The spec YAML, declared once: validation, defaults and the JSON Schema (scnn-sim schema
@@ -62,7 +62,7 @@ def _arch_paths(name: str, doc: str, value: Any, extra: list[tuple[str, Any]]) -
 _Unique = Meta(min_length=1, extra_json_schema={"uniqueItems": True})
 
 VaryModel = _arch_paths(
-    "VaryModel", "Architecture paths (scnn_sim.arch.arch_fields()) -> the values to try.",
+    "VaryModel", "Architecture paths (scnn_sim.inputs.arch.arch_fields()) -> the values to try.",
     lambda t: Annotated[list[t], _Unique], [])
 
 PointModel = _arch_paths(
@@ -199,7 +199,7 @@ class SweepSpec:
 
 def builtin_sweeps() -> list[str]:
     """Names of the shipped sweep specs (``workloads/sweeps/*.yaml``), e.g. ``example``."""
-    from scnn_sim.workload import builtin_dir
+    from scnn_sim.workload.shapes import builtin_dir
 
     d = builtin_dir() / "sweeps"
     return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []
@@ -216,7 +216,7 @@ def resolve_spec(name_or_path: str | os.PathLike) -> Path:
     ConfigError
         A plain word that is no shipped sweep.
     """
-    from scnn_sim.workload import builtin_dir
+    from scnn_sim.workload.shapes import builtin_dir
 
     p = Path(name_or_path)
     text = os.fspath(name_or_path)
@@ -268,7 +268,7 @@ def _check_point_layers(pt: SweepPoint, arch_checked: set[tuple[str, str]], wher
     if key in arch_checked:
         return
     arch_checked.add(key)
-    from scnn_sim.limits import check_layer_memory, check_mapping_sane
+    from scnn_sim.inputs.limits import check_layer_memory, check_mapping_sane
 
     cfg = arch_from_dict(pt.arch, where="<sweep point>")
     for lay in layers:
@@ -336,7 +336,7 @@ def spec_from_dict(data: Any, where: str = "<spec>",
     energy = spec.energy
     energy_path: str | None = None
     if energy is not None:
-        from scnn_sim.energy import builtin_tables, load_energy_table
+        from scnn_sim.pricing.energy import builtin_tables, load_energy_table
 
         energy_path = energy if energy in builtin_tables() else str(_resolve_path(energy, base))
         try:

@@ -17,7 +17,7 @@ import numpy as np
 
 from scnn_sim import __version__
 from scnn_sim.errors import ConfigError, ScnnSimError
-from scnn_sim.results_h5 import columns_of, json_default
+from scnn_sim.results.h5table import columns_of, json_default
 from scnn_sim.sweep.signals import _signals_deferred
 
 FORMAT = "scnn-sim-sweep"

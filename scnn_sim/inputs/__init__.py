@@ -1,0 +1,2 @@
+"""Inputs: declared configuration models (architecture, validation), YAML loading and size
+limits."""

@@ -1,0 +1,1 @@
+"""Pricing: energy and area, counts x tables. Depends on the engine only through its counts."""

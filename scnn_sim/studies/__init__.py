@@ -1,0 +1,1 @@
+"""Studies built on the pipeline: granularity, storage and the real-data study."""

@@ -1,0 +1,229 @@
+"""Export the conv layers of a PyTorch model to an exported-layer HDF5 file.
+
+:func:`from_torch` runs one forward pass of the user's (possibly pruned) model on a batch of
+inputs and records, for every ``torch.nn.Conv2d`` that the pass calls, its effective weights,
+its pruning mask (when pruned with ``torch.nn.utils.prune``), its input activations and its
+stride, padding and groups. The file format is described in :mod:`scnn_sim.workload.h5io` and
+``docs/h5-format.md``.
+
+torch is an optional dependency (``pip install 'scnn-sim[torch]'``); it is imported only when
+:func:`from_torch` is called.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from scnn_sim.errors import FormatError, ScnnSimError
+from scnn_sim.workload.h5io import escape_name, write_layers
+from scnn_sim.workload.shapes import Layer
+from scnn_sim.workload.tensors import LayerTensors
+
+__all__ = ["from_torch"]
+
+
+def _import_torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise ScnnSimError(
+            "exporting needs PyTorch: pip install 'scnn-sim[torch]' (torch==2.13.0)"
+        ) from None
+    return torch
+
+
+def _square_int(value: Any, what: str, where: str) -> int:
+    """Return the single int of an int or an (a, a) tuple; refuse anything else."""
+    vals = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(vals) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+        raise FormatError(f"{where}: {what} must be an integer or a pair of integers, "
+                          f"got {value!r}")
+    if vals[0] != vals[1]:
+        raise FormatError(f"{where}: non-square {what} {value!r} is not supported "
+                          f"(SCNN layers have one {what} for both dimensions)")
+    return vals[0]
+
+
+def _conv_params(module: Any, where: str) -> tuple[int, int, int]:
+    """Return (stride, padding, groups) of a Conv2d, refusing what SCNN cannot model."""
+    dilation = _square_int(module.dilation, "dilation", where)
+    if dilation != 1:
+        raise FormatError(f"{where}: dilation {module.dilation!r} is not supported (must be 1)")
+    if module.padding_mode != "zeros":
+        raise FormatError(
+            f"{where}: padding_mode {module.padding_mode!r} is not supported (must be 'zeros')"
+        )
+    stride = _square_int(module.stride, "stride", where)
+    padding: Any = module.padding
+    if isinstance(padding, str):
+        R, S = (int(k) for k in module.kernel_size)
+        if padding == "valid":
+            padding = 0
+        elif padding == "same" and R == S and R % 2 == 1:
+            padding = (R - 1) // 2
+        else:
+            raise FormatError(
+                f"{where}: padding={padding!r} with kernel {module.kernel_size} is not "
+                f"supported (needs symmetric integer padding)"
+            )
+    padding = _square_int(padding, "padding", where)
+    groups = int(module.groups)
+    return stride, padding, groups
+
+
+def from_torch(
+    model: Any,
+    inputs: Any,
+    path: str | os.PathLike,
+    *,
+    source_model: str | None = None,
+    granularity: str = "dense",
+    density: float | None = None,
+) -> list[str]:
+    """Run ``model`` on ``inputs`` and export every Conv2d it calls to an HDF5 layer file.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network, possibly pruned with ``torch.nn.utils.prune`` (the effective
+        ``module.weight = weight_orig * weight_mask`` is exported, and ``weight_mask`` as the
+        layer's mask). Bias terms are not exported (SCNN does not model them).
+    inputs : torch.Tensor
+        One batch ``[N, C, H, W]`` on the model's device. Every conv layer's input
+        activations for the whole batch are stored; readers return sample 0 by default.
+    path : str or os.PathLike
+        Output file, written atomically.
+    source_model : str, optional
+        Name recorded in the file; defaults to the model's class name.
+    granularity : str
+        Pruning granularity to record (``"dense"`` for an unpruned model).
+    density : float, optional
+        Target weight density to record; None if unknown.
+
+    Returns
+    -------
+    list of str
+        Names of the layers written (module names, e.g. ``"features.0"``), in the order the
+        forward pass called them (which is the ``order`` stored in the file). Conv2d modules
+        that the forward pass does not call are not exported.
+
+    Raises
+    ------
+    FormatError
+        A conv with non-square stride or padding, dilation other than 1, padding mode other
+        than zeros, a conv called more than once in the forward pass, non-4-D inputs, no conv
+        layer called, or an unwritable file.
+    ScnnSimError
+        If torch is not installed.
+
+    Exceptions raised by the model's own forward pass propagate unchanged (after clean-up).
+
+    Notes
+    -----
+    The model runs under ``torch.no_grad()`` in eval mode; each module's ``training`` flag is
+    restored afterwards and the forward hooks are removed, also on error.
+    """
+    torch = _import_torch()
+    shown = str(path)
+    if not isinstance(model, torch.nn.Module):
+        raise FormatError(f"{shown}: model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(inputs, torch.Tensor) or inputs.dim() != 4:
+        got = tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs).__name__
+        raise FormatError(f"{shown}: inputs must be a tensor [N, C, H, W], got {got}")
+    if not inputs.is_floating_point():
+        raise FormatError(f"{shown}: inputs must be floating point, got {inputs.dtype}")
+
+    convs: list[tuple[str, Any]] = []
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Conv2d):
+            layer_name = name or "conv"  # the model itself is a Conv2d
+            try:
+                escape_name(layer_name)
+            except FormatError as exc:
+                raise FormatError(f"{shown}:{layer_name}: {exc}") from None
+            convs.append((layer_name, module))
+    if not convs:
+        raise FormatError(f"{shown}: the model has no torch.nn.Conv2d layer")
+    params = {id(m): _conv_params(m, f"{shown}:{n}") for n, m in convs}
+
+    captured: dict[str, dict[str, Any]] = {}
+    calls: list[str] = []
+
+    def make_hook(layer_name: str) -> Any:
+        def hook(module: Any, args: tuple, output: Any) -> None:
+            calls.append(layer_name)
+            if layer_name in captured:
+                return  # reported after the pass: a conv called twice
+            x = args[0] if args else None
+            if not isinstance(x, torch.Tensor) or x.dim() != 4:
+                shape = tuple(x.shape) if isinstance(x, torch.Tensor) else None
+                captured[layer_name] = {"error": f"input is not [N, C, H, W]: {shape}"}
+                return
+            mask = getattr(module, "weight_mask", None)
+            captured[layer_name] = {
+                "x": x.detach().to("cpu", torch.float32).clone().numpy(),
+                "w": module.weight.detach().to("cpu", torch.float32).clone().numpy(),
+                "mask": None if mask is None else mask.detach().to("cpu").numpy() != 0,
+            }
+
+        return hook
+
+    modes = {m: m.training for m in model.modules()}
+    handles = []
+    try:
+        for layer_name, module in convs:
+            handles.append(module.register_forward_hook(make_hook(layer_name)))
+        model.eval()
+        with torch.no_grad():
+            model(inputs)
+    finally:
+        for h in handles:
+            h.remove()
+        for m, training in modes.items():
+            m.training = training
+
+    order = list(dict.fromkeys(calls))
+    if not order:
+        raise FormatError(f"{shown}: the forward pass called no Conv2d layer")
+    for layer_name in order:
+        n = calls.count(layer_name)
+        if n > 1:
+            raise FormatError(
+                f"{shown}:{layer_name}: called {n} times in one forward pass; a conv module "
+                f"reused within a pass is not supported (give each use its own module)"
+            )
+        if "error" in captured[layer_name]:
+            raise FormatError(f"{shown}:{layer_name}: {captured[layer_name]['error']}")
+
+    by_name = dict(convs)
+    tensors: list[LayerTensors] = []
+    masks: list[np.ndarray | None] = []
+    batch: list[np.ndarray] = []
+    for layer_name in order:
+        module = by_name[layer_name]
+        stride, padding, groups = params[id(module)]
+        cap = captured[layer_name]
+        x, w = cap["x"], cap["w"]
+        K, Cg, R, S = w.shape
+        _, C, H, W = x.shape
+        layer = Layer(name=layer_name, C=int(C), K=int(K), R=int(R), S=int(S), H=int(H),
+                      W=int(W), stride=stride, padding=padding, groups=groups, kind="conv")
+        tensors.append(LayerTensors(layer=layer, weights=w, activations=x[0]))
+        masks.append(cap["mask"])
+        batch.append(x)
+
+    write_layers(
+        path,
+        tensors,
+        source_model=source_model if source_model is not None else type(model).__name__,
+        framework=f"torch {torch.__version__}",
+        granularity=granularity,
+        density=density,
+        masks=masks,
+        batch=batch,
+        created_by="scnn_sim.workload.export.from_torch",
+    )
+    return order
