@@ -5,9 +5,15 @@ Accepted: a ``run --json`` file or its dict, or a
 ``run --h5`` result table (:mod:`scnn_sim.results.h5table`); a sweep store, its HDF5 export,
 or its DataFrame (:func:`scnn_sim.sweep.load_sweep_results`).
 
-This is the one module of :mod:`scnn_sim.plot` that knows how a result record is stored:
-the figure modules read records only through :func:`get`, :func:`num` and
-:func:`table_rows`.
+This is the one module of :mod:`scnn_sim.plot` that knows how a result is stored: a result
+object, a typed record (attributes) or a dict (keys) is turned into plain mappings here
+(:func:`as_record`, :func:`as_result_mapping`), and the figure modules read records only
+through :func:`get`, :func:`num` and :func:`table_rows`.
+
+Plotting never re-prices or recomputes: every number drawn is a field of the records (energy
+by component, memory references, area) and every title word is from their provenance
+(workload, density, granularity, energy table). What the results do not say is shown as
+``unknown``, never guessed.
 """
 
 from __future__ import annotations
@@ -56,6 +62,39 @@ class PlotData:
 
 # --------------------------------------------------------------------------------------------
 # Reading records
+
+
+#: What a title shows for a fact (workload, density, energy table) the results do not record.
+UNKNOWN = "unknown"
+
+
+def as_record(rec: Any) -> dict[str, Any] | None:
+    """A layer or totals record as a plain dict, whatever carries it: a mapping, a
+    :class:`~scnn_sim.results.records.LayerResult` (``.record``) or a typed record (a msgspec
+    Struct, read by attribute); None for anything else."""
+    if isinstance(rec, Mapping):
+        return dict(rec)
+    inner = getattr(rec, "record", None)
+    if isinstance(inner, Mapping):
+        return dict(inner)
+    import msgspec
+
+    if isinstance(rec, msgspec.Struct):
+        out = msgspec.to_builtins(rec)
+        return out if isinstance(out, dict) else None
+    return None
+
+
+def as_result_mapping(data: Any) -> Any:
+    """A result object (:class:`~scnn_sim.results.records.SimulationResult`, a typed result
+    Struct) as its documented JSON structure; anything else unchanged."""
+    if hasattr(data, "to_dict") and hasattr(data, "totals") and hasattr(data, "meta"):
+        return data.to_dict()  # SimulationResult
+    import msgspec
+
+    if isinstance(data, msgspec.Struct):
+        return msgspec.to_builtins(data)
+    return data
 
 
 def get(rec: Mapping[str, Any], dotted: str, where: str) -> Any:
@@ -163,10 +202,11 @@ def _from_h5(p: Path) -> PlotData:
 
 
 def _check_record(rec: Any, where: str) -> dict[str, Any]:
-    if not isinstance(rec, Mapping) or "name" not in rec:
+    out = as_record(rec)
+    if out is None or "name" not in out:
         raise PlotError(f"{where}: expected a layer record (a mapping with 'name', 'cycles', "
                         f"'energy_pj', ...)")
-    return dict(rec)
+    return out
 
 
 def _check_run(obj: Any, where: str) -> dict[str, Any]:
@@ -225,8 +265,7 @@ def as_plot_data(data: Any, source: str = "<data>") -> PlotData:
         return data
     if isinstance(data, (str, os.PathLike)):
         return load_results(data)
-    if hasattr(data, "to_dict") and hasattr(data, "totals") and hasattr(data, "meta"):
-        data = data.to_dict()  # SimulationResult
+    data = as_result_mapping(data)
     table_columns = _table_columns(data)
     if table_columns is not None:
         need = {"point_id", "layer", "status"}
@@ -250,7 +289,7 @@ def _sweep_title(d: PlotData) -> str:
 
     def uniq(col: str, show: Callable[[Any], str]) -> str:
         if not rows or col not in rows[0]:
-            return "?"
+            return UNKNOWN
         vals = list(dict.fromkeys(show(r[col]) for r in rows))
         return ", ".join(vals[:3]) + (" ..." if len(vals) > 3 else "")
 
@@ -264,23 +303,34 @@ def _sweep_title(d: PlotData) -> str:
             f"{energy}")
 
 
+def _density_text(meta: Mapping[str, Any]) -> str:
+    """The density the results record: a number, ``published``, ``per-layer`` (recorded as
+    null: each layer's own), or :data:`UNKNOWN` when not recorded at all."""
+    if "density" not in meta:
+        return UNKNOWN
+    dens = meta["density"]
+    if dens is None:
+        return "per-layer"
+    if isinstance(dens, (int, float)) and not isinstance(dens, bool):
+        return f"{float(dens):g}"
+    return str(dens)  # e.g. "published" (granularity --published-densities)
+
+
 def figure_title(d: PlotData, title: str | None = None) -> str:
-    """``title`` if given, else ``workload | density | energy table`` of the results."""
+    """``title`` if given, else ``workload | density | energy table`` of the results.
+
+    Each part is read from the results' provenance; one they do not record (a dict built by
+    hand) is shown as :data:`UNKNOWN`.
+    """
     if title is not None:
         return title
     if d.kind == "sweep":
         return _sweep_title(d)
     m = d.meta
-    dens = m.get("density")
-    if dens is None:
-        dens = "per-layer"
-    elif isinstance(dens, (int, float)) and not isinstance(dens, bool):
-        dens = f"{float(dens):g}"
-    else:
-        dens = str(dens)  # e.g. "published" (granularity --published-densities)
     gran = m.get("granularity")
     if d.kind == "granularity":
         gran = ", ".join(d.runs)
-    parts = [d.workload or "?", f"density {dens}" + (f" ({gran})" if gran else ""),
-             f"energy {m.get('energy_table', '?')}"]
+    parts = [d.workload or UNKNOWN,
+             f"density {_density_text(m)}" + (f" ({gran})" if gran else ""),
+             f"energy {m.get('energy_table') or UNKNOWN}"]
     return " | ".join(parts)

@@ -20,33 +20,38 @@ from scnn_sim.plot.sweeptable import (
     sweep_parameters,
     values,
 )
-from scnn_sim.results.records import memory_references
 
 
 def _granularity_metrics(rec: Mapping[str, Any], where: str) -> dict[str, float]:
+    """The categories of one totals record, each a field of the record (nothing recomputed;
+    a field the record lacks, e.g. a count not made, is NaN and its bar left empty)."""
     acc = rec.get("accumulator_accesses") or {}
+    mem = rec.get("memory_references") or {}
     a = get(rec, "accesses", where)
-    mem = memory_references({k: num(v) for k, v in a.items()})
-    dram = mem["per_structure"]["dram"]["bits"]
     weight_bits = sum(num(v) for k, v in a.items() if k.startswith("dram_read_bits_weight"))
     return {
         "acc. per-product": num(acc.get("per_product")),
         "acc. same-addr.": num(acc.get("same_address")),
         "acc. wide": num(acc.get("wide")),
-        "memory refs": mem["accesses"],
-        "bits moved": mem["bits"],
-        "DRAM traffic": dram,
+        "memory refs": num(mem.get("accesses")),
+        "bits moved": num(mem.get("bits")),
+        "DRAM traffic": num(((mem.get("per_structure") or {}).get("dram") or {}).get("bits")),
         "weight storage": weight_bits,
         "energy": num(get(rec, "energy_pj.total", where)),
     }
 
 
+#: The record fields a sweep row's dotted columns are folded back into.
+_FIELDS = ("accesses", "accumulator_accesses", "memory_references", "energy_pj")
+
+
 def _flat_to_record(row: Any) -> dict[str, Any]:
+    """A sweep table row's dotted columns (:data:`_FIELDS`) as a nested totals record."""
     rec: dict[str, Any] = {"name": "total"}
     for k, v in row.items():
         if not isinstance(k, str) or "." not in k:
             continue
-        if k.split(".", 1)[0] not in ("accesses", "accumulator_accesses", "energy_pj"):
+        if k.split(".", 1)[0] not in _FIELDS:
             continue
         node = rec
         parts = k.split(".")
@@ -94,11 +99,11 @@ def plot_granularity(data: Any, ax: Any = None, *, title: str | None = None) -> 
     """Memory references, weight storage and energy of each granularity, relative to fine.
 
     Categories (network totals): accumulator accesses under the per-product, same-address and
-    wide models, memory references and bits moved
-    (:func:`scnn_sim.results.records.memory_references`,
-    the architecture's accumulator model), DRAM traffic (bits), weight storage (DRAM weight
-    value + index bits) and energy.
-    Categories not counted (``count_merges`` off) are left empty.
+    wide models, memory references and bits moved (the records' ``memory_references``:
+    :func:`scnn_sim.results.records.memory_references` under the architecture's accumulator
+    model), DRAM traffic (bits), weight storage (DRAM weight value + index bits) and energy,
+    each read from the network totals record. Categories not counted (``count_merges`` off)
+    or not recorded are left empty.
 
     Parameters
     ----------

@@ -4,7 +4,6 @@ performance per area and energy x delay x area against chip area
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from scnn_sim.plot.data import PlotData, PlotError, as_plot_data, figure_title
+from scnn_sim.plot.data import PlotData, PlotError, as_plot_data, figure_title, isnan
 from scnn_sim.plot.style import (
     COLUMN_WIDTH,
     ENERGY_UNIT,
@@ -53,21 +52,15 @@ def pareto_front(x: Sequence[float], y: Sequence[float]) -> np.ndarray:
     return np.array(front, dtype=int)
 
 
-def _area_mm2(row: Row) -> float:
-    """Chip area of a sweep point: its ``area_mm2.total`` column, or (sweep files written
-    before the area model) the default area table applied to its ``arch_json``."""
-    value = row.get("area_mm2.total")
-    if value is not None and not (isinstance(value, float) and math.isnan(value)):
-        return float(value)
-    from scnn_sim.inputs.arch import arch_from_dict
-    from scnn_sim.pricing.area import area_model
+#: Note drawn under panel (a) when the points record no area (the panels are left out).
+NO_AREA_NOTE = ("no area_mm2.total in this sweep (written before the area model):\n"
+                "area panels left out; re-run the sweep to record them")
 
-    try:
-        arch = arch_from_dict(json.loads(row["arch_json"]), where="arch_json")
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PlotError(f"point {row.get('point_id', '?')}: no area_mm2.total and no "
-                        f"readable arch_json ({exc})") from None
-    return area_model(arch).total
+
+def _has_area(tot: list[Row]) -> bool:
+    """Whether every point records its chip area (``area_mm2.total``; sweeps written before
+    the area model have none: plotting never prices an architecture itself)."""
+    return all(not isnan(r.get("area_mm2.total")) for r in tot)
 
 
 @dataclass
@@ -221,7 +214,7 @@ def _three_axes(ax: Any, lay: _PeSweepLayout) -> list[Any]:
 def _draw_three(axes: list[Any], lay: _PeSweepLayout, tot: list[Row], text: str,
                 own: bool) -> None:
     for r in tot:
-        r["_area_mm2"] = _area_mm2(r)
+        r["_area_mm2"] = float(r["area_mm2.total"])
         r["_perf_per_area"] = 1e3 / r["_latency_ms"] / r["_area_mm2"]
         r["_edap"] = r["_energy_uj"] * r["_latency_ms"] * r["_area_mm2"]
     _draw_energy_latency(axes[0], lay)
@@ -246,12 +239,14 @@ def plot_pe_sweep(data: Any, ax: Any = None, area: bool = True, *,
 
     Panels: (a) energy vs latency; (b) performance per area (inferences per second per mm2,
     higher is better) vs chip area; (c) energy x delay x area (µJ x ms x mm2, lower is
-    better) vs chip area. Every parameter the sweep varies is shown (:func:`sweep_parameters`),
-    nothing is averaged: each combination of workload, granularity, density, seed and energy
-    table is a series (a colour) with its own Pareto front; each PE configuration (the spec's
-    ``label`` when given, else ``PEs x (F x I)``, plus any architecture parameter varied
-    independently of it) has a marker named in the legend. More than :data:`MAX_SERIES`
-    series or :data:`MAX_CONFIGS` configurations are refused, naming the parameter to filter.
+    better) vs chip area, the area being each point's recorded ``area_mm2.total`` (a sweep
+    without it, written before the area model, gets panel (a) and a note). Every parameter
+    the sweep varies is shown (:func:`sweep_parameters`), nothing is averaged: each
+    combination of workload, granularity, density, seed and energy table is a series (a
+    colour) with its own Pareto front; each PE configuration (the spec's ``label`` when
+    given, else ``PEs x (F x I)``, plus any architecture parameter varied independently of
+    it) has a marker named in the legend. More than :data:`MAX_SERIES` series or
+    :data:`MAX_CONFIGS` configurations are refused, naming the parameter to filter.
 
     Parameters
     ----------
@@ -278,9 +273,16 @@ def plot_pe_sweep(data: Any, ax: Any = None, area: bool = True, *,
         r["_energy_uj"] = r["energy_pj.total"] / 1e6
     many = ax is not None and isinstance(ax, (Sequence, np.ndarray))
     own = ax is None
-    if (ax is None and not area) or (ax is not None and not many):
+    has_area = _has_area(tot)
+    if many and not has_area:
+        raise PlotError(f"{d.source}: {NO_AREA_NOTE.split(':')[0]}: draw into one axes "
+                        f"(panel a), or re-run the sweep to record the area of each point")
+    if (ax is None and not (area and has_area)) or (ax is not None and not many):
         target = new_axes(ax, height=2.6 + 0.09 * (len(lay.series) + len(lay.configs)))
         _draw_energy_latency(target, lay)
+        if own and area and not has_area:
+            target.annotate(NO_AREA_NOTE, (0.0, -0.22), xycoords="axes fraction", va="top",
+                            fontsize=5, color="0.35", gid="no-area-note")
         set_title(target, figure_title(d, title), own)
         return target.figure
     axes = _three_axes(ax, lay)
