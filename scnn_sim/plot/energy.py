@@ -2,6 +2,12 @@
 
 One bar per layer (run), a group of hatched bars per layer (granularity results, one bar per
 granularity), or one bar per completed sweep point (its network total).
+
+A sweep's points are named by every parameter the sweep varies, so its labels are long and
+its rows many (12 for 3 PE configurations x 2 granularities x 2 densities): the sweep figure
+is laid out for rows, one horizontal bar per point with its label wrapped at the commas, the
+figure growing with the rows, and the component legend below the bars (in the figure, not
+beside the axes) so the bars keep most of the column's width.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import numpy as np
 
 from scnn_sim.plot.data import PlotData, PlotError, as_plot_data, figure_title, get, num
 from scnn_sim.plot.layers import (
+    MAX_HEIGHT,
     layer_series,
     layer_ticks,
     per_layer_axes,
@@ -21,9 +28,11 @@ from scnn_sim.plot.layers import (
     stage_rules,
 )
 from scnn_sim.plot.style import (
+    COLUMN_WIDTH,
     COMPONENT_COLORS,
     ENERGY_UNIT,
     HATCHES,
+    new_figure,
     set_title,
     styled,
     top_legend,
@@ -33,6 +42,10 @@ from scnn_sim.pricing.energy import COMPONENTS
 
 #: Most sweep points drawn as bars; more are refused (filter the table first).
 MAX_BARS = 48
+#: A sweep point's label is wrapped at its commas to lines of at most this many characters.
+LABEL_CHARS = 24
+#: Height of one text line of a wrapped sweep-point label, inches (5.5 pt type).
+LINE_HEIGHT = 0.085
 
 Series = dict[str, list[Mapping[str, Any]]]
 
@@ -48,6 +61,45 @@ def _sweep_series(d: PlotData) -> Series:
     return {"": [{"name": n, "energy_pj": {c: r.get(f"energy_pj.{c}", 0.0)
                                            for c in COMPONENTS}}
                  for n, r in zip(names, tot, strict=True)]}
+
+
+def wrap_label(text: str, width: int = LABEL_CHARS) -> str:
+    """``text`` broken after its commas into lines of at most ``width`` characters (a part
+    longer than that keeps a line of its own)."""
+    lines: list[str] = []
+    for part in text.split(", "):
+        if lines and len(lines[-1]) + 2 + len(part) <= width:
+            lines[-1] += ", " + part
+        else:
+            if lines:
+                lines[-1] += ","
+            lines.append(part)
+    return "\n".join(lines)
+
+
+def _sweep_breakdown(d: PlotData, ax: Any, title: str | None) -> Any:
+    """One horizontal stacked bar per sweep point, labels wrapped, legend below."""
+    own = ax is None
+    series = _sweep_series(d)
+    names = [str(r["name"]) for r in series[""]]
+    labels = [wrap_label(n) for n in names]
+    lines = max(t.count("\n") + 1 for t in labels)
+    if own:
+        height = 1.6 + len(names) * (0.05 + LINE_HEIGHT * lines)
+        ax = new_figure(COLUMN_WIDTH, min(MAX_HEIGHT, max(2.6, height))).add_subplot()
+    handles = _draw_stacks(ax, d, series, names, horizontal=True)
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels(labels, fontsize=5.5, linespacing=1.0)
+    ax.tick_params(axis="y", length=1.5, pad=1)
+    ax.set_ylim(len(names) - 0.4, -0.6)  # first point on top
+    ax.set_xlabel(f"energy [{ENERGY_UNIT}]")
+    if own:
+        ax.figure.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=5.5,
+                         handlelength=1.0, columnspacing=0.8)
+    else:
+        top_legend(ax, handles, ncol=5)
+    set_title(ax, figure_title(d, title), own)
+    return ax.figure
 
 
 def _draw_stacks(ax: Any, d: PlotData, series: Series, names: list[str],
@@ -113,19 +165,16 @@ def plot_energy_breakdown(data: Any, ax: Any = None, *, layers: Sequence[str] | 
     d = as_plot_data(data)
     own = ax is None
     if d.kind == "sweep":
-        series, xlabel = _sweep_series(d), "sweep point"
-    else:
-        series, xlabel = layer_series(d, layers, group), "stage" if group else "layer"
+        return _sweep_breakdown(d, ax, title)
+    series, xlabel = layer_series(d, layers, group), "stage" if group else "layer"
     names = [str(r["name"]) for r in next(iter(series.values()))]
     labels, prefix = short_labels(names)
     longest = max(len(x) for x in labels)
     n_groups, n_series = len(labels), len(series)
-    # Sweep points are named by every varied parameter: long labels read best as rows.
     ax, horizontal = per_layer_axes(ax, n_groups * max(1, n_series // 2 + 1) if n_series > 1
-                                    else n_groups, longest > 12,
-                                    rows=d.kind == "sweep" and longest > 16)
+                                    else n_groups, longest > 12)
     handles = _draw_stacks(ax, d, series, names, horizontal)
-    staged = not group and d.kind != "sweep"
+    staged = not group
     layer_ticks(ax, row_labels(names, labels, horizontal) if staged else labels, horizontal)
     if staged:
         stage_rules(ax, names, horizontal)
