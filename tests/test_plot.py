@@ -109,6 +109,9 @@ def test_energy_breakdown_artists(results):
     ax = fig.axes[0]
     assert sum(len(c.patches) for c in ax.containers) == N_LAYERS * len(GRANS) * len(COMPONENTS)
     assert legend_texts(ax)[-len(GRANS):] == list(GRANS)
+    # The legend (13 components and a hatch per granularity) stays within the column.
+    fig.canvas.draw()
+    assert ax.get_legend().get_window_extent().width <= fig.bbox.width
 
 
 def test_cycles_and_utilization_artists(results):

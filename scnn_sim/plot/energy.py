@@ -35,7 +35,6 @@ from scnn_sim.plot.style import (
     new_figure,
     set_title,
     styled,
-    top_legend,
 )
 from scnn_sim.plot.sweeptable import ok_totals, point_labels
 from scnn_sim.pricing.energy import COMPONENTS
@@ -46,6 +45,8 @@ MAX_BARS = 48
 LABEL_CHARS = 24
 #: Height of one text line of a wrapped sweep-point label, inches (5.5 pt type).
 LINE_HEIGHT = 0.085
+#: The component legend: 13 entries (and a hatch per granularity) within a column's width.
+LEGEND = {"ncol": 4, "fontsize": 5.5, "handlelength": 1.0, "columnspacing": 0.8}
 
 Series = dict[str, list[Mapping[str, Any]]]
 
@@ -94,12 +95,16 @@ def _sweep_breakdown(d: PlotData, ax: Any, title: str | None) -> Any:
     ax.set_ylim(len(names) - 0.4, -0.6)  # first point on top
     ax.set_xlabel(f"energy [{ENERGY_UNIT}]")
     if own:
-        ax.figure.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=5.5,
-                         handlelength=1.0, columnspacing=0.8)
+        ax.figure.legend(handles=handles, loc="outside lower center", **LEGEND)
     else:
-        top_legend(ax, handles, ncol=5)
+        _legend_above(ax, handles)
     set_title(ax, figure_title(d, title), own)
     return ax.figure
+
+
+def _legend_above(ax: Any, handles: list[Any]) -> None:
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+              borderaxespad=0.2, **LEGEND)
 
 
 def _draw_stacks(ax: Any, d: PlotData, series: Series, names: list[str],
@@ -182,6 +187,6 @@ def plot_energy_breakdown(data: Any, ax: Any = None, *, layers: Sequence[str] | 
     energy = f"energy [{ENERGY_UNIT}]"
     ax.set_xlabel(energy if horizontal else what)
     ax.set_ylabel(what if horizontal else energy)
-    top_legend(ax, handles, ncol=5)
+    _legend_above(ax, handles)
     set_title(ax, figure_title(d, title), own)
     return ax.figure
