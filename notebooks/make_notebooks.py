@@ -5,7 +5,12 @@
 Each notebook starts with a parameter cell (tag ``parameters``): ``SMALL`` comes from the
 environment variable ``SCNN_SIM_NOTEBOOK_SMALL`` (``1`` = layer subsets, each notebook runs in
 well under 30 s; unset = full networks, minutes). Each ends by printing one line
-``RESULT {json}`` with its key numbers, which ``tests/test_notebooks.py`` checks.
+``RESULT {json}`` with its key numbers and the titles of the figures it drew, which
+``tests/test_notebooks.py`` checks.
+
+The notebooks build no result dicts by hand: they call the public API (``simulate``,
+``granularity_study``, ``run_sweep``), whose results carry the density, granularity and
+energy table the figures' titles are made from, and they read every number from the records.
 """
 
 from __future__ import annotations
@@ -145,6 +150,9 @@ with plt.rc_context(STYLE):
     ax.set_xlabel("weight = activation density [%]")
     ax.set_ylabel("speed-up over DCNN [x]")
     ax.legend()
+    fig.suptitle(f"googlenet | weight = activation density {DENSITIES[0]:g}-{DENSITIES[-1]:g}"
+                 " | SCNN / DCNN cycles", fontsize=7, x=0.02, ha="left")
+    density_title = fig.get_suptitle()
     plt.show()'''),
     new_markdown_cell("""\
 ## 2. Per-layer performance vs oracle and DCNN
@@ -192,6 +200,8 @@ per_layer'''),
     new_code_cell('''\
 from scnn_sim.plot import plot_cycles
 
+# Each result records its workload, density (null: each layer's published density) and energy
+# table, so plot_cycles titles each figure from the result itself.
 figs = {name: plot_cycles(r) for name, r in runs.items()}
 figs["alexnet"]'''),
     new_code_cell('''\
@@ -209,6 +219,8 @@ result = {
                         for n, v in network_df["SCNN / DCNN [x]"].items()},
     "paper": {"network_speedup": PAPER_SPEEDUP, "speedup_at_0.1": 24,
               "crossover_density": 0.85},
+    "titles": {"density_sweep": density_title,
+               **{f"cycles {n}": fig.get_suptitle() for n, fig in figs.items()}},
 }
 print("RESULT " + json.dumps(result))'''),
 ]
@@ -235,7 +247,8 @@ This notebook prunes AlexNet's conv weights to the same density at each granular
    merged; `wide`: one wide access serves neighbouring words), memory references (accesses
    at each structure's native width, and the bits they move:
    `scnn_sim.results.records.memory_references`), DRAM traffic and energy, each relative to `fine`
-   (weights stored in the group-index format of each granularity: `weight_format="group"`)."""),
+   (weights stored in the group-index format of each granularity: `weight_format="group"`),
+   from `scnn_sim.studies.granularity.granularity_study`, the API of `scnn-sim granularity`."""),
     params_cell(),
     new_code_cell(SETUP),
     new_code_cell('''\
@@ -256,19 +269,19 @@ storage_df[["achieved_density", "value_bits", "index_bits", "total_bits", "compr
             "index saving vs fine [%]", "total vs fine [x]"]]'''),
     new_markdown_cell("## 2. Memory references and energy on SCNN"),
     new_code_cell('''\
-from scnn_sim.results.records import memory_references  # the one definition, as in `run`
+from scnn_sim.studies.granularity import granularity_study  # the API of `scnn-sim granularity`
 
-gran_results = {"workload": WORKLOAD, "granularities": {}}  # the `granularity --json` shape
-for g in GRANULARITIES:
-    r = simulate(WORKLOAD, granularity=g, density=DENSITY, count_merges=True,
-                 weight_format="group", layers=LAYERS, seed=SEED)
-    gran_results["granularities"][g] = {"layers": [lr.record for lr in r.layers],
-                                        "totals": r.totals.record}
+# One simulation per granularity, same seed (same dense weights, same activations). The study
+# records its provenance (workload, density, energy table...) beside the records, and every
+# record carries its memory references (scnn_sim.results.records.memory_references, the one
+# definition `run` uses), so nothing below is recomputed.
+study = granularity_study(WORKLOAD, density=DENSITY, granularities=GRANULARITIES,
+                          weight_format="group", layers=LAYERS, seed=SEED)
+print(f"{study['workload']}: density {study['density']}, energy table {study['energy_table']}")
 
 
 def refs(t):
-    a = t["accesses"]
-    mem = memory_references(a)  # accesses at native width, and bits moved
+    mem = t["memory_references"]  # accesses at each structure's native width, bits moved
     return {
         "cycles": t["cycles"],
         "acc. per-product": t["accumulator_accesses"]["per_product"],
@@ -276,15 +289,14 @@ def refs(t):
         "acc. wide": t["accumulator_accesses"]["wide"],
         "memory refs [M]": mem["accesses"] / 1e6,
         "bits moved [Mbit]": mem["bits"] / 1e6,
-        "DRAM [Mbit]": sum(v for k, v in a.items() if k.startswith("dram_")) / 1e6,
-        "weight storage [Mbit]": sum(v for k, v in a.items()
+        "DRAM [Mbit]": mem["per_structure"]["dram"]["bits"] / 1e6,
+        "weight storage [Mbit]": sum(v for k, v in t["accesses"].items()
                                      if k.startswith("dram_read_bits_weight")) / 1e6,
         "energy [uJ]": t["energy_pj"]["total"] / 1e6,
     }
 
 
-refs_df = pd.DataFrame({g: refs(v["totals"])
-                        for g, v in gran_results["granularities"].items()}).T
+refs_df = pd.DataFrame({g: refs(v["totals"]) for g, v in study["granularities"].items()}).T
 relative_df = refs_df / refs_df.loc["fine"]
 refs_df'''),
     new_code_cell('''\
@@ -292,9 +304,12 @@ relative_df  # each column relative to fine'''),
     new_code_cell('''\
 from scnn_sim.plot import plot_energy_breakdown, plot_granularity
 
-plot_granularity(gran_results)'''),
+# Titled from the study's provenance: workload, density, granularities, energy table.
+figs = {"granularity": plot_granularity(study),
+        "energy-breakdown": plot_energy_breakdown(study)}
+figs["granularity"]'''),
     new_code_cell('''\
-plot_energy_breakdown(gran_results)'''),
+figs["energy-breakdown"]'''),
     new_code_cell('''\
 result = {
     "small": SMALL,
@@ -303,6 +318,7 @@ result = {
     "relative_to_fine": {col: {g: round(float(v), 4) for g, v in relative_df[col].items()}
                          for col in ("acc. same-address", "acc. wide", "DRAM [Mbit]",
                                      "weight storage [Mbit]", "energy [uJ]")},
+    "titles": {kind: fig.get_suptitle() for kind, fig in figs.items()},
 }
 print("RESULT " + json.dumps(result))'''),
 ]
@@ -385,7 +401,9 @@ table'''),
     new_code_cell('''\
 from scnn_sim.plot import plot_pe_sweep
 
-plot_pe_sweep(df)'''),
+# Titled from the sweep table: workload, density (each layer's own: no density axis), energy.
+pe_fig = plot_pe_sweep(df)
+pe_fig'''),
     new_code_cell('''\
 small_vs_large = float(tot.loc["4 PEs of 16x16", "cycles"] / tot.loc["64 PEs of 4x4", "cycles"])
 print(f"64 PEs of 4x4 vs 4 PEs of 16x16: {100 * (small_vs_large - 1):+.1f}% faster "
@@ -399,6 +417,7 @@ result = {
     "area_mm2": {k: round(float(v), 3) for k, v in tot["area_mm2.total"].items()},
     "perf_per_area": {k: round(float(v), 2) for k, v in table["perf. / area [1/(s mm2)]"].items()},
     "edap": {k: round(float(v), 2) for k, v in table["E x D x A [uJ ms mm2]"].items()},
+    "titles": {"pe-sweep": pe_fig.get_suptitle()},
 }
 per_area = result["perf_per_area"]["64 PEs of 4x4"] / result["perf_per_area"]["4 PEs of 16x16"]
 print(f"performance per mm2, 64 PEs of 4x4 vs 4 PEs of 16x16: {per_area:.2f}x "

@@ -1,6 +1,9 @@
 """The notebooks run headless (SMALL mode) without errors and print their key numbers.
 
-Also checks that the committed notebooks carry no outputs and match their generator.
+Also checks that the committed notebooks carry no outputs and match their generator, that
+they build no result dicts by hand (they call the public API), and the titles of the figures
+they draw: made from the results' own provenance (workload, density, energy table), never
+"unknown" or a guessed "per-layer".
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from scnn_sim.pricing.energy import DEFAULT_TABLE
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -62,6 +67,17 @@ def test_generator_matches_committed():
         assert [c.source for c in nb.cells] == [c.source for c in load(name).cells], name
 
 
+def test_notebooks_call_the_api_rather_than_build_result_dicts():
+    for name in NAMES:
+        source = "\n".join(c.source for c in load(name).cells if c.cell_type == "code")
+        # The shape of a `granularity --json` or `run --json` document, built by hand, loses
+        # the provenance (density, energy table) the figures' titles are made from.
+        for shape in ('"granularities": {}', '"layers": [lr.record', '.totals.record'):
+            assert shape not in source, (name, shape)
+    nb02 = "\n".join(c.source for c in load("02_granularity_study.ipynb").cells)
+    assert "granularity_study(" in nb02
+
+
 def run(name: str, workdir: Path, monkeypatch) -> tuple[dict, list]:
     monkeypatch.setenv("SCNN_SIM_NOTEBOOK_SMALL", "1")
     nb = load(name)
@@ -92,6 +108,12 @@ def test_01_scnn_reproduction(tmp_path, monkeypatch):
     assert all(v > 1 for v in result["network_speedup"].values())
     assert result["paper"]["network_speedup"]["vgg16"] == 3.52
     assert images(outputs) >= 4
+    titles = result["titles"]
+    # Published per-layer densities: each result records density null, i.e. per-layer.
+    for net in ("alexnet", "googlenet", "vgg16"):
+        assert titles[f"cycles {net}"] == f"{net} | density per-layer (fine) | energy " \
+                                          f"{DEFAULT_TABLE}"
+    assert titles["density_sweep"].startswith("googlenet | weight = activation density 0.1-1")
 
 
 def test_02_granularity_study(tmp_path, monkeypatch):
@@ -103,6 +125,10 @@ def test_02_granularity_study(tmp_path, monkeypatch):
     assert rel["weight storage [Mbit]"]["kernel"] < 1
     assert set(rel["energy [uJ]"]) == {"fine", "vector", "kernel", "filter"}
     assert images(outputs) >= 2
+    # Both figures are titled with the study's density and energy table (issue 19: they were
+    # titled "density per-layer | energy ?" from a dict built by hand).
+    want = f"alexnet | density 0.35 (fine, vector, kernel, filter) | energy {DEFAULT_TABLE}"
+    assert result["titles"] == {"granularity": want, "energy-breakdown": want}
 
 
 def test_03_pe_sweep(tmp_path, monkeypatch):
@@ -121,6 +147,9 @@ def test_03_pe_sweep(tmp_path, monkeypatch):
         assert ppa == pytest.approx(1e9 / result["cycles"][name] / area[name], rel=0.01)
     assert (tmp_path / "results" / "03_pe_sweep.sqlite").is_file()
     assert images(outputs) >= 1
+    # No density axis: every point ran at each layer's own density, as the table records.
+    assert result["titles"] == {"pe-sweep": f"googlenet | density per-layer | energy "
+                                            f"{DEFAULT_TABLE}"}
 
 
 @pytest.fixture(autouse=True)

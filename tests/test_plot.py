@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import textwrap
 
 import h5py
@@ -108,6 +109,9 @@ def test_energy_breakdown_artists(results):
     ax = fig.axes[0]
     assert sum(len(c.patches) for c in ax.containers) == N_LAYERS * len(GRANS) * len(COMPONENTS)
     assert legend_texts(ax)[-len(GRANS):] == list(GRANS)
+    # The legend (13 components and a hatch per granularity) stays within the column.
+    fig.canvas.draw()
+    assert ax.get_legend().get_window_extent().width <= fig.bbox.width
 
 
 def test_cycles_and_utilization_artists(results):
@@ -189,11 +193,29 @@ def test_pe_sweep_area_panels(results):
     got_c = sorted(tuple(xy) for ln in lines_c for xy in ln.get_xydata())
     assert _flat(got_b) == pytest.approx(_flat(perf))
     assert _flat(got_c) == pytest.approx(_flat(edap))
-    # Sweep files without area columns: the area comes from each point's arch_json.
-    old = df[[k for k in df.columns if not k.startswith("area_mm2.")]]
-    got_old = sorted(tuple(xy) for ln in _series_lines(plot_pe_sweep(old).axes[1])
-                     for xy in ln.get_xydata())
-    assert _flat(got_old) == pytest.approx(_flat(got_b))
+
+
+def test_pe_sweep_without_recorded_area_prices_nothing(results, monkeypatch):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    import scnn_sim.pricing.area as area
+    from scnn_sim.sweep import load_sweep_results
+
+    def boom(*_a, **_k):
+        raise AssertionError("plotting priced an architecture")
+    monkeypatch.setattr(area, "area_model", boom)
+    df = load_sweep_results(results / "sweep.h5")
+    old = df[[k for k in df.columns if not k.startswith("area_mm2.")]]  # before the area model
+    fig = plot_pe_sweep(old)
+    assert len(fig.axes) == 1  # panel (a) only, and a note saying why
+    notes = [t.get_text() for t in fig.axes[0].texts if t.get_gid() == "no-area-note"]
+    assert len(notes) == 1 and "no area_mm2.total" in notes[0]
+    assert len(plot_pe_sweep(results / "sweep.h5").axes) == 3  # recorded: three panels
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    with pytest.raises(PlotError, match="no area_mm2.total in this sweep"):
+        plot_pe_sweep(old, ax=fig.subplots(1, 3))
 
 
 def test_pe_sweep_axes_options(results):
@@ -350,6 +372,75 @@ def test_layer_selection_and_stage_grouping(results, tmp_path):
     check_image(out)
     with pytest.raises(PlotError, match="--layers/--group: not for --kind granularity"):
         render(results / "gran.json", "granularity", tmp_path / "g.png", group=True)
+
+
+def test_titles_say_unknown_for_what_the_results_do_not_record(results):
+    # gran.json is built by hand (no density, no energy table): the title must not guess.
+    for fig in (plot_energy_breakdown(results / "gran.json"),
+                plot_granularity(results / "gran.json")):
+        assert fig.get_suptitle() == ("tiny | density unknown (fine, vector, kernel) | "
+                                      "energy unknown")
+    run = json.loads((results / "run.json").read_text())
+    assert run["density"] is None  # recorded as null: each layer's own density
+    del run["density"], run["energy_table"], run["workload"]
+    assert plot_cycles(run).get_suptitle() == "unknown | density unknown (fine) | energy unknown"
+
+
+def test_granularity_bars_are_the_records_fields_not_recomputed(results):
+    gran = json.loads((results / "gran.json").read_text())
+    kernel = gran["granularities"]["kernel"]["totals"]
+    kernel["memory_references"]["accesses"] *= 3  # a record the plot must show as it is
+    ax = plot_granularity(gran).axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    fine = gran["granularities"]["fine"]["totals"]
+    got = ax.containers[2].patches[labels.index("memory refs")].get_height()
+    assert got == pytest.approx(kernel["memory_references"]["accesses"]
+                                / fine["memory_references"]["accesses"])
+    del kernel["memory_references"]  # not recorded: the bars are left empty
+    ax = plot_granularity(gran).axes[0]
+    assert math.isnan(ax.containers[2].patches[labels.index("memory refs")].get_height())
+
+
+def test_plot_package_imports_no_pricing_or_counting_function():
+    import ast
+    from pathlib import Path
+
+    import scnn_sim.plot
+
+    allowed = {"scnn_sim.pricing.energy": {"COMPONENTS"}}  # the component names, for colours
+    for path in Path(scnn_sim.plot.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and (
+                    node.module.startswith("scnn_sim.pricing")
+                    or node.module == "scnn_sim.results.records"):
+                names = {a.name for a in node.names}
+                assert names <= allowed.get(node.module, set()), (path.name, node.module, names)
+
+
+def test_records_are_read_as_result_objects_or_typed_records(results):
+    import msgspec
+
+    from scnn_sim.plot import as_plot_data
+    from scnn_sim.results.records import LayerResult
+
+    run = json.loads((results / "run.json").read_text())
+
+    class Dcnn(msgspec.Struct):
+        cycles: float
+
+    class Rec(msgspec.Struct):
+        name: str
+        cycles: float
+        oracle_cycles: float
+        dcnn: Dcnn
+
+    layers = [Rec(r["name"], r["cycles"], r["oracle_cycles"], Dcnn(r["dcnn"]["cycles"]))
+              for r in run["layers"]]
+    ax = plot_cycles({**run, "layers": layers}).axes[0]
+    assert [p.get_height() for p in ax.containers[0].patches] == pytest.approx(
+        [r["cycles"] for r in run["layers"]])
+    wrapped = as_plot_data({**run, "layers": [LayerResult(r) for r in run["layers"]]})
+    assert wrapped.runs[""]["layers"] == run["layers"]
 
 
 def test_titles_name_workload_density_and_energy_table(results):

@@ -28,7 +28,8 @@ from scnn_sim.pricing.energy import COMPONENTS, DEFAULT_TABLE
 from scnn_sim.report import table_records
 from scnn_sim.results.h5table import columns_of, table_frame, write_table
 
-CONFIGS = {"A": (8, 4), "B": (4, 8)}  # label -> (PE grid side, F = I)
+CONFIGS = {"A": (8, 4), "B": (4, 8),  # label -> (PE grid side, F = I)
+           "64 PEs of 4x4 (SCNN)": (8, 4), "16 PEs of 4x4": (4, 4), "4 PEs of 8x8": (2, 8)}
 
 
 def table(labels=("A", "B"), grans=("fine", "kernel"), dens=(0.3, 0.6), seeds=(0,),
@@ -174,9 +175,37 @@ def test_granularity_plot_names_the_parameters_to_filter():
 
 def test_energy_breakdown_names_every_varied_parameter_per_bar():
     ax = plot_energy_breakdown(table(queue=(1, 4), dens=(0.3,))).axes[0]
-    labels = [t.get_text() for t in ax.get_yticklabels()]  # long labels: one row per point
+    # one row per point, its label wrapped after commas
+    labels = [t.get_text().replace("\n", " ") for t in ax.get_yticklabels()]
     assert len(labels) == len(set(labels)) == 8
     assert "A, fine, accumulator.queue_depth=1" in labels
+
+
+def test_sweep_energy_breakdown_gives_twelve_rows_the_width():
+    labels = ("64 PEs of 4x4 (SCNN)", "16 PEs of 4x4", "4 PEs of 8x8")
+    df = table(labels=labels)  # 3 configurations x 2 granularities x 2 densities
+    fig = plot_energy_breakdown(df)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    box, page = ax.get_window_extent(), fig.bbox
+    # The bars had ~15% of the width beside one-line labels and a 5-column legend.
+    assert box.width / page.width > 0.6
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert len(ticks) == 12 and ticks[0] == "64 PEs of 4x4 (SCNN),\nfine, density 0.3"
+    assert all(len(line) <= 24 for t in ticks for line in t.split("\n"))
+    # The component legend is the figure's, below the bars, within the column.
+    assert ax.get_legend() is None and len(fig.legends) == 1
+    legend = fig.legends[0].get_window_extent()
+    assert legend.y1 < box.y0 and legend.width <= page.width
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        c.replace("_", " ") for c in COMPONENTS]
+    # Bar lengths are the points' recorded energies, in uJ.
+    rows = table_records(df)
+    got = sorted(round(sum(p.get_width() for c in ax.containers for p in c.patches
+                           if p.get_y() < i < p.get_y() + p.get_height()), 6)
+                 for i in range(12))
+    want = sorted(round(sum(r[f"energy_pj.{c}"] for c in COMPONENTS) / 1e6, 6) for r in rows)
+    assert got == pytest.approx(want)
 
 
 def test_sweep_title_names_workload_density_and_energy_table():
