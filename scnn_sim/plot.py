@@ -39,9 +39,10 @@ from typing import Any
 import numpy as np
 
 from scnn_sim.errors import ScnnSimError
+from scnn_sim.outputs import atomic_output, check_output_path
 from scnn_sim.pricing.energy import COMPONENTS
-from scnn_sim.report import check_interrupted, check_output_path, table_records
 from scnn_sim.results.records import memory_references
+from scnn_sim.results.tables import table_records
 
 KINDS = ("energy-breakdown", "cycles", "granularity", "pe-sweep")
 OUTPUT_SUFFIXES = (".png", ".pdf", ".svg")
@@ -1313,7 +1314,7 @@ def plot(data: Any, kind: str, ax: Any = None, *, layers: Sequence[str] | None =
 
 def check_output_suffix(out_path: str | os.PathLike, option: str = "-o") -> Path:
     """Check a figure's output path before any work: a .png, .pdf or .svg file that can be
-    written (:func:`scnn_sim.report.check_output_path`); returns the path to write.
+    written (:func:`scnn_sim.outputs.check_output_path`); returns the path to write.
 
     Raises
     ------
@@ -1330,16 +1331,10 @@ def check_output_suffix(out_path: str | os.PathLike, option: str = "-o") -> Path
 
 def save_figure(fig: Any, out_path: str | os.PathLike) -> Path:
     """Save ``fig`` at 300 dpi (tight box) atomically; returns the written path."""
-    target = check_output_suffix(out_path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}.tmp{target.suffix}")
-    try:
-        fig.savefig(tmp, dpi=300, bbox_inches="tight", pad_inches=0.02)
-        check_interrupted()
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    check_output_suffix(out_path)
+    with atomic_output(out_path, "-o") as tmp:
+        fig.savefig(tmp, dpi=300, bbox_inches="tight", pad_inches=0.02,
+                    format=Path(out_path).suffix.lower()[1:])
     return Path(out_path)
 
 

@@ -214,7 +214,7 @@ def render_comparison(cmp: Comparison, *, layers: bool = True, name_width: int =
     energy, memory references and DRAM bits), then the network totals of every run with
     energy by component.
     """
-    from scnn_sim.report import format_table
+    from scnn_sim.results.tables import format_table
 
     ref = cmp.reference
     tag = [chr(65 + i) if i < 26 else str(i) for i in range(len(cmp.runs))]

@@ -183,11 +183,13 @@ def write_table(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]] | Non
     Raises
     ------
     TableError
-        Unknown kind, columns of different lengths, or the file cannot be written.
+        Unknown kind or columns of different lengths.
+    OutputError
+        The file cannot be written.
     """
     import h5py
 
-    from scnn_sim.report import atomic_write_bytes
+    from scnn_sim.outputs import atomic_write_bytes
 
     if kind not in KINDS:
         raise TableError(f"{path}: unknown table kind {kind!r} (one of {', '.join(KINDS)})")
@@ -213,10 +215,7 @@ def write_table(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]] | Non
                                  dtype=h5py.string_dtype())
             else:
                 g.create_dataset(k, data=np.asarray(c, dtype="f8"))
-    try:
-        atomic_write_bytes(path, buf.getvalue())
-    except OSError as exc:
-        raise TableError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    atomic_write_bytes(path, buf.getvalue())  # the output gate: OutputError if unwritable
     return n
 
 

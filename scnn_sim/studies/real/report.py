@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scnn_sim.report import format_table
+from scnn_sim.results.tables import format_table
 from scnn_sim.studies.real.errors import RealStudyError
 
 #: The study's tables (``scnn-sim study --table``): accuracy vs density, no-loss density, SCNN.
