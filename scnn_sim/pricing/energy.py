@@ -33,7 +33,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from scnn_sim.errors import ConfigError
-from scnn_sim.inputs.validation import NonEmptyStr, convert
+from scnn_sim.inputs.validation import NonEmptyStr, NonNegativeNumber, PositiveNumber, convert
 from scnn_sim.inputs.yamlio import parse_yaml
 
 DEFAULT_TABLE = "aladdin40"
@@ -158,8 +158,6 @@ def builtin_tables() -> list[str]:
 # is a new required key everywhere. Code after them checks fixed_pj <= energy_pj and looks
 # the mapped entries up in the ERT.
 
-NonNegativeNumber = Annotated[float, Meta(ge=0)]
-PositiveNumber = Annotated[float, Meta(gt=0)]
 _BITS = "the width in bits that energy_pj is for"
 
 
