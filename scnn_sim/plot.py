@@ -153,13 +153,9 @@ def load_results(path: str | os.PathLike) -> PlotData:
         raise PlotError(f"{p}: unsupported results file type {suffix or '(none)'!r}: expected "
                         f"a .json from `run --json` / `granularity --json`, a `run --h5` "
                         f"table, a sweep .sqlite or its .h5 export")
-    try:
-        obj = json.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise PlotError(f"{p}: not a text JSON file") from None
-    except json.JSONDecodeError as exc:
-        raise PlotError(f"{p}:{exc.lineno}: malformed JSON ({exc.msg})") from None
-    return as_plot_data(obj, source=str(p))
+    from scnn_sim.inputs.readers import read_json
+
+    return as_plot_data(read_json(p, PlotError, "results file"), source=str(p))
 
 
 def _from_h5(p: Path) -> PlotData:
@@ -472,7 +468,7 @@ def _point_labels(tot: list[Row]) -> list[str]:
 def _clock_ghz(row: Any) -> float:
     try:
         return float(json.loads(row["arch_json"])["clock_ghz"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, RecursionError):
         return 1.0
 
 
@@ -1015,7 +1011,7 @@ def _area_mm2(row: Row) -> float:
 
     try:
         arch = arch_from_dict(json.loads(row["arch_json"]), where="arch_json")
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
         raise PlotError(f"point {row.get('point_id', '?')}: no area_mm2.total and no "
                         f"readable arch_json ({exc})") from None
     return area_model(arch).total
