@@ -44,6 +44,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from scnn_sim.sweep import load_spec, load_sweep_results, run_sweep
 
+    if args.scheduler is not None:  # before any work: a malformed address is one line
+        from scnn_sim.sweep.executors import check_scheduler_address
+
+        check_scheduler_address(args.scheduler)
     spec = load_spec(args.spec)
     out = args.output if args.output is not None else f"{Path(args.spec).stem}.sqlite"
     target = check_output_path(out, "-o" if args.output is not None else "output")
