@@ -130,7 +130,9 @@ def load_results(path: str | os.PathLike) -> PlotData:
     PlotError
         Missing file, unsupported type, malformed JSON, or JSON of another shape.
     """
-    p = Path(path)
+    from scnn_sim.inputs.readers import as_path
+
+    p = as_path(path, "results file", PlotError)
     if not p.is_file():
         raise PlotError(f"{p}: no such results file")
     suffix = p.suffix.lower()

@@ -26,13 +26,34 @@ import numpy as np
 from scnn_sim.errors import ScnnSimError
 from scnn_sim.inputs.limits import check_array_bytes, memory_limit_bytes
 
-__all__ = ["MAX_CSV_FIELD", "MAX_JSON_DEPTH", "csv_rows", "max_text_bytes", "npy_header",
+__all__ = ["MAX_CSV_FIELD", "MAX_JSON_DEPTH", "as_path", "csv_rows", "max_text_bytes", "npy_header",
            "npz_headers", "parse_json", "read_json", "read_text"]
 
 #: Deepest nesting of a JSON document (scnn-sim's own results nest 4 levels).
 MAX_JSON_DEPTH = 64
 #: Longest CSV field, in characters (the csv module's default limit, stated).
 MAX_CSV_FIELD = 131072
+
+
+def as_path(value: Any, what: str, error: type[ScnnSimError]) -> Path:
+    """``value`` as a file path, or one line saying what was expected: the type check every
+    public loader applies to its path argument (the API contract: only ScnnSimError)."""
+    if isinstance(value, bytes):
+        value = os.fsdecode(value)
+    if not isinstance(value, (str, os.PathLike)):
+        raise error(f"{what}: expected a file path, got {type(value).__name__} "
+                    f"{_shown(value)}")
+    text = os.fspath(value)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if not text.strip() or "\0" in text:
+        raise error(f"{what}: expected a file path, got {text!r}")
+    return Path(text)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def max_text_bytes() -> int:
@@ -47,17 +68,17 @@ def read_text(path: str | os.PathLike, error: type[ScnnSimError], what: str = "f
     try:
         size = p.stat().st_size
         if size > max_text_bytes():
-            raise error(f"{p}: {what} of {size:,} bytes is larger than the limit of "
-                        f"{max_text_bytes():,} (an eighth of SCNN_SIM_MAX_MEMORY_GB)")
+            raise error(f"{p}: cannot read {what}: {size:,} bytes is larger than the limit "
+                        f"of {max_text_bytes():,} (an eighth of SCNN_SIM_MAX_MEMORY_GB)")
         return p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise error(f"{p}: no such {what}") from None
+        raise error(f"{p}: cannot read {what} (no such file)") from None
     except IsADirectoryError:
-        raise error(f"{p}: is a directory, not a {what}") from None
+        raise error(f"{p}: cannot read {what} (a directory)") from None
     except UnicodeDecodeError:
-        raise error(f"{p}: not a UTF-8 text {what}") from None
+        raise error(f"{p}: cannot read {what} (not UTF-8 text)") from None
     except OSError as exc:
-        raise error(f"{p}: cannot read: {exc.strerror or exc}") from None
+        raise error(f"{p}: cannot read {what} ({exc.strerror or exc})") from None
 
 
 def _depth_ok(obj: Any, limit: int) -> bool:

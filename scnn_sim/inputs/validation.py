@@ -99,6 +99,10 @@ def convert(data: Any, model: type[T], where: str, error: type[ScnnSimError] = C
         out = msgspec.convert(data, model)
     except msgspec.ValidationError as exc:
         raise error(_message(str(exc), data, model, where, prefix, what, render)) from None
+    except Exception as exc:  # noqa: BLE001 - objects msgspec cannot inspect (arrays, ...)
+        text = " ".join(str(exc).split())[:120]
+        raise error(f"{where}: {what} must be plain data (mappings, lists, numbers, text), "
+                    f"got {type(data).__name__} ({type(exc).__name__}: {text})") from None
     if bad is not None:  # the model allowed it (no bound, or an untyped field): still refused
         _fail_non_finite(bad, where, error, prefix, render)
     return out

@@ -33,6 +33,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from scnn_sim.errors import ConfigError
+from scnn_sim.inputs.readers import as_path, read_text
 from scnn_sim.inputs.validation import NonEmptyStr, NonNegativeNumber, PositiveNumber, convert
 from scnn_sim.inputs.yamlio import parse_yaml
 
@@ -300,10 +301,10 @@ def table_from_dict(data: Any, where: str) -> EnergyTable:
 
 def _read(path: str | os.PathLike, what: str) -> str:
     try:
-        return Path(path).read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror}); built-in energy "
-                          f"tables: {', '.join(builtin_tables())}") from None
+        return read_text(as_path(path, what, ConfigError), ConfigError, what)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; built-in energy tables: {', '.join(builtin_tables())}") \
+            from None
 
 
 def load_energy_table(name_or_path: str | os.PathLike | None = None) -> EnergyTable:

@@ -20,7 +20,7 @@ from typing import Any, get_args, get_type_hints
 
 from scnn_sim import __version__
 from scnn_sim.errors import ScnnSimError
-from scnn_sim.inputs.readers import read_json
+from scnn_sim.inputs.readers import as_path, read_json
 from scnn_sim.results.models import RunOutput
 from scnn_sim.results.provenance import FORMAT_VERSION
 from scnn_sim.results.records import memory_references
@@ -84,7 +84,7 @@ def load_run(path: str | os.PathLike, label: str | None = None) -> RunSummary:
     CompareError
         Missing file, malformed JSON, or JSON that is not a run (one line naming the file).
     """
-    p = Path(path)
+    p = as_path(path, "results file", CompareError)
     if not p.is_file():
         raise CompareError(f"{p}: no such results file")
     from scnn_sim.results.h5table import TableError, is_hdf5, read_table

@@ -54,6 +54,7 @@ import numpy as np
 
 from scnn_sim import __version__
 from scnn_sim.errors import ScnnSimError
+from scnn_sim.inputs.readers import as_path
 
 #: Format name and version of the layout above.
 FORMAT = "scnn-sim-table"
@@ -317,7 +318,7 @@ def read_table(path: str | os.PathLike, kind: str | None = None) -> ResultTable:
     """
     import h5py
 
-    p = Path(path)
+    p = as_path(path, "results table", TableError)
     if not p.is_file():
         raise TableError(f"{p}: no such results file")
     if not is_hdf5(p):

@@ -17,7 +17,7 @@ import numpy as np
 
 from scnn_sim import __version__
 from scnn_sim.errors import ConfigError, ScnnSimError
-from scnn_sim.inputs.readers import parse_json
+from scnn_sim.inputs.readers import as_path, parse_json
 from scnn_sim.results.h5table import columns_of, json_default
 from scnn_sim.sweep.signals import _signals_deferred
 
@@ -117,7 +117,7 @@ class SweepStore:
     """
 
     def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
+        self.path = as_path(path, "sweep store", ScnnSimError)
         self._db: Any = None
 
     # -- opening ---------------------------------------------------------------------------

@@ -81,6 +81,7 @@ import numpy as np
 
 from scnn_sim import __version__
 from scnn_sim.errors import FormatError, ScnnSimError, WorkloadError
+from scnn_sim.inputs.readers import as_path
 from scnn_sim.outputs import atomic_output, check_interrupted
 from scnn_sim.workload.shapes import Layer, Workload, validate_layer
 from scnn_sim.workload.tensors import LayerTensors
@@ -398,8 +399,8 @@ class _Reader:
     """Opens a file and turns every low-level failure into a one-line FormatError."""
 
     def __init__(self, path: str | os.PathLike) -> None:
+        self.path = as_path(path, "exported-layer file", FormatError)
         self.shown = str(path)
-        self.path = Path(path)
         self.where = self.shown
 
     def fail(self, problem: str) -> NoReturn:

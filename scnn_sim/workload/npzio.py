@@ -19,13 +19,12 @@ from __future__ import annotations
 import math
 import os
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
 from scnn_sim.errors import FormatError, WorkloadError
 from scnn_sim.inputs.limits import check_layer_memory
-from scnn_sim.inputs.readers import npz_headers
+from scnn_sim.inputs.readers import as_path, npz_headers
 from scnn_sim.workload.shapes import Layer, Workload, validate_layer
 from scnn_sim.workload.tensors import LayerTensors
 
@@ -83,7 +82,7 @@ def read_npz_layer(path: str | os.PathLike) -> tuple[Workload, list[LayerTensors
         Unreadable file, missing or malformed array or scalar, shape that does not match the
         scalars, NaN / Inf, or an impossible layer (e.g. groups not dividing C).
     """
-    p = Path(path)
+    p = as_path(path, ".npz layer file", FormatError)
     where = str(p)
     # The reader policy: every member's declared dtype (no objects, real numbers) and size
     # (the size gate) from its header, before any array is read.

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from scnn_sim.errors import ScnnSimError
 from scnn_sim.inputs.limits import check_layer_memory
-from scnn_sim.inputs.readers import csv_rows, read_text
+from scnn_sim.inputs.readers import as_path, csv_rows, read_text
 from scnn_sim.workload.importers import ModelImportError
 from scnn_sim.workload.shapes import Layer, Workload, validate_layer
 
@@ -65,7 +65,7 @@ def read_scalesim_csv(path: str | os.PathLike, *, weight_density: float = 1.0,
         Missing file, missing columns, a non-integer or impossible value, differing row and
         column strides, duplicate names: one line ``file:line:column: problem``.
     """
-    p = Path(path)
+    p = as_path(path, "SCALE-Sim topology", ModelImportError)
     shown = str(p)
     for what, v in (("--weight-density", weight_density), ("--act-density", act_density)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
