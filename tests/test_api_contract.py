@@ -58,7 +58,18 @@ def _loaders():
         "load_results": (load_results, ".json"),
         "load_sweep_results": (load_sweep_results, ".sqlite"),
         "read_scalesim_csv": (read_scalesim_csv, ".csv"),
+        **_onnx_loaders(),
     }
+
+
+def _onnx_loaders() -> dict:
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        return {}
+    from scnn_sim.workload.importers.onnx_model import read_onnx
+
+    return {"read_onnx": (read_onnx, ".onnx")}
 
 
 LOADERS = sorted(_loaders())

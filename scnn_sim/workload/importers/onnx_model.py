@@ -43,7 +43,7 @@ from scnn_sim.inputs.limits import (
     check_array_bytes,
     check_layer_memory,
 )
-from scnn_sim.inputs.readers import npy_header
+from scnn_sim.inputs.readers import as_path, npy_header
 from scnn_sim.workload.importers import ModelImportError
 from scnn_sim.workload.shapes import Layer, validate_layer
 
@@ -235,8 +235,8 @@ def read_onnx(path: str | os.PathLike, *, input_shape: tuple[int, ...] | None = 
     onnx, _ = _import_onnx_packages(False)
     from onnx import numpy_helper
 
+    p = as_path(path, "ONNX model", ModelImportError)
     shown = str(path)
-    p = Path(path)
     if not p.is_file():
         raise ModelImportError(f"{shown}: no such ONNX file")
     try:
