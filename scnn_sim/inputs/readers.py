@@ -64,7 +64,7 @@ def max_text_bytes() -> int:
 
 def read_text(path: str | os.PathLike, error: type[ScnnSimError], what: str = "file") -> str:
     """The UTF-8 text of ``path``, refused in one line if missing, too large or not text."""
-    p = Path(path)
+    p = as_path(path, what, error)
     try:
         size = p.stat().st_size
         if size > max_text_bytes():

@@ -54,7 +54,7 @@ import numpy as np
 
 from scnn_sim import __version__
 from scnn_sim.errors import ScnnSimError
-from scnn_sim.inputs.readers import as_path
+from scnn_sim.inputs.readers import as_path, parse_json
 
 #: Format name and version of the layout above.
 FORMAT = "scnn-sim-table"
@@ -363,14 +363,16 @@ def _read(f: Any, p: Path, want: str | None) -> ResultTable:
     g = f[group]
     if fmt == FORMAT:
         n = int(f.attrs["n_rows"])
-        provenance = json.loads(_text(f.attrs["provenance_json"]))
+        provenance = parse_json(_text(f.attrs["provenance_json"]), f"{p}:provenance_json",
+                                TableError)
     elif fmt == "scnn-sim-sweep":
         n = int(g.attrs["n_committed"])
         spec = _text(f.attrs.get("spec_json"))
-        provenance = {"spec": json.loads(spec)} if spec else {}
+        provenance = {"spec": parse_json(spec, f"{p}:spec_json", TableError)} if spec else {}
     else:
         n = None
-        provenance = json.loads(_text(f.attrs.get("meta_json", "{}")))
+        provenance = parse_json(_text(f.attrs.get("meta_json", "{}")), f"{p}:meta_json",
+                                TableError)
     cols: dict[str, np.ndarray] = {}
     for k, ds in g.items():
         length = ds.shape[0] if isinstance(ds, h5py.Dataset) and ds.ndim == 1 else -1

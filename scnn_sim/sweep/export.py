@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
 from typing import Any
 
 from scnn_sim.errors import ConfigError
+from scnn_sim.inputs.readers import parse_json
 from scnn_sim.outputs import atomic_output
 from scnn_sim.results.h5table import write_table
 from scnn_sim.sweep.store import EXPORT_SUFFIXES, SweepStore
@@ -66,5 +66,5 @@ def _provenance(st: SweepStore, meta: dict[str, str]) -> dict[str, Any]:
         "store_format_version": int(meta.get("format_version", "0")),
         "store_created_at": float(meta["created_at"]) if "created_at" in meta else None,
         "store_scnn_sim_version": meta.get("scnn_sim_version"),
-        "spec": json.loads(spec) if spec else None,
+        "spec": parse_json(spec, f"{st.path}:spec_json", ConfigError) if spec else None,
     }
