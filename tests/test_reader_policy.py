@@ -214,7 +214,8 @@ def test_damaged_store_rows_are_one_line_naming_the_row(data, store, capsys):
 onnx = pytest.importorskip("onnx")
 
 
-def _onnx(path: Path, w: np.ndarray | None = None, x_shape=(1, 3, 16, 16), tensor=None):
+def _onnx(path: Path, w: np.ndarray | None = None, x_shape=(1, 3, 16, 16), tensor=None,
+          attrs=None):
     from onnx import TensorProto
     from onnx import helper as oh
     from onnx import numpy_helper as nh
@@ -222,7 +223,8 @@ def _onnx(path: Path, w: np.ndarray | None = None, x_shape=(1, 3, 16, 16), tenso
     init = tensor if tensor is not None else nh.from_array(
         w if w is not None else np.ones((4, x_shape[1], 3, 3), np.float32), "w")
     graph = oh.make_graph(
-        [oh.make_node("Conv", ["x", "w"], ["y"], name="conv1", pads=[1, 1, 1, 1])], "g",
+        [oh.make_node("Conv", ["x", "w"], ["y"], name="conv1",
+                      **(attrs if attrs is not None else {"pads": [1, 1, 1, 1]}))], "g",
         [oh.make_tensor_value_info("x", TensorProto.FLOAT, list(x_shape))],
         [oh.make_tensor_value_info("y", TensorProto.FLOAT, [x_shape[0], None, None, None])],
         [init])
@@ -259,6 +261,15 @@ def test_onnx_zero_filters_and_string_weights_are_refused(tmp_path, capsys):
     p = _onnx(tmp_path / "s.onnx", tensor=t)
     line = _one_line(capsys, cli.main(["import", str(p), "-o", str(tmp_path / "o.h5")]))
     assert "data type STRING" in line or "invalid ONNX" in line
+
+
+@pytest.mark.parametrize("attrs", [
+    {"auto_pad": "SAME_UPPER", "strides": [0, 0]}, {"strides": [0, 0]}, {"group": 0},
+    {"group": -1}, {"dilations": [0, 0]}, {"pads": [-1, -1, -1, -1]}])
+def test_onnx_impossible_conv_attributes_are_refused(attrs, tmp_path, capsys):
+    p = _onnx(tmp_path / "m.onnx", attrs=attrs)
+    line = _one_line(capsys, cli.main(["import", str(p), "-o", str(tmp_path / "o.h5")]))
+    assert "conv1" in line or "invalid ONNX" in line
 
 
 def test_onnx_images_header_checked_before_loading(tmp_path, capsys):

@@ -369,6 +369,8 @@ def read_onnx(path: str | os.PathLike, *, input_shape: tuple[int, ...] | None = 
                 raise ModelImportError(f"{where}: dilations {dil} are not supported "
                                        f"(must be 1)")
             stride = _square([int(s) for s in attrs.get("strides", [1, 1])], "stride", where)
+            if stride < 1:
+                raise ModelImportError(f"{where}: stride {stride} must be a positive integer")
             K, Cg, R, S = w_dims
             _, C, H, W = x_shape
             padding = _conv_padding(attrs, R, S, H, W, stride, where)
