@@ -291,3 +291,30 @@ def test_torchvision_input_shape_is_gated_before_torchvision(tmp_path, capsys):
                                        str(tmp_path / "o.h5"), "--input-shape",
                                        "64,3,30000,30000"]))
     assert "--input-shape" in line and "needs about" in line
+
+
+def test_flipped_bytes_in_a_store_are_one_error(tmp_path):
+    """Random byte flips anywhere in a store (the fuzzing corpus's case): only ScnnSimError."""
+    import random
+
+    from scnn_sim.sweep import SweepStore, load_sweep_results
+
+    p = tmp_path / "s.sqlite"
+    st = SweepStore(p)
+    st.ensure(spec_json='{"name": "x"}')
+    for i in range(20):
+        st.append([{"point_id": f"p{i}", "layer": layer, "status": "ok", "workload": "w",
+                    "arch_json": "{}", "cycles": float(i)} for layer in ("c1", "total")],
+                  params={"i": i})
+    data = p.read_bytes()
+    rng = random.Random(0)
+    for _ in range(250):
+        b = bytearray(data)
+        for _ in range(rng.choice([1, 2, 4, 16])):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        q = tmp_path / "t.sqlite"
+        q.write_bytes(bytes(b))
+        with contextlib.suppress(ScnnSimError):
+            load_sweep_results(q)
+        for f in tmp_path.glob("t.sqlite*"):
+            f.unlink()

@@ -150,6 +150,9 @@ class SweepStore:
         _check_sqlite_header(p)
         try:
             conn = self._connect()
+        except UnicodeDecodeError as exc:  # flipped bytes in text SQLite hands back
+            raise ScnnSimError(f"{p}: corrupt sweep store (text that is not UTF-8: "
+                               f"{_one_line(exc)})") from None
         except sqlite3.Error as exc:
             raise ScnnSimError(f"{p}: cannot open sweep store ({exc})") from None
         try:
@@ -200,6 +203,9 @@ class SweepStore:
                 from None
         except sqlite3.DatabaseError as exc:
             raise ScnnSimError(f"{self.path}: corrupt sweep store ({_one_line(exc)})") from None
+        except UnicodeDecodeError as exc:  # flipped bytes in a text column
+            raise ScnnSimError(f"{self.path}: corrupt sweep store (text that is not UTF-8: "
+                               f"{_one_line(exc)})") from None
         finally:
             if own:
                 conn.close()
