@@ -29,7 +29,8 @@ from typing import Any
 
 from _common import results_dir
 
-from scnn_sim.report import atomic_write_bytes, format_table
+from scnn_sim.outputs import atomic_write_bytes
+from scnn_sim.results.tables import format_table
 from scnn_sim.studies.granularity import ACC_MODELS, granularity_study, weight_order_effect
 from scnn_sim.workload.shapes import load_workload
 

@@ -43,7 +43,8 @@ from typing import Any
 import numpy as np
 from _common import results_dir
 
-from scnn_sim.report import atomic_write_bytes, atomic_write_json, format_table
+from scnn_sim.outputs import atomic_write_bytes, atomic_write_json
+from scnn_sim.results.tables import format_table
 from scnn_sim.studies.real import (
     DATASETS,
     load_result,

@@ -19,7 +19,7 @@ from typing import NoReturn
 
 from scnn_sim import __version__
 from scnn_sim.errors import ScnnSimError
-from scnn_sim.report import check_interrupted, interrupts_raise
+from scnn_sim.outputs import check_interrupted, interrupts_raise
 
 # Each module exposes ``register(subparsers)``, which adds its parser and sets ``func``.
 COMMAND_MODULES = ("workloads", "storage", "arch", "energy", "run", "granularity", "prune",

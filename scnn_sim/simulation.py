@@ -6,6 +6,7 @@ granularity -> engine (cycles and action counts) -> energy table -> results.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import replace
@@ -56,6 +57,38 @@ def _check_density(density: float | None) -> None:
         raise SparsityError(f"--density: must be within [0, 1], got {density}")
 
 
+def _check_argument_types(**args: Any) -> None:
+    """The API contract (issue 20): an argument of the wrong type is a ConfigError naming it,
+    never a TypeError from deep inside. (To be subsumed by the declared options model.)"""
+    def bad(name: str, want: str) -> ConfigError:
+        return ConfigError(f"{name}: must be {want}, got {type(args[name]).__name__} "
+                           f"{args[name]!r:.60}")
+
+    def real(v: Any) -> bool:
+        return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+    for name in ("verify", "progress"):
+        if not isinstance(args[name], (bool, np.bool_)):
+            raise bad(name, "true or false")
+    if args["count_merges"] is not None and not isinstance(args["count_merges"],
+                                                           (bool, np.bool_)):
+        raise bad("count_merges", "true, false or None")
+    for name in ("density", "clustered"):
+        v = args[name]
+        if (v is not None or name == "clustered") and (not real(v) or not math.isfinite(v)):
+            raise bad(name, "a finite number" + (" or None" if name == "density" else ""))
+    if not isinstance(args["pointwise_group"], (int, np.integer)) \
+            or isinstance(args["pointwise_group"], bool) or args["pointwise_group"] < 1:
+        raise bad("pointwise_group", "a positive integer")
+    if args["granularity"] is not None and not isinstance(args["granularity"], str):
+        raise bad("granularity", "text such as fine, kernel or nm:2:4")
+    layers = args["layers"]
+    if layers is not None and (isinstance(layers, (str, bytes)) or not isinstance(
+            layers, (list, tuple, set, frozenset)) or not all(isinstance(x, str)
+                                                              for x in layers)):
+        raise bad("layers", "a list of layer names")
+
+
 def resolve_workload(workload: str | os.PathLike | Workload | Sequence[LayerTensors]
                      ) -> tuple[str, Workload | None, list[LayerTensors] | None]:
     """(name, workload of shapes, real tensors or None) for any accepted workload argument."""
@@ -72,7 +105,7 @@ def resolve_workload(workload: str | os.PathLike | Workload | Sequence[LayerTens
             return wl.name, wl, tensors
         wl = load_workload(workload)
         return wl.name, wl, None
-    tensors = list(workload)
+    tensors = list(workload) if isinstance(workload, (list, tuple)) else []
     if not tensors or not all(isinstance(t, LayerTensors) for t in tensors):
         raise WorkloadError("workload: expected a name, a YAML/HDF5 path, a Workload or a "
                             "list of LayerTensors")
@@ -143,6 +176,10 @@ def simulate(
     SimulationResult
         Per-layer records, network totals and provenance; ``.to_json()``, ``.to_dataframe()``.
     """
+    _check_argument_types(verify=verify, count_merges=count_merges, progress=progress,
+                          density=density, clustered=clustered,
+                          pointwise_group=pointwise_group, layers=layers,
+                          granularity=granularity)
     arch_cfg = arch if isinstance(arch, ArchConfig) else load_arch(arch)
     table = energy if isinstance(energy, EnergyTable) else load_energy_table(energy)
     area_table = area if isinstance(area, AreaTable) else load_area_table(area)

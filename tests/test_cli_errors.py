@@ -17,7 +17,7 @@ import pytest
 
 from scnn_sim.cli import EXIT_BROKEN_PIPE, main
 from scnn_sim.errors import OutputError
-from scnn_sim.report import atomic_write_json, check_output_dir, check_output_path
+from scnn_sim.outputs import atomic_write_json, check_output_dir, check_output_path
 
 TINY = textwrap.dedent("""\
     name: tiny
@@ -176,7 +176,7 @@ def test_read_only_directory_as_an_unprivileged_user():
                 print('SKIP chmod does not bite for this user'); sys.exit(0)
             except OSError:
                 pass
-            from scnn_sim.report import check_output_path, check_output_dir
+            from scnn_sim.outputs import check_output_path, check_output_dir
             from scnn_sim.errors import OutputError
             for f, p in ((check_output_path, {str(ro / 'out.json')!r}),
                          (check_output_path, {str(ro / 'new' / 'out.json')!r}),

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from scnn_sim import __version__
 from scnn_sim.cli import main as cli_main
-from scnn_sim.errors import FormatError, WorkloadError
+from scnn_sim.errors import FormatError, OutputError, WorkloadError
 from scnn_sim.workload.h5io import (
     FORMAT,
     FORMAT_VERSION,
@@ -191,8 +191,8 @@ def test_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     def boom(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr("scnn_sim.workload.h5io.os.replace", boom)
-    with pytest.raises(FormatError, match="cannot write"):
+    monkeypatch.setattr("scnn_sim.outputs.os.replace", boom)
+    with pytest.raises(OutputError, match="cannot write"):  # the output gate's error
         _write(path, granularity="fine")
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["toy.h5"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from scnn_sim import cli
-from scnn_sim.report import column_key, format_table
+from scnn_sim.results.tables import column_key, format_table
 
 TINY = """\
 name: tiny

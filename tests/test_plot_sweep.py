@@ -25,8 +25,8 @@ from scnn_sim.plot import (
 )
 from scnn_sim.plot import as_plot_data as _as
 from scnn_sim.pricing.energy import COMPONENTS, DEFAULT_TABLE
-from scnn_sim.report import table_records
 from scnn_sim.results.h5table import columns_of, table_frame, write_table
+from scnn_sim.results.tables import table_records
 
 CONFIGS = {"A": (8, 4), "B": (4, 8),  # label -> (PE grid side, F = I)
            "64 PEs of 4x4 (SCNN)": (8, 4), "16 PEs of 4x4": (4, 4), "4 PEs of 8x8": (2, 8)}

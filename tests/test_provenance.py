@@ -68,7 +68,7 @@ def test_one_weight_format_default_for_run_granularity_and_sweep(tiny, tmp_path,
     spec.write_text(f"workloads: [{tiny}]\ngranularities: [kernel]\ndensities: [0.35]\n")
     assert main(["sweep", str(spec), "-o", str(tmp_path / "s.sqlite"), "--workers", "1",
                  "--no-progress"]) == 0
-    from scnn_sim.report import table_records
+    from scnn_sim.results.tables import table_records
     from scnn_sim.sweep import load_sweep_results
 
     run_tot = json.loads(rj.read_text())["totals"]

@@ -318,7 +318,7 @@ def _study_cli(argv: list[str], result: dict | None, monkeypatch: pytest.MonkeyP
 def test_study_formats_through_the_shared_formatter(study: tuple[dict, Path], tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from scnn_sim.report import column_key, format_table
+    from scnn_sim.results.tables import column_key, format_table
     from scnn_sim.studies.real import SCNN_HEADERS, accuracy_table, no_loss_table, text_report
 
     result = json.loads(json.dumps(study[0]))
@@ -370,7 +370,7 @@ def test_study_table_options_fail_before_training(tmp_path: Path,
 
 def test_markdown_summary_uses_the_shared_formatter(study: tuple[dict, Path]) -> None:
     import scnn_sim.studies.real.report as report
-    from scnn_sim.report import format_table
+    from scnn_sim.results.tables import format_table
     from scnn_sim.studies.real import accuracy_table, markdown_summary, no_loss_table, scnn_table
 
     md = markdown_summary(study[0])

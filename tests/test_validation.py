@@ -222,7 +222,7 @@ def test_energy_defaults_come_from_the_model(tmp_path):
     (lambda d: d["actions"]["ppu_op"].pop("action"),
      ":actions.ppu_op.action: missing required key (the ERT action of that component"),
     (lambda d: d["actions"]["multiply"].update(scale=-1),
-     ":actions.multiply.scale: must be a number >= 0, got -1"),
+     ":actions.multiply.scale: must be a finite number >= 0, got -1"),
     (lambda d: d["actions"].update(multiply=3), ":actions.multiply: must be a mapping, got 3"),
     (lambda d: d.update(ert=5), ":ert: must be text or null, got 5"),
 ])

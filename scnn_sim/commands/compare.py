@@ -28,8 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run ``scnn-sim compare``."""
+    from scnn_sim.outputs import atomic_write_json, check_output_path
     from scnn_sim.results.compare import compare_runs, render_comparison
 
+    if args.json:
+        check_output_path(args.json, "--json")
     if args.plot:
         from scnn_sim.plot import check_output_suffix
 
@@ -37,9 +40,7 @@ def main(args: argparse.Namespace) -> int:
     cmp = compare_runs(args.runs, force=args.force)
     print(render_comparison(cmp, layers=not args.totals_only))
     if args.json:
-        from scnn_sim.report import atomic_write_json
-
-        atomic_write_json(args.json, cmp.to_dict())
+        atomic_write_json(args.json, cmp.to_dict(), "--json")
         print(f"wrote {args.json}")
     if args.plot:
         from scnn_sim.plot import plot_compare, save_figure

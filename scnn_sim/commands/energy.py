@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from scnn_sim.pricing.energy import builtin_tables, load_energy_table, load_ert_table
-from scnn_sim.report import format_table
+from scnn_sim.results.tables import format_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -16,15 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from scnn_sim.commands.run import add_sim_options, add_weight_format_option
-from scnn_sim.report import (
-    TABLE_WIDTH,
-    add_format_options,
-    atomic_write_json,
-    check_output_path,
-    format_table,
-    json_text,
-    note,
-)
+from scnn_sim.outputs import atomic_write_json, check_output_path, json_text
+from scnn_sim.results.tables import TABLE_WIDTH, add_format_options, format_table, note
 from scnn_sim.studies.granularity import (
     ACC_MODELS,
     DEFAULT_GRANULARITIES,
@@ -260,7 +253,7 @@ def run_granularity(args: argparse.Namespace) -> int:
         raise StudyError("give either --density or --published-densities, not both")
     if args.density is None and not args.published_densities:
         raise StudyError("give --density D (e.g. 0.35) or --published-densities")
-    json_path = check_output_path(args.json, "--json") if args.json else None
+    json_path = check_output_path(args.json, "--json") if args.json is not None else None
     study = granularity_study(
         args.workload,
         density=args.density,

@@ -62,6 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run ``scnn-sim import``."""
+    from scnn_sim.outputs import check_output_path
+
+    check_output_path(args.output, "-o")  # the output gate, before reading the model
     src, out = Path(args.model), Path(args.output)
     if args.model.startswith("torchvision:"):
         return _torchvision(args, out)

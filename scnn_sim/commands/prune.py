@@ -20,7 +20,8 @@ import numpy as np
 
 from scnn_sim import __version__
 from scnn_sim.errors import FormatError, SparsityError
-from scnn_sim.report import check_output_path, format_table
+from scnn_sim.outputs import check_output_path
+from scnn_sim.results.tables import format_table
 from scnn_sim.sparsity.pruning import parse_granularity, prune
 from scnn_sim.workload.h5io import read_stored, write_layers
 from scnn_sim.workload.tensors import LayerTensors

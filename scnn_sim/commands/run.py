@@ -6,17 +6,16 @@ import argparse
 import sys
 import textwrap
 
-from scnn_sim.report import (
+from scnn_sim.outputs import check_output_path, json_text
+from scnn_sim.results.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS
+from scnn_sim.results.records import SimulationResult
+from scnn_sim.results.tables import (
     TABLE_WIDTH,
     add_format_options,
-    check_output_path,
     format_table,
-    json_text,
     note,
     select_columns,
 )
-from scnn_sim.results.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS
-from scnn_sim.results.records import SimulationResult
 
 
 def seed_arg(text: str) -> int:
@@ -84,8 +83,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from scnn_sim.simulation import simulate
 
-    json_path = check_output_path(args.json, "--json") if args.json else None
-    h5_path = check_output_path(args.h5, "--h5") if args.h5 else None
+    json_path = check_output_path(args.json, "--json") if args.json is not None else None
+    h5_path = check_output_path(args.h5, "--h5") if args.h5 is not None else None
     fmt = getattr(args, "format", "table")
     columns = getattr(args, "columns", None)
     select_columns(HEADERS, columns)  # an unknown column fails before the simulation
@@ -160,7 +159,7 @@ def table_rows(result: SimulationResult) -> list[list]:
 def render(result: SimulationResult, fmt: str = "table", columns: str | None = None) -> str:
     """The per-layer table and network totals, with units.
 
-    ``fmt`` is one of :data:`scnn_sim.report.FORMATS`: ``json`` gives the ``--json``
+    ``fmt`` is one of :data:`scnn_sim.results.tables.FORMATS`: ``json`` gives the ``--json``
     document, ``csv`` and ``markdown`` the per-layer table only, ``table`` adds a header line
     and the network summary lines.
     """

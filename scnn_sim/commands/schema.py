@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     in KINDS.items()) + ".")
     p.add_argument("kind", nargs="?", choices=list(KINDS), metavar="KIND",
                    help=f"one of {', '.join(KINDS)}")
-    p.add_argument("--write", nargs="?", const="", default=None, metavar="DIR",
+    p.add_argument("--write", nargs="?", const=True, default=None, metavar="DIR",
                    help="write every kind as DIR/KIND.json instead (default DIR: the "
                    "package's data/schemas, the files it ships)")
     p.set_defaults(func=main, parser=p)
@@ -27,7 +27,8 @@ def main(args: argparse.Namespace) -> int:
     from scnn_sim.results.schemas import schema_text, write_schemas
 
     if args.write is not None:
-        for path in write_schemas(args.write or None):
+        # write_schemas checks DIR (and every file in it) before writing anything.
+        for path in write_schemas(None if args.write is True else args.write):
             print(f"wrote {path}", file=sys.stderr)
         return 0
     if args.kind is None:

@@ -6,15 +6,8 @@ import argparse
 from typing import Any
 
 from scnn_sim.commands.run import seed_arg
-from scnn_sim.report import (
-    add_format_options,
-    atomic_write_json,
-    check_output_path,
-    format_table,
-    json_text,
-    note,
-    select_columns,
-)
+from scnn_sim.outputs import atomic_write_json, check_output_path, json_text
+from scnn_sim.results.tables import add_format_options, format_table, note, select_columns
 from scnn_sim.studies.storage import dense_bits, ratio_text, storage_report
 
 DEFAULT_GRANULARITIES = "fine,vector,kernel,filter"
@@ -111,7 +104,7 @@ def storage_text(report: dict[str, Any], per_layer: bool = False, fmt: str = "ta
 
 def run_storage(args: argparse.Namespace) -> int:
     """Compute, print and optionally save the storage report; return the exit status."""
-    json_path = check_output_path(args.json, "--json") if args.json else None
+    json_path = check_output_path(args.json, "--json") if args.json is not None else None
     select_columns(["layer", "granularity"] + _HEADERS[1:], args.columns)
     report = storage_report(
         args.workload,

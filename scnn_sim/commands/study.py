@@ -8,7 +8,7 @@
 densities and the SCNN table per granularity, and writes ``study.json``,
 ``accuracy_vs_density.png`` and the exported ``.h5`` files into OUTDIR.
 
-Output formats go through :func:`scnn_sim.report.format_table`, like the other commands:
+Output formats go through :func:`scnn_sim.results.tables.format_table`, like the other commands:
 ``table`` prints the three tables with their headings; ``csv`` and ``markdown`` (and
 ``--columns``, or an explicit ``--table``) print one table, ``--table`` (default
 ``accuracy``); ``json`` prints the ``study.json`` document.
@@ -24,14 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 from scnn_sim.commands.run import seed_arg
-from scnn_sim.report import (
-    add_format_options,
-    check_output_dir,
-    format_table,
-    json_text,
-    note,
-    select_columns,
-)
+from scnn_sim.outputs import check_output_dir, file_in_dir, json_text
+from scnn_sim.results.tables import add_format_options, format_table, note, select_columns
 from scnn_sim.studies.real import (
     DATASETS,
     DEFAULT_GRANULARITIES,
@@ -83,8 +77,11 @@ def _check_table_options(args: argparse.Namespace) -> None:
 
 def run_study_command(args: argparse.Namespace) -> int:
     """Run ``scnn-sim study``; print the tables and return the exit status."""
-    out_dir = args.output or f"real-study-{args.dataset}"
-    check_output_dir(out_dir, "-o" if args.output else "output")
+    out_dir = args.output if args.output is not None else f"real-study-{args.dataset}"
+    option = "-o" if args.output is not None else "output"
+    check_output_dir(out_dir, option)
+    for name in ("study.json", "accuracy_vs_density.png"):  # no symlink planted in it
+        file_in_dir(out_dir, name, option)
     _check_table_options(args)
     result = run_study(
         args.dataset,

@@ -8,7 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from scnn_sim.report import add_format_options, check_output_path, format_table, note, table_records
+from scnn_sim.outputs import check_output_path
+from scnn_sim.results.tables import add_format_options, format_table, note, table_records
 
 #: Rows of the per-point table printed at the end (the file has them all).
 MAX_TABLE_ROWS = 60
@@ -43,9 +44,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from scnn_sim.sweep import load_spec, load_sweep_results, run_sweep
 
+    if args.scheduler is not None:  # before any work: a malformed address is one line
+        from scnn_sim.sweep.executors import check_scheduler_address
+
+        check_scheduler_address(args.scheduler)
     spec = load_spec(args.spec)
-    out = args.output or f"{Path(args.spec).stem}.sqlite"
-    target = check_output_path(out, "-o" if args.output else "output")
+    out = args.output if args.output is not None else f"{Path(args.spec).stem}.sqlite"
+    target = check_output_path(out, "-o" if args.output is not None else "output")
     if os.path.islink(out):  # write the link's target, not over the link
         out = str(target)
     from scnn_sim.sweep import EXPORT_SUFFIXES
@@ -95,8 +100,8 @@ def render(table: Any, point_ids: list[str], varied: list[str], fmt: str = "tabl
            columns: str | None = None) -> str:
     """One line per point of this spec (its ``total`` row), with units.
 
-    ``fmt`` (:data:`scnn_sim.report.FORMATS`) and ``columns`` as in
-    :func:`scnn_sim.report.format_table`; csv/json list every point, the text table the
+    ``fmt`` (:data:`scnn_sim.results.tables.FORMATS`) and ``columns`` as in
+    :func:`scnn_sim.results.tables.format_table`; csv/json list every point, the text table the
     first :data:`MAX_TABLE_ROWS`.
 
     ``table`` is what :func:`scnn_sim.sweep.load_sweep_results` returns (a DataFrame, or a

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from scnn_sim.errors import WorkloadError
-from scnn_sim.report import format_table
+from scnn_sim.results.tables import format_table
 from scnn_sim.workload.shapes import Layer, Workload, builtin_dir, builtin_names, load_workload
 
 

@@ -13,13 +13,13 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
 from scnn_sim.errors import ConfigError
+from scnn_sim.inputs.readers import as_path, read_text
 from scnn_sim.inputs.validation import convert
 from scnn_sim.inputs.yamlio import parse_yaml
 
@@ -351,8 +351,8 @@ def _arch_source(src: ArchSource) -> tuple[dict[str, Any], str]:
     """The raw nested mapping of one source and where it came from (for error messages)."""
     if isinstance(src, Mapping):
         return dict(src), "<dict>"
+    p = as_path(src, "arch", ConfigError)
     text = str(src)
-    p = Path(src)
     if looks_like_arch_name(text) and not p.is_file():
         names = shipped_archs()
         if text not in names:
@@ -362,10 +362,7 @@ def _arch_source(src: ArchSource) -> tuple[dict[str, Any], str]:
         raw = resources.files("scnn_sim").joinpath(f"data/arch/{where}").read_text()
     else:
         where = str(p)
-        try:
-            raw = p.read_text()
-        except OSError as exc:
-            raise ConfigError(f"{p}: cannot read architecture file ({exc.strerror})") from None
+        raw = read_text(p, ConfigError, "architecture file")  # the reader policy
     data = parse_yaml(raw, where, ConfigError)
     if data is None:
         data = {}
@@ -390,6 +387,9 @@ def load_arch(path: ArchSource | ArchConfig | Sequence[ArchSource] | None = None
     if isinstance(path, (str, os.PathLike, Mapping)):
         data, where = _arch_source(path)
         return arch_from_dict(data, where=where)
+    if not isinstance(path, (list, tuple)):
+        raise ConfigError(f"arch: expected a name, a YAML path, a mapping or a list of them, "
+                          f"got {type(path).__name__}")
     sources = list(path)
     if not sources:
         return arch_from_dict({}, where="scnn.yaml")

@@ -113,6 +113,32 @@ def check_layer_memory(layer: Any, where: str, arch: Any = None, batch: int = 1)
     return need
 
 
+def check_array_bytes(shape: Any, bytes_per_element: int, where: str,
+                      error: Any = None) -> int:
+    """The size gate for an array about to be built or read: its declared ``shape`` times
+    ``bytes_per_element`` must fit :func:`memory_limit_bytes`; returns the bytes.
+
+    Used by every reader before it allocates (``.npz`` and ``.npy`` headers, ONNX initializers
+    and inputs, torchvision input shapes), so a small file declaring a huge tensor is refused
+    as ``run`` refuses a huge layer. ``error`` is accepted for symmetry with the readers and
+    ignored: the refusal is always :class:`ResourceLimitError`.
+
+    Raises
+    ------
+    ResourceLimitError
+        ``where: array of shape [..] needs about X GB, above the limit of Y GB (set ...)``.
+    """
+    dims = [int(d) for d in shape]
+    n = math.prod(max(d, 0) for d in dims)
+    need = n * int(bytes_per_element)
+    limit = memory_limit_bytes()
+    if need > limit:
+        raise ResourceLimitError(
+            f"{where}: an array of shape {dims} needs about {need / GB:.3g} GB, above the "
+            f"limit of {limit / GB:.3g} GB (set {ENV_MAX_MEMORY} to change it)")
+    return need
+
+
 def check_mapping_sane(layer: Any, arch: Any, where: str) -> None:
     """Refuse a fixed ``dataflow.subtiles`` with more sub-tiles than the PE tile has pixels.
 

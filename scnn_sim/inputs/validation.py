@@ -27,8 +27,9 @@ from msgspec import Meta
 
 from scnn_sim.errors import ConfigError, ScnnSimError
 
-__all__ = ["PositiveInt", "NonNegativeInt", "Fraction", "NonEmptyStr", "convert", "describe",
-           "shown", "dotted", "FieldPath"]
+__all__ = ["PositiveInt", "NonNegativeInt", "Fraction", "NonEmptyStr", "NonNegativeNumber",
+           "PositiveNumber", "MAX_NUMBER", "convert", "describe", "shown", "dotted",
+           "FieldPath", "MAX_DEPTH", "check_finite"]
 
 T = TypeVar("T")
 
@@ -40,6 +41,14 @@ PositiveInt = Annotated[int, Meta(ge=1)]
 NonNegativeInt = Annotated[int, Meta(ge=0)]
 Fraction = Annotated[float, Meta(ge=0.0, le=1.0)]
 NonEmptyStr = Annotated[str, Meta(pattern=r"\S")]
+
+#: The number rule: every configuration number is finite (``.inf``, ``1e400`` and ``.nan``
+#: are refused by :func:`convert` wherever they appear) and at most this large in magnitude:
+#: far above any physical value of a unit scnn-sim reads (pJ, GHz, bytes, GB/s) and far enough
+#: below float64's 1.8e308 that a price times 1e12 actions, summed, stays finite.
+MAX_NUMBER = 1e18
+NonNegativeNumber = Annotated[float, Meta(ge=0, le=MAX_NUMBER)]
+PositiveNumber = Annotated[float, Meta(gt=0, le=MAX_NUMBER)]
 
 
 def dotted(path: FieldPath) -> str:
@@ -85,10 +94,83 @@ def convert(data: Any, model: type[T], where: str, error: type[ScnnSimError] = C
     -------
     An instance of ``model`` (defaults filled in).
     """
+    bad = _first_non_finite(data, where, error, prefix, render)  # refuses cycles, depth
     try:
-        return msgspec.convert(data, model)
+        out = msgspec.convert(data, model)
     except msgspec.ValidationError as exc:
         raise error(_message(str(exc), data, model, where, prefix, what, render)) from None
+    except Exception as exc:  # noqa: BLE001 - objects msgspec cannot inspect (arrays, ...)
+        text = " ".join(str(exc).split())[:120]
+        raise error(f"{where}: {what} must be plain data (mappings, lists, numbers, text), "
+                    f"got {type(data).__name__} ({type(exc).__name__}: {text})") from None
+    if bad is not None:  # the model allowed it (no bound, or an untyped field): still refused
+        _fail_non_finite(bad, where, error, prefix, render)
+    return out
+
+
+def check_finite(data: Any, where: str, error: type[ScnnSimError] = ConfigError, *,
+                 prefix: FieldPath = (), render: Callable[[FieldPath], str] = dotted) -> None:
+    """The number rule, applied to parsed input: no infinite or NaN number anywhere
+    (``.inf``, ``1e400`` parsed as inf, ``.nan``), no nesting deeper than :data:`MAX_DEPTH`
+    and no structure containing itself (a recursive YAML alias). :func:`convert` applies it
+    to every input model.
+
+    Raises
+    ------
+    ScnnSimError
+        ``error``: ``where:field.path: must be a finite number, got inf``.
+    """
+    bad = _first_non_finite(data, where, error, prefix, render)
+    if bad is not None:
+        _fail_non_finite(bad, where, error, prefix, render)
+
+
+#: Deepest nesting an input may have (the deepest model is a handful of levels).
+MAX_DEPTH = 64
+
+
+def _loc(where: str, prefix: FieldPath, path: FieldPath,
+         render: Callable[[FieldPath], str]) -> str:
+    full = prefix + path
+    return f"{where}:{render(full)}" if full else where
+
+
+def _fail_non_finite(bad: tuple[FieldPath, float], where: str, error: type[ScnnSimError],
+                     prefix: FieldPath, render: Callable[[FieldPath], str]) -> None:
+    path, value = bad
+    raise error(f"{_loc(where, prefix, path, render)}: must be a finite number, "
+                f"got {shown(value)}")
+
+
+def _first_non_finite(data: Any, where: str, error: type[ScnnSimError], prefix: FieldPath,
+                      render: Callable[[FieldPath], str]) -> tuple[FieldPath, float] | None:
+    """The first infinite or NaN number in ``data`` (path, value), or None; raises ``error``
+    for a structure nested deeper than :data:`MAX_DEPTH` or containing itself. Containers
+    shared through YAML aliases are walked once."""
+    done: set[int] = set()
+    found: list[tuple[FieldPath, float]] = []
+
+    def walk(value: Any, path: FieldPath, ancestors: frozenset[int]) -> None:
+        if isinstance(value, float):
+            if not math.isfinite(value) and not found:
+                found.append((path, value))
+            return
+        if not isinstance(value, (dict, list, tuple)) or id(value) in done:
+            return
+        if id(value) in ancestors:
+            raise error(f"{_loc(where, prefix, path, render)}: refers to itself (a recursive "
+                        f"YAML alias)")
+        if len(path) >= MAX_DEPTH:
+            raise error(f"{_loc(where, prefix, path, render)}: nested deeper than "
+                        f"{MAX_DEPTH} levels")
+        inner = ancestors | {id(value)}
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for k, v in items:
+            walk(v, (*path, k if isinstance(k, (str, int)) else str(k)), inner)
+        done.add(id(value))
+
+    walk(data, (), frozenset())
+    return found[0] if found else None
 
 
 # ------------------------------------------------------------------------------ messages
@@ -285,6 +367,10 @@ def describe(t: Any) -> str:
         return "an integer" + (f" >= {_num(lo)}" if lo is not None else "") \
             + (f" <= {_num(hi)}" if hi is not None else "")
     if isinstance(t, mi.FloatType):
+        if t.le == MAX_NUMBER:   # the number rule's bound: say "finite", not 1e+18
+            low = "a finite positive number" if t.gt == 0 else "a finite number"
+            return low + (f" >= {_num(t.ge)}" if t.ge is not None else "") + (
+                f" > {_num(t.gt)}" if t.gt not in (None, 0) else "")
         if t.ge is not None and t.le is not None:
             return f"a number in [{_num(t.ge)}, {_num(t.le)}]"
         if t.gt == 0 and t.le is None:

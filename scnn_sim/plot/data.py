@@ -18,7 +18,6 @@ by component, memory references, area) and every title word is from their proven
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -29,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from scnn_sim.errors import ScnnSimError
-from scnn_sim.report import table_records
+from scnn_sim.results.tables import table_records
 
 
 class PlotError(ScnnSimError):
@@ -150,7 +149,9 @@ def load_results(path: str | os.PathLike) -> PlotData:
     PlotError
         Missing file, unsupported type, malformed JSON, or JSON of another shape.
     """
-    p = Path(path)
+    from scnn_sim.inputs.readers import as_path, read_json
+
+    p = as_path(path, "results file", PlotError)
     if not p.is_file():
         raise PlotError(f"{p}: no such results file")
     suffix = p.suffix.lower()
@@ -173,13 +174,7 @@ def load_results(path: str | os.PathLike) -> PlotData:
         raise PlotError(f"{p}: unsupported results file type {suffix or '(none)'!r}: expected "
                         f"a .json from `run --json` / `granularity --json`, a `run --h5` "
                         f"table, a sweep .sqlite or its .h5 export")
-    try:
-        obj = json.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise PlotError(f"{p}: not a text JSON file") from None
-    except json.JSONDecodeError as exc:
-        raise PlotError(f"{p}:{exc.lineno}: malformed JSON ({exc.msg})") from None
-    return as_plot_data(obj, source=str(p))
+    return as_plot_data(read_json(p, PlotError, "results file"), source=str(p))
 
 
 def _from_h5(p: Path) -> PlotData:

@@ -6,15 +6,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+from scnn_sim.outputs import atomic_output, check_output_path
 from scnn_sim.plot.data import PlotError
-from scnn_sim.report import check_interrupted, check_output_path
 
 OUTPUT_SUFFIXES = (".png", ".pdf", ".svg")
 
 
 def check_output_suffix(out_path: str | os.PathLike, option: str = "-o") -> Path:
     """Check a figure's output path before any work: a .png, .pdf or .svg file that can be
-    written (:func:`scnn_sim.report.check_output_path`); returns the path to write.
+    written (:func:`scnn_sim.outputs.check_output_path`); returns the path to write.
 
     Raises
     ------
@@ -31,14 +31,8 @@ def check_output_suffix(out_path: str | os.PathLike, option: str = "-o") -> Path
 
 def save_figure(fig: Any, out_path: str | os.PathLike) -> Path:
     """Save ``fig`` at 300 dpi (tight box) atomically; returns the written path."""
-    target = check_output_suffix(out_path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}.tmp{target.suffix}")
-    try:
-        fig.savefig(tmp, dpi=300, bbox_inches="tight", pad_inches=0.02)
-        check_interrupted()
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    check_output_suffix(out_path)
+    with atomic_output(out_path, "-o") as tmp:
+        fig.savefig(tmp, dpi=300, bbox_inches="tight", pad_inches=0.02,
+                    format=Path(out_path).suffix.lower()[1:])
     return Path(out_path)

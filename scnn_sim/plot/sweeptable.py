@@ -149,5 +149,5 @@ def clock_ghz(row: Row) -> float:
     """The clock of a point's architecture (its ``arch_json``), GHz; 1.0 when not recorded."""
     try:
         return float(json.loads(row["arch_json"])["clock_ghz"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, RecursionError):
         return 1.0

@@ -32,6 +32,7 @@ from typing import Any
 
 from scnn_sim.errors import ConfigError
 from scnn_sim.inputs.arch import ArchConfig
+from scnn_sim.inputs.readers import as_path, read_text
 from scnn_sim.inputs.yamlio import parse_yaml
 
 DEFAULT_AREA_TABLE = "scnn16"
@@ -188,10 +189,11 @@ def load_area_table(name_or_path: str | os.PathLike | None = None) -> AreaTable:
     else:
         where = name
         try:
-            text = Path(name).read_text()
-        except OSError as exc:
-            raise ConfigError(f"{name}: cannot read area table ({exc.strerror}); built-in "
-                              f"tables: {', '.join(builtin_area_tables())}") from None
+            text = read_text(as_path(name_or_path, "area table", ConfigError), ConfigError,
+                             "area table")
+        except ConfigError as exc:
+            raise ConfigError(f"{exc}; built-in tables: {', '.join(builtin_area_tables())}") \
+                from None
     data = parse_yaml(text, where, ConfigError)
     if not isinstance(data, dict) or not isinstance(data.get("components"), dict):
         raise ConfigError(f"{where}: needs a mapping with a 'components' mapping")

@@ -33,7 +33,8 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from scnn_sim.errors import ConfigError
-from scnn_sim.inputs.validation import NonEmptyStr, convert
+from scnn_sim.inputs.readers import as_path, read_text
+from scnn_sim.inputs.validation import NonEmptyStr, NonNegativeNumber, PositiveNumber, convert
 from scnn_sim.inputs.yamlio import parse_yaml
 
 DEFAULT_TABLE = "aladdin40"
@@ -158,8 +159,6 @@ def builtin_tables() -> list[str]:
 # is a new required key everywhere. Code after them checks fixed_pj <= energy_pj and looks
 # the mapped entries up in the ERT.
 
-NonNegativeNumber = Annotated[float, Meta(ge=0)]
-PositiveNumber = Annotated[float, Meta(gt=0)]
 _BITS = "the width in bits that energy_pj is for"
 
 
@@ -302,10 +301,10 @@ def table_from_dict(data: Any, where: str) -> EnergyTable:
 
 def _read(path: str | os.PathLike, what: str) -> str:
     try:
-        return Path(path).read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror}); built-in energy "
-                          f"tables: {', '.join(builtin_tables())}") from None
+        return read_text(as_path(path, what, ConfigError), ConfigError, what)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; built-in energy tables: {', '.join(builtin_tables())}") \
+            from None
 
 
 def load_energy_table(name_or_path: str | os.PathLike | None = None) -> EnergyTable:

@@ -12,18 +12,24 @@ comparison covers the layers the runs share, in the reference's order.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
+from scnn_sim import __version__
 from scnn_sim.errors import ScnnSimError
+from scnn_sim.inputs.readers import as_path, read_json
+from scnn_sim.results.models import RunOutput
+from scnn_sim.results.provenance import FORMAT_VERSION
 from scnn_sim.results.records import memory_references
 
 __all__ = ["METRICS", "CompareError", "Comparison", "RunSummary", "compare_runs", "load_run",
            "metrics_of", "render_comparison"]
+
+#: The ``format`` of a ``run --json`` document (from its declared model).
+RUN_FORMAT: str = get_args(get_type_hints(RunOutput)["format"])[0]
 
 #: Per-layer metrics of the comparison table, with their units.
 METRICS = {"cycles": "cycles", "energy_pj": "pJ", "memory_refs": "accesses",
@@ -78,7 +84,7 @@ def load_run(path: str | os.PathLike, label: str | None = None) -> RunSummary:
     CompareError
         Missing file, malformed JSON, or JSON that is not a run (one line naming the file).
     """
-    p = Path(path)
+    p = as_path(path, "results file", CompareError)
     if not p.is_file():
         raise CompareError(f"{p}: no such results file")
     from scnn_sim.results.h5table import TableError, is_hdf5, read_table
@@ -94,12 +100,8 @@ def load_run(path: str | os.PathLike, label: str | None = None) -> RunSummary:
         obj: Any = {**table.provenance, "layers": records[:-1], "totals": records[-1]}
         obj.setdefault("workload", "")
         return _summary(p, obj, label)
-    try:
-        obj = json.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise CompareError(f"{p}: not a text JSON file") from None
-    except json.JSONDecodeError as exc:
-        raise CompareError(f"{p}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+    obj = read_json(p, CompareError, "results file")  # the reader policy: size, depth
+    _check_format(p, obj)
     if not isinstance(obj, dict) or not isinstance(obj.get("layers"), list) \
             or not isinstance(obj.get("totals"), dict) or "workload" not in obj:
         hint = " (a `granularity --json` file: compare its runs with `scnn-sim plot " \
@@ -107,6 +109,21 @@ def load_run(path: str | os.PathLike, label: str | None = None) -> RunSummary:
         raise CompareError(f"{p}: not a `scnn-sim run --json` result (needs 'workload', "
                            f"'layers' and 'totals'){hint}")
     return _summary(p, obj, label)
+
+
+def _check_format(p: Path, obj: Any) -> None:
+    """Refuse a document of another ``format`` or ``format_version`` than ``run --json``
+    writes (declared once, in :class:`scnn_sim.results.models.RunOutput`)."""
+    if not isinstance(obj, dict) or ("format" not in obj and "format_version" not in obj):
+        return  # not a result document at all: said below
+    fmt, version = obj.get("format"), obj.get("format_version")
+    if fmt != RUN_FORMAT:
+        raise CompareError(f"{p}: format {fmt!r} is not {RUN_FORMAT!r} (a `scnn-sim run "
+                           f"--json` result); compare reads run results only")
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise CompareError(f"{p}: format_version {version!r} of {RUN_FORMAT!r} is not "
+                           f"{FORMAT_VERSION}, the version this scnn-sim {__version__} reads "
+                           f"(re-run it with this version)")
 
 
 def _summary(p: Path, obj: dict[str, Any], label: str | None) -> RunSummary:
@@ -214,7 +231,7 @@ def render_comparison(cmp: Comparison, *, layers: bool = True, name_width: int =
     energy, memory references and DRAM bits), then the network totals of every run with
     energy by component.
     """
-    from scnn_sim.report import format_table
+    from scnn_sim.results.tables import format_table
 
     ref = cmp.reference
     tag = [chr(65 + i) if i < 26 else str(i) for i in range(len(cmp.runs))]

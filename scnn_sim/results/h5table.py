@@ -54,6 +54,7 @@ import numpy as np
 
 from scnn_sim import __version__
 from scnn_sim.errors import ScnnSimError
+from scnn_sim.inputs.readers import as_path, parse_json
 
 #: Format name and version of the layout above.
 FORMAT = "scnn-sim-table"
@@ -183,11 +184,13 @@ def write_table(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]] | Non
     Raises
     ------
     TableError
-        Unknown kind, columns of different lengths, or the file cannot be written.
+        Unknown kind or columns of different lengths.
+    OutputError
+        The file cannot be written.
     """
     import h5py
 
-    from scnn_sim.report import atomic_write_bytes
+    from scnn_sim.outputs import atomic_write_bytes
 
     if kind not in KINDS:
         raise TableError(f"{path}: unknown table kind {kind!r} (one of {', '.join(KINDS)})")
@@ -213,10 +216,7 @@ def write_table(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]] | Non
                                  dtype=h5py.string_dtype())
             else:
                 g.create_dataset(k, data=np.asarray(c, dtype="f8"))
-    try:
-        atomic_write_bytes(path, buf.getvalue())
-    except OSError as exc:
-        raise TableError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    atomic_write_bytes(path, buf.getvalue())  # the output gate: OutputError if unwritable
     return n
 
 
@@ -318,7 +318,7 @@ def read_table(path: str | os.PathLike, kind: str | None = None) -> ResultTable:
     """
     import h5py
 
-    p = Path(path)
+    p = as_path(path, "results table", TableError)
     if not p.is_file():
         raise TableError(f"{p}: no such results file")
     if not is_hdf5(p):
@@ -363,14 +363,16 @@ def _read(f: Any, p: Path, want: str | None) -> ResultTable:
     g = f[group]
     if fmt == FORMAT:
         n = int(f.attrs["n_rows"])
-        provenance = json.loads(_text(f.attrs["provenance_json"]))
+        provenance = parse_json(_text(f.attrs["provenance_json"]), f"{p}:provenance_json",
+                                TableError)
     elif fmt == "scnn-sim-sweep":
         n = int(g.attrs["n_committed"])
         spec = _text(f.attrs.get("spec_json"))
-        provenance = {"spec": json.loads(spec)} if spec else {}
+        provenance = {"spec": parse_json(spec, f"{p}:spec_json", TableError)} if spec else {}
     else:
         n = None
-        provenance = json.loads(_text(f.attrs.get("meta_json", "{}")))
+        provenance = parse_json(_text(f.attrs.get("meta_json", "{}")), f"{p}:meta_json",
+                                TableError)
     cols: dict[str, np.ndarray] = {}
     for k, ds in g.items():
         length = ds.shape[0] if isinstance(ds, h5py.Dataset) and ds.ndim == 1 else -1

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from scnn_sim.report import atomic_write_json
+from scnn_sim.outputs import atomic_write_json
 
 CYCLE_KEYS = ("busy", "conflict_stall", "barrier_idle", "halo", "dram_stall", "drain_stall")
 #: Bits of one DRAM access when DRAM traffic is counted in accesses (memory references).

@@ -96,12 +96,18 @@ def shipped_schema_text(kind: str) -> str:
 
 def write_schemas(folder: str | os.PathLike | None = None) -> list[Path]:
     """Write every kind's schema to ``folder/KIND.json`` (default: the package's
-    ``data/schemas``, which is what a source checkout ships); return the files written."""
-    out = Path(folder) if folder is not None else Path(__file__).parent.parent / "data" / "schemas"
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for kind in KINDS:
-        path = out / f"{kind}.json"
-        path.write_text(schema_text(kind))
-        written.append(path)
-    return written
+    ``data/schemas``, which is what a source checkout ships); return the files written.
+
+    Through the output gate: the folder is checked first, each file is written atomically,
+    and a symbolic link planted in the folder is refused (:class:`~scnn_sim.errors.OutputError`).
+    """
+    from scnn_sim.outputs import atomic_write_text, check_output_dir, file_in_dir
+
+    if folder is None:
+        folder = Path(__file__).parent.parent / "data" / "schemas"
+    check_output_dir(folder, "--write")  # before Path(): "" is refused, not "."
+    out = Path(folder)
+    paths = [file_in_dir(out, f"{kind}.json", "--write") for kind in KINDS]
+    for kind, path in zip(KINDS, paths, strict=True):
+        atomic_write_text(path, schema_text(kind), "--write")
+    return paths

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
-from scnn_sim.errors import ScnnSimError
+from scnn_sim.errors import ConfigError, ScnnSimError
 
 
 class _InlineExecutor:
@@ -117,6 +117,54 @@ def _worker_init(parent_pid: int, threads: int | None = None) -> None:
     threading.Thread(target=watchdog, name="scnn-sim-parent-watchdog", daemon=True).start()
 
 
+#: Seconds to wait for a dask scheduler to answer before giving up (dask's default is 30).
+SCHEDULER_CONNECT_TIMEOUT_S = 10
+#: Address schemes a dask.distributed scheduler listens on.
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "inproc", "ucx")
+_RESUME = ("the results store is intact (every finished point is committed); re-run the same "
+           "command to resume")
+
+
+def check_scheduler_address(address: Any) -> str:
+    """Check a ``--scheduler`` address before connecting: ``SCHEME://HOST:PORT`` (schemes
+    :data:`SCHEDULER_SCHEMES`) or ``HOST:PORT``; returns it.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the address and what is expected.
+    """
+    from urllib.parse import urlsplit
+
+    want = "expected tcp://HOST:PORT (or tls://, ws://, wss://, ucx://, inproc://)"
+    if not isinstance(address, str) or not address.strip():
+        raise ConfigError(f"--scheduler {address!r}: {want}")
+    text = address.strip()
+    if any(c.isspace() for c in text) or "\0" in text:
+        raise ConfigError(f"--scheduler {text!r}: contains white space; {want}")
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "tcp", text
+    if scheme not in SCHEDULER_SCHEMES:
+        raise ConfigError(f"--scheduler {text}: unknown scheme {scheme!r}; {want}")
+    if scheme == "inproc":
+        return text
+    try:
+        parts = urlsplit(f"//{rest}")
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"--scheduler {text}: {exc}; {want}") from None
+    if not parts.hostname or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"--scheduler {text}: no host name; {want}")
+    if port is None or not 0 < port < 65536:
+        raise ConfigError(f"--scheduler {text}: needs a port in 1..65535; {want}")
+    return text
+
+
+class SchedulerLost(ScnnSimError):
+    """The dask scheduler went away during a sweep (the store keeps what was committed)."""
+
+
 class _DaskExecutor:
     def __init__(self, scheduler: Any):
         try:
@@ -125,24 +173,58 @@ class _DaskExecutor:
             raise ScnnSimError("--scheduler needs dask.distributed: pip install "
                                "'scnn-sim[distributed]'") from exc
         if isinstance(scheduler, Client):
-            self.client, self.own = scheduler, False
+            self.client, self.own, self.address = scheduler, False, str(scheduler.scheduler)
         else:
+            self.address = check_scheduler_address(scheduler)
+            # dask's own log lines (connection tracebacks, a dying scheduler's asyncio noise)
+            # stay off stderr while this executor lives: failures are reported as one line.
+            self._quiet: Any = _quiet_dask()
+            self._quiet.__enter__()
             try:
-                self.client = Client(scheduler, timeout="20s", set_as_default=False)
-            except (OSError, TimeoutError) as exc:
-                raise ScnnSimError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+                self.client = Client(self.address, set_as_default=False,
+                                     timeout=f"{SCHEDULER_CONNECT_TIMEOUT_S}s")
+            except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, ValueError...
+                self._quiet.__exit__(None, None, None)
+                raise ScnnSimError(f"--scheduler {scheduler}: cannot connect within "
+                                   f"{SCHEDULER_CONNECT_TIMEOUT_S} s "
+                                   f"({type(exc).__name__}: {_short(exc)})") from None
             self.own = True
-        self.workers = max(1, sum(self.client.nthreads().values()))
+        try:
+            self.workers = max(1, sum(self.client.nthreads().values()))
+        except Exception as exc:  # noqa: BLE001 - the scheduler died right after connecting
+            raise self.lost(exc) from None
         self.broken = False
 
+    def lost(self, exc: BaseException) -> SchedulerLost:
+        """The one-line error of a scheduler that stopped answering."""
+        return SchedulerLost(f"--scheduler {self.address}: lost the scheduler "
+                             f"({type(exc).__name__}: {_short(exc)}); {_RESUME}")
+
+    def _check_running(self) -> None:
+        status = getattr(self.client, "status", "running")
+        if status not in ("running", "connecting", "newly-created"):
+            raise self.lost(ConnectionError(f"client status {status!r}"))
+
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return self.client.submit(fn, *args, pure=False)
+        self._check_running()
+        try:
+            return self.client.submit(fn, *args, pure=False)
+        except Exception as exc:  # noqa: BLE001 - CommClosedError, OSError, ...
+            raise self.lost(exc) from None
 
     def wait_first(self, futs: set[Any]) -> set[Any]:
         from dask.distributed import wait as dwait
 
-        with self.client.as_current():
-            done, _ = dwait(list(futs), return_when="FIRST_COMPLETED")
+        try:
+            with self.client.as_current():
+                done, _ = dwait(list(futs), return_when="FIRST_COMPLETED")
+        except Exception as exc:  # noqa: BLE001 - CommClosedError, CancelledError, ...
+            raise self.lost(exc) from None
+        # Futures the scheduler dropped when it died are "cancelled"/"lost": that is the
+        # scheduler's failure, not the points' (they are not recorded as errors).
+        if any(getattr(f, "status", "") in ("cancelled", "lost") for f in done):
+            self._check_running()
+            raise self.lost(ConnectionError("the scheduler dropped the running points"))
         return set(done)
 
     def restart(self) -> None:  # pragma: no cover - never broken
@@ -150,7 +232,32 @@ class _DaskExecutor:
 
     def shutdown(self) -> None:
         if self.own:
-            self.client.close()
+            with contextlib.suppress(Exception):
+                self.client.close(timeout=SCHEDULER_CONNECT_TIMEOUT_S)
+            self._quiet.__exit__(None, None, None)
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+@contextlib.contextmanager
+def _quiet_dask() -> Any:
+    """Keep dask's own log lines (tracebacks of failed connections) off stderr: the failure
+    is reported as one line."""
+    import logging
+
+    loggers = [logging.getLogger(n) for n in ("distributed", "distributed.client",
+                                              "distributed.core", "asyncio", "tornado")]
+    old = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, old, strict=True):
+            lg.setLevel(level)
 
 
 def default_workers() -> int:

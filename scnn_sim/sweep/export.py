@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 import os
 from pathlib import Path
 from typing import Any
 
-from scnn_sim.errors import ConfigError, ScnnSimError
+from scnn_sim.errors import ConfigError
+from scnn_sim.inputs.readers import parse_json
+from scnn_sim.outputs import atomic_output
 from scnn_sim.results.h5table import write_table
 from scnn_sim.sweep.store import EXPORT_SUFFIXES, SweepStore
 
@@ -30,7 +30,8 @@ def export_sweep(store: str | os.PathLike, out: str | os.PathLike) -> int:
     Raises
     ------
     ScnnSimError
-        Unreadable store, unknown export suffix, or the output cannot be written.
+        Unreadable store or unknown export suffix;
+        :class:`~scnn_sim.errors.OutputError` if the output cannot be written.
     """
     dst = Path(out)
     suffix = dst.suffix.lower()
@@ -45,21 +46,14 @@ def export_sweep(store: str | os.PathLike, out: str | os.PathLike) -> int:
     import csv
 
     n = len(next(iter(cols.values()))) if cols else 0
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    try:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(list(cols))
-            for i in range(n):
-                w.writerow(["" if (c.dtype.kind == "f" and math.isnan(c[i])) else
-                            (repr(float(c[i])) if c.dtype.kind == "f" else c[i])
-                            for c in cols.values()])
-        os.replace(tmp, dst)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise ScnnSimError(f"{dst}: cannot write export ({exc.strerror or exc})") from None
+    with atomic_output(dst, "--export") as tmp, open(tmp, "w", newline="",
+                                                     encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(list(cols))
+        for i in range(n):
+            w.writerow(["" if (c.dtype.kind == "f" and math.isnan(c[i])) else
+                        (repr(float(c[i])) if c.dtype.kind == "f" else c[i])
+                        for c in cols.values()])
     return n
 
 
@@ -72,5 +66,5 @@ def _provenance(st: SweepStore, meta: dict[str, str]) -> dict[str, Any]:
         "store_format_version": int(meta.get("format_version", "0")),
         "store_created_at": float(meta["created_at"]) if "created_at" in meta else None,
         "store_scnn_sim_version": meta.get("scnn_sim_version"),
-        "spec": json.loads(spec) if spec else None,
+        "spec": parse_json(spec, f"{st.path}:spec_json", ConfigError) if spec else None,
     }

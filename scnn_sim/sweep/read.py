@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
 from scnn_sim.errors import ScnnSimError
+from scnn_sim.inputs.readers import as_path
 from scnn_sim.results.h5table import read_table, table_frame
 from scnn_sim.sweep.store import SweepStore, _sniff_existing
 
@@ -23,7 +23,7 @@ def read_sweep_columns(path: str | os.PathLike) -> dict[str, np.ndarray]:
     ScnnSimError
         Missing, foreign, truncated or corrupt file, or a ``run --h5`` table (one line).
     """
-    p = Path(path)
+    p = as_path(path, "sweep results file", ScnnSimError)
     kind = _sniff_existing(p, "cannot read")
     if kind == "hdf5":
         return read_table(p, kind="sweep").columns

@@ -26,6 +26,7 @@ from scnn_sim.inputs.arch import (
     load_arch,
     looks_like_arch_name,
 )
+from scnn_sim.inputs.readers import as_path, read_text
 from scnn_sim.inputs.validation import Fraction, NonEmptyStr, NonNegativeInt, PositiveInt, convert
 from scnn_sim.inputs.yamlio import parse_yaml
 from scnn_sim.results.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS
@@ -218,8 +219,8 @@ def resolve_spec(name_or_path: str | os.PathLike) -> Path:
     """
     from scnn_sim.workload.shapes import builtin_dir
 
-    p = Path(name_or_path)
-    text = os.fspath(name_or_path)
+    p = as_path(name_or_path, "sweep spec", ConfigError)
+    text = str(p)
     if p.exists() or "/" in text or os.sep in text or p.suffix:
         return p
     if text in builtin_sweeps():
@@ -250,11 +251,7 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
     """
     p = resolve_spec(path)
     shown = str(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
-        raise ConfigError(f"{shown}: cannot read sweep spec ({reason})") from None
+    text = read_text(p, ConfigError, "sweep spec")  # the reader policy
     data = parse_yaml(text, shown, ConfigError)
     return spec_from_dict(data, where=shown, base_dir=p.parent)
 

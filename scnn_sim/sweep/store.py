@@ -17,6 +17,7 @@ import numpy as np
 
 from scnn_sim import __version__
 from scnn_sim.errors import ConfigError, ScnnSimError
+from scnn_sim.inputs.readers import as_path, parse_json
 from scnn_sim.results.h5table import columns_of, json_default
 from scnn_sim.sweep.signals import _signals_deferred
 
@@ -31,6 +32,8 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 #: Suffixes refused for the store itself (they name export formats).
 EXPORT_SUFFIXES = (".h5", ".hdf5", ".csv")
+#: Columns every stored row holds as text (sweep/point.py writes them); checked on read.
+ROW_TEXT_KEYS = ("point_id", "workload", "layer", "status", "arch_json")
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -114,7 +117,7 @@ class SweepStore:
     """
 
     def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
+        self.path = as_path(path, "sweep store", ScnnSimError)
         self._db: Any = None
 
     # -- opening ---------------------------------------------------------------------------
@@ -147,6 +150,9 @@ class SweepStore:
         _check_sqlite_header(p)
         try:
             conn = self._connect()
+        except UnicodeDecodeError as exc:  # flipped bytes in text SQLite hands back
+            raise ScnnSimError(f"{p}: corrupt sweep store (text that is not UTF-8: "
+                               f"{_one_line(exc)})") from None
         except sqlite3.Error as exc:
             raise ScnnSimError(f"{p}: cannot open sweep store ({exc})") from None
         try:
@@ -197,6 +203,9 @@ class SweepStore:
                 from None
         except sqlite3.DatabaseError as exc:
             raise ScnnSimError(f"{self.path}: corrupt sweep store ({_one_line(exc)})") from None
+        except UnicodeDecodeError as exc:  # flipped bytes in a text column
+            raise ScnnSimError(f"{self.path}: corrupt sweep store (text that is not UTF-8: "
+                               f"{_one_line(exc)})") from None
         finally:
             if own:
                 conn.close()
@@ -294,10 +303,29 @@ class SweepStore:
         with self._conn() as conn:
             # One read transaction: a concurrent writer's half-done point is invisible.
             conn.execute("BEGIN")
-            data = conn.execute("SELECT r.data FROM rows r JOIN points p USING (point_id) "
-                                "ORDER BY p.seq, r.idx").fetchall()
+            data = conn.execute("SELECT r.point_id, r.idx, r.data FROM rows r JOIN points p "
+                                "USING (point_id) ORDER BY p.seq, r.idx").fetchall()
             conn.execute("COMMIT")
-        return [json.loads(d) for (d,) in data]
+        return [self._row(pid, idx, d) for pid, idx, d in data]
+
+    def _row(self, pid: Any, idx: Any, data: Any) -> dict[str, Any]:
+        """One stored row, validated (the reader policy): a JSON object of scalar or JSON
+        values whose ``point_id`` is its point's. A damaged row is one line naming it."""
+        where = f"{self.path}: row {idx} of point {str(pid)[:16]}"
+        if not isinstance(data, (str, bytes)):
+            raise ScnnSimError(f"{where}: stored as {type(data).__name__}, not JSON text "
+                               f"(damaged store)")
+        row = parse_json(data, where, ScnnSimError)
+        if not isinstance(row, dict):
+            raise ScnnSimError(f"{where}: not a JSON object (damaged store)")
+        if row.get("point_id") != pid:
+            raise ScnnSimError(f"{where}: its point_id {row.get('point_id')!r} is not its "
+                               f"point's (damaged store)")
+        for k in ROW_TEXT_KEYS:
+            if k in row and not isinstance(row[k], str):
+                raise ScnnSimError(f"{where}: {k} must be text, got {row[k]!r:.40} "
+                                   f"(damaged store)")
+        return row
 
     def read_columns(self) -> dict[str, np.ndarray]:
         """Every committed column: float64 arrays and object arrays of ``str``."""

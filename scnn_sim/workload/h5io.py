@@ -70,7 +70,6 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -82,7 +81,8 @@ import numpy as np
 
 from scnn_sim import __version__
 from scnn_sim.errors import FormatError, ScnnSimError, WorkloadError
-from scnn_sim.report import check_interrupted
+from scnn_sim.inputs.readers import as_path
+from scnn_sim.outputs import atomic_output, check_interrupted
 from scnn_sim.workload.shapes import Layer, Workload, validate_layer
 from scnn_sim.workload.tensors import LayerTensors
 
@@ -345,15 +345,9 @@ def write_layers(
         acts = a if batch is None else _check_batch(where, batch[i], a)
         prepared.append((gname, lt.layer, w, acts, m))
 
-    target = Path(os.path.realpath(path))  # through a symbolic link: replace its target
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        os.close(fd)
-        os.chmod(tmp, 0o666 & ~_umask())
-    except OSError as exc:
-        raise FormatError(f"{shown}: cannot write: {exc.strerror or exc}") from None
-    try:
+    # The output gate: temporary file beside the target, fsync, rename; removed on a
+    # signal or error; a symbolic link at ``path`` has its target replaced.
+    with atomic_output(path, "output") as tmp:
         with h5py.File(tmp, "w", libver=_LIBVER) as f:
             _set_text(f, "format", FORMAT)
             f.attrs["format_version"] = np.int64(FORMAT_VERSION)
@@ -384,14 +378,6 @@ def write_layers(
                 if m is not None:
                     g.create_dataset("mask", data=m, **_DATASET_OPTS)
                 check_interrupted()
-        check_interrupted()  # a signal whose exception HDF5 swallowed: never commit the file
-        os.replace(tmp, target)
-    except OSError as exc:
-        _unlink_quietly(tmp)
-        raise FormatError(f"{shown}: cannot write: {exc}") from None
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
 
 
 def _set_text(obj: h5py.HLObject, key: str, value: str) -> None:
@@ -406,19 +392,6 @@ def _set_text(obj: h5py.HLObject, key: str, value: str) -> None:
     obj.attrs.create(key, np.array(data, dtype=dtype))
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _unlink_quietly(p: str) -> None:
-    try:
-        os.unlink(p)
-    except OSError:
-        pass
-
-
 # --------------------------------------------------------------------------- reading
 
 
@@ -426,8 +399,8 @@ class _Reader:
     """Opens a file and turns every low-level failure into a one-line FormatError."""
 
     def __init__(self, path: str | os.PathLike) -> None:
+        self.path = as_path(path, "exported-layer file", FormatError)
         self.shown = str(path)
-        self.path = Path(path)
         self.where = self.shown
 
     def fail(self, problem: str) -> NoReturn:

@@ -44,6 +44,7 @@ import msgspec
 from msgspec import Meta
 
 from scnn_sim.errors import WorkloadError
+from scnn_sim.inputs.readers import as_path, read_text
 from scnn_sim.inputs.validation import (
     FieldPath,
     Fraction,
@@ -548,7 +549,7 @@ def _check_chain(layers: list[Layer], shown: str) -> None:
 
 def _resolve(name_or_path: str | os.PathLike) -> Path:
     if not isinstance(name_or_path, str):
-        return Path(os.fspath(name_or_path))
+        return as_path(name_or_path, "workload", WorkloadError)
     names = builtin_names()
     if name_or_path.lower() in names:
         return builtin_dir() / f"{name_or_path.lower()}.yaml"
@@ -572,12 +573,7 @@ def _read_yaml(path: Path, shown: str) -> Any:
         raise WorkloadError(f"{shown}: no such workload file")
     if not path.is_file():
         raise WorkloadError(f"{shown}: not a file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise WorkloadError(f"{shown}: not UTF-8 text ({exc.reason})") from None
-    except OSError as exc:
-        raise WorkloadError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+    text = read_text(path, WorkloadError, "workload file")  # the reader policy
     return parse_yaml(text, shown, WorkloadError)
 
 

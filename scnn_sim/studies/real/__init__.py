@@ -80,7 +80,7 @@ Modules
 ``arguments`` (defaults, schedule and granularity checks), ``pruning`` (cumulative masks,
 no-loss density), ``model`` (the CNN and its masks), ``training``, ``scnn`` (export and SCNN
 simulation), ``run`` (:func:`run_study`: the pruning loop), ``report`` (tables, text and
-markdown, through :func:`scnn_sim.report.format_table`), ``plot`` (:func:`plot_accuracy`).
+markdown, through :func:`scnn_sim.results.tables.format_table`), ``plot`` (:func:`plot_accuracy`).
 """
 
 from scnn_sim.engine.layer import ACC_MODELS

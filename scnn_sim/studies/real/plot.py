@@ -6,7 +6,7 @@ import io
 import os
 from typing import Any
 
-from scnn_sim.report import atomic_write_bytes
+from scnn_sim.outputs import atomic_write_bytes
 
 
 def plot_accuracy(result: dict[str, Any], path: str | os.PathLike) -> None:

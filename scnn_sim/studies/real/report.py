@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from scnn_sim.report import format_table
+from scnn_sim.results.tables import format_table
 from scnn_sim.studies.real.errors import RealStudyError
 
 #: The study's tables (``scnn-sim study --table``): accuracy vs density, no-loss density, SCNN.
@@ -213,7 +211,6 @@ def markdown_summary(result: dict[str, Any]) -> str:
 
 def load_result(path: str | os.PathLike) -> dict[str, Any]:
     """Read a ``study.json`` written by :func:`run_study`."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise RealStudyError(f"{path}: cannot read study results: {exc}") from None
+    from scnn_sim.inputs.readers import read_json
+
+    return read_json(path, RealStudyError, "study results")

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from scnn_sim import __version__
-from scnn_sim.report import atomic_write_json
+from scnn_sim.outputs import atomic_write_json, file_in_dir
 from scnn_sim.results.provenance import FORMAT_VERSION
 from scnn_sim.studies.real.arguments import (
     DATASET_DEFAULTS,
@@ -183,8 +183,8 @@ def run_study(
         "threads": n_threads,
         "elapsed_s": round(time.perf_counter() - t_start, 1),
     })
-    atomic_write_json(out / "study.json", result)
-    plot_accuracy(result, out / "accuracy_vs_density.png")
+    atomic_write_json(file_in_dir(out, "study.json"), result)
+    plot_accuracy(result, file_in_dir(out, "accuracy_vs_density.png"))
     return result
 
 

@@ -26,6 +26,7 @@ onnx and onnxruntime are optional (``pip install 'scnn-sim[onnx]'``) and importe
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections import Counter
@@ -36,6 +37,13 @@ from typing import Any
 import numpy as np
 
 from scnn_sim.errors import ScnnSimError
+from scnn_sim.inputs.limits import (
+    BYTES_PER_ACTIVATION,
+    BYTES_PER_WEIGHT,
+    check_array_bytes,
+    check_layer_memory,
+)
+from scnn_sim.inputs.readers import as_path, npy_header
 from scnn_sim.workload.importers import ModelImportError
 from scnn_sim.workload.shapes import Layer, validate_layer
 
@@ -49,6 +57,9 @@ POOL_OPS = {"MaxPool": "max", "AveragePool": "avg", "LpPool": "lp", "GlobalMaxPo
 FC_OPS = ("Gemm", "MatMul")
 SHAPE_OPS = ("Flatten", "Reshape", "Squeeze", "Unsqueeze")
 NOTHING_OPS = ("Relu", "Identity", "Dropout", "Constant")
+#: ONNX tensor data types of weights that can be simulated (TensorProto codes): FLOAT, UINT8,
+#: INT8, UINT16, INT16, INT32, INT64, FLOAT16, DOUBLE, UINT32, UINT64, BFLOAT16.
+_REAL_TYPES = frozenset({1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13, 16})
 # Ops walked through when looking for the conv that feeds a pooling node.
 _ELEMENTWISE = ("Relu", "BatchNormalization", "Clip", "LeakyRelu", "PRelu", "Sigmoid", "Tanh",
                 "HardSigmoid", "HardSwish", "Identity", "Dropout", "LRN", "Mul", "Add")
@@ -224,8 +235,8 @@ def read_onnx(path: str | os.PathLike, *, input_shape: tuple[int, ...] | None = 
     onnx, _ = _import_onnx_packages(False)
     from onnx import numpy_helper
 
+    p = as_path(path, "ONNX model", ModelImportError)
     shown = str(path)
-    p = Path(path)
     if not p.is_file():
         raise ModelImportError(f"{shown}: no such ONNX file")
     try:
@@ -281,17 +292,46 @@ def read_onnx(path: str | os.PathLike, *, input_shape: tuple[int, ...] | None = 
         for o in node.output:
             producer[o] = node
 
+    batch = int(input_shape[0]) if input_shape else 1
+
     def shape_of(name: str, where: str, what: str) -> list[int]:
         if name not in infos:
             raise ModelImportError(f"{where}: {what} {name!r} has no known shape "
                                    f"(shape inference failed)")
         return _static_shape(onnx, infos[name], where, what)
 
-    def const(name: str, where: str, what: str) -> np.ndarray:
+    def declared(name: str, where: str, what: str) -> list[int]:
+        """The declared dims of constant ``name``, checked before its array is built: a
+        real dtype, no zero dimension, and within the size gate."""
         if name not in consts:
             raise ModelImportError(f"{where}: {what} {name!r} is not a constant initializer "
                                    f"(computed weights are not supported)")
-        return np.asarray(numpy_helper.to_array(consts[name]))
+        t = consts[name]
+        if t.data_type not in _REAL_TYPES:
+            kind = onnx.TensorProto.DataType.Name(t.data_type) \
+                if t.data_type in onnx.TensorProto.DataType.values() else t.data_type
+            raise ModelImportError(f"{where}: {what} {name!r} has data type {kind}; "
+                                   f"weights must be real numbers")
+        dims = [int(d) for d in t.dims]
+        if any(d <= 0 for d in dims):
+            raise ModelImportError(f"{where}: {what} {name!r} has shape {dims}: an empty "
+                                   f"tensor (zero filters or channels) cannot be simulated")
+        check_array_bytes(dims, BYTES_PER_WEIGHT, f"{where}: {what} {name!r}")
+        return dims
+
+    def const(name: str, where: str, what: str) -> np.ndarray:
+        dims = declared(name, where, what)
+        try:
+            arr = np.asarray(numpy_helper.to_array(consts[name]))
+        except Exception as exc:  # malformed raw_data, external data missing, ...
+            raise ModelImportError(f"{where}: {what} {name!r} cannot be read: "
+                                   f"{_one_line(exc)}") from None
+        if list(arr.shape) != dims or arr.dtype.kind not in "biuf":
+            raise ModelImportError(f"{where}: {what} {name!r} holds {arr.dtype} "
+                                   f"{list(arr.shape)}, declared {dims}")
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise ModelImportError(f"{where}: {what} {name!r} contains NaN or Inf")
+        return arr
 
     conv_of_output: dict[str, str] = {}
     used_names: set[str] = set()
@@ -318,30 +358,37 @@ def read_onnx(path: str | os.PathLike, *, input_shape: tuple[int, ...] | None = 
         if op == "Conv":
             attrs = _attrs(onnx, node)
             x_shape = shape_of(node.input[0], where, "input")
-            w = const(node.input[1], where, "weights").astype(np.float32)
-            if w.ndim != 4 or len(x_shape) != 4:
+            if len(node.input) < 2 or not node.input[1]:
+                raise ModelImportError(f"{where}: a Conv without weights")
+            w_dims = declared(node.input[1], where, "weights")
+            if len(w_dims) != 4 or len(x_shape) != 4:
                 raise ModelImportError(f"{where}: only 2-D convolutions are supported (weights "
-                                       f"{list(w.shape)}, input {x_shape})")
+                                       f"{w_dims}, input {x_shape})")
             dil = [int(d) for d in attrs.get("dilations", [1, 1])]
             if any(d != 1 for d in dil):
                 raise ModelImportError(f"{where}: dilations {dil} are not supported "
                                        f"(must be 1)")
             stride = _square([int(s) for s in attrs.get("strides", [1, 1])], "stride", where)
-            K, Cg, R, S = (int(v) for v in w.shape)
+            if stride < 1:
+                raise ModelImportError(f"{where}: stride {stride} must be a positive integer")
+            K, Cg, R, S = w_dims
             _, C, H, W = x_shape
             padding = _conv_padding(attrs, R, S, H, W, stride, where)
             groups = int(attrs.get("group", 1))
-            if Cg * groups != C:
-                raise ModelImportError(f"{where}: weights {list(w.shape)} with group={groups} "
+            if groups < 1 or Cg * groups != C:
+                raise ModelImportError(f"{where}: weights {w_dims} with group={groups} "
                                        f"do not fit an input of {C} channels")
             name = unique(label)
             layer = Layer(name=name, C=C, K=K, R=R, S=S, H=H, W=W, stride=stride,
-                          padding=padding, groups=groups, kind="conv",
-                          weight_density=float(np.count_nonzero(w)) / w.size)
+                          padding=padding, groups=groups, kind="conv")
             try:
                 validate_layer(layer, where)
             except ScnnSimError as exc:
                 raise ModelImportError(str(exc)) from None
+            # The size gate `run` applies, on the declared shapes, before any array is built.
+            check_layer_memory(layer, where, batch=batch)
+            w = const(node.input[1], where, "weights").astype(np.float32)
+            layer = dataclasses.replace(layer, weight_density=float(np.count_nonzero(w)) / w.size)
             result.convs.append((layer, w, node.input[0]))
             conv_of_output[node.output[0]] = name
         elif op in POOL_OPS:
@@ -365,10 +412,11 @@ def read_onnx(path: str | os.PathLike, *, input_shape: tuple[int, ...] | None = 
             if node.input[1] not in consts or (op == "Gemm" and attrs.get("transA", 0)):
                 result.not_modelled[f"{op} (non-constant or transposed input)"] += 1
                 continue
-            wt = const(node.input[1], where, "weights")
-            if wt.ndim != 2:
-                result.not_modelled[f"{op} (weights of rank {wt.ndim})"] += 1
+            if len(declared(node.input[1], where, "weights")) != 2:
+                result.not_modelled[f"{op} (weights of rank "
+                                    f"{len(consts[node.input[1]].dims)})"] += 1
                 continue
+            wt = const(node.input[1], where, "weights")
             Cin, K = (wt.shape[1], wt.shape[0]) if op == "Gemm" and attrs.get("transB", 0) \
                 else wt.shape
             layer = Layer(name=unique(label), C=int(Cin), K=int(K), R=1, S=1, H=1, W=1,
@@ -388,6 +436,9 @@ def read_onnx(path: str | os.PathLike, *, input_shape: tuple[int, ...] | None = 
 def _load_images(path: str | os.PathLike) -> np.ndarray:
     p = Path(path)
     try:
+        with open(p, "rb") as fh:  # the reader policy: dtype and size from the header first
+            shape, _ = npy_header(fh, f"{p}: --images", ModelImportError)
+        check_array_bytes(shape, BYTES_PER_ACTIVATION, f"{p}: --images")
         images = np.load(p, allow_pickle=False)
     except FileNotFoundError:
         raise ModelImportError(f"{p}: --images: no such file") from None

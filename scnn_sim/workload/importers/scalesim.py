@@ -23,11 +23,12 @@ stride, so it must equal the row stride). Mapping to a workload layer:
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 
 from scnn_sim.errors import ScnnSimError
+from scnn_sim.inputs.limits import check_layer_memory
+from scnn_sim.inputs.readers import as_path, csv_rows, read_text
 from scnn_sim.workload.importers import ModelImportError
 from scnn_sim.workload.shapes import Layer, Workload, validate_layer
 
@@ -64,20 +65,14 @@ def read_scalesim_csv(path: str | os.PathLike, *, weight_density: float = 1.0,
         Missing file, missing columns, a non-integer or impossible value, differing row and
         column strides, duplicate names: one line ``file:line:column: problem``.
     """
-    p = Path(path)
+    p = as_path(path, "SCALE-Sim topology", ModelImportError)
     shown = str(p)
     for what, v in (("--weight-density", weight_density), ("--act-density", act_density)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
             raise ModelImportError(f"{what}: must be in [0, 1], got {v!r}")
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ModelImportError(f"{shown}: no such topology file") from None
-    except UnicodeDecodeError:
-        raise ModelImportError(f"{shown}: not a UTF-8 text CSV file") from None
-    except OSError as exc:
-        raise ModelImportError(f"{shown}: cannot read: {exc.strerror or exc}") from None
-    rows = [(i + 1, r) for i, r in enumerate(csv.reader(text.splitlines()))
+    # The reader policy: text size, UTF-8 and CSV field size limits, one line naming the file.
+    text = read_text(p, ModelImportError, "topology file")
+    rows = [(i, r) for i, r in csv_rows(text, shown, ModelImportError)
             if any(c.strip() for c in r)]
     if not rows:
         raise ModelImportError(f"{shown}: empty topology file; expected a header row "
@@ -135,6 +130,7 @@ def read_scalesim_csv(path: str | os.PathLike, *, weight_density: float = 1.0,
             validate_layer(layer, f"{where}:{name}")
         except ScnnSimError as exc:
             raise ModelImportError(str(exc)) from None
+        check_layer_memory(layer, f"{where}:{name}")  # the size gate `run` would apply
         s = layer.stride
         if (layer.H - layer.R) % s or (layer.W - layer.S) % s:
             partial.append(name)

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from scnn_sim.inputs.limits import BYTES_PER_ACTIVATION, check_array_bytes
+from scnn_sim.inputs.readers import npy_header
 from scnn_sim.workload.importers import ModelImportError
 
 PREFIX = "torchvision:"
@@ -114,6 +116,20 @@ def import_torchvision(name: str, out: str | os.PathLike, *,
         if p is not None and not Path(p).is_file():
             raise ModelImportError(f"{p}: {what}: no such file")
     x = None
+    # The size gate and reader policy, on the declared input before anything is built: the
+    # --images header (dtype, shape) or --input-shape.
+    if images is not None:
+        try:
+            with open(images, "rb") as fh:
+                declared_shape, _ = npy_header(fh, f"{images}: --images", ModelImportError)
+        except OSError as exc:
+            raise ModelImportError(f"{images}: --images: cannot read ({exc})") from None
+        check_array_bytes(declared_shape, BYTES_PER_ACTIVATION, f"{images}: --images")
+    elif input_shape is not None:
+        if len(input_shape) != 4 or any(int(d) < 1 for d in input_shape):
+            raise ModelImportError(f"--input-shape: must be 4 positive sizes N,C,H,W, got "
+                                   f"{list(input_shape)}")
+        check_array_bytes(input_shape, BYTES_PER_ACTIVATION, "--input-shape")
     if images is not None:
         try:
             x = np.load(images, allow_pickle=False)

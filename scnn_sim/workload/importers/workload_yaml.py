@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from scnn_sim.errors import ScnnSimError
+from scnn_sim.outputs import atomic_output
 from scnn_sim.workload.importers import ModelImportError
 from scnn_sim.workload.shapes import Layer, Workload, load_workload
 
@@ -95,25 +95,11 @@ def write_workload_yaml(path: str | os.PathLike, text: str) -> Workload:
         message) or the file cannot be written.
     """
     target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".yaml")
-    except OSError as exc:
-        raise ModelImportError(f"{target}: cannot write: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+    with atomic_output(path, "-o") as tmp:
+        tmp.write_text(text, encoding="utf-8")
         try:
             load_workload(tmp)
         except ScnnSimError as exc:
             raise ModelImportError(f"{target}: imported workload does not load: "
-                                   f"{str(exc).replace(tmp, str(target))}") from None
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise ModelImportError(f"{target}: cannot write: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+                                   f"{str(exc).replace(str(tmp), str(target))}") from None
     return load_workload(target)

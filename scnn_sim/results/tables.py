@@ -1,28 +1,25 @@
-"""Plain-text tables, output-path checks, atomic file writes and interruption handling shared
-by every command."""
+"""Plain-text result tables: one renderer (aligned text, CSV, Markdown, JSON records) for
+every command's stdout, with one number format per column and units in the headers."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import inspect
 import io
 import json
 import math
-import os
 import re
-import signal
 import sys
-import tempfile
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import tabulate as tabulate_module
 
 from scnn_sim.errors import OutputError
+
+__all__ = ["FORMATS", "TABLE_WIDTH", "add_format_options", "column_key", "format_table",
+           "note", "select_columns", "table_records"]
 
 _TABULATE_KEEPS_SPACE_ARG = "preserve_whitespace" in inspect.signature(
     tabulate_module.tabulate).parameters
@@ -207,181 +204,6 @@ def _py(v: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
-# Output paths
-
-
-def _nearest_existing(p: Path) -> Path:
-    while not os.path.lexists(p) and p != p.parent:
-        p = p.parent
-    return p
-
-
-def _probe(where: Path, shown: str) -> None:
-    """Create and remove a temporary directory in ``where``: the real test of writability
-    (permissions, read-only file systems, /proc), also for root."""
-    if not where.is_dir():
-        raise OutputError(f"{shown}: {where} is not a directory")
-    try:
-        os.rmdir(tempfile.mkdtemp(dir=where, prefix=".scnn-sim-probe-"))
-    except OSError as exc:
-        raise OutputError(f"{shown}: cannot write in {where} "
-                          f"({exc.strerror or exc})") from None
-
-
-def check_output_path(path: str | os.PathLike, option: str = "output") -> Path:
-    """Check, before any work, that a result file can be written at ``path``.
-
-    Files are written atomically (a temporary file in the same directory, then a rename), so
-    what matters is the directory; missing directories are created when the file is written.
-
-    Parameters
-    ----------
-    path
-        The output file given by the user.
-    option
-        The option it came from (``--json``, ``-o``...), named in the error.
-
-    Returns
-    -------
-    Path
-        The path to write: symbolic links resolved, so writing replaces the link's target
-        rather than the link.
-
-    Raises
-    ------
-    OutputError
-        One line: an empty path, an existing directory or other non-regular file (a device,
-        a FIFO), a path under a regular file, or a directory this process cannot write in.
-    """
-    shown = f"{option} {os.fspath(path)}"
-    if not os.fspath(path):
-        raise OutputError(f"{option}: empty path")
-    target = Path(os.path.realpath(path))
-    if target.is_dir():
-        raise OutputError(f"{shown}: is a directory; give a file name")
-    if os.path.lexists(target) and not target.is_file():
-        raise OutputError(f"{shown}: exists and is not a regular file")
-    _probe(_nearest_existing(target.parent), shown)
-    return target
-
-
-def check_output_dir(path: str | os.PathLike, option: str = "output") -> Path:
-    """Check, before any work, that files can be written into directory ``path``.
-
-    Returns the directory (symbolic links resolved); it is created when written to.
-
-    Raises
-    ------
-    OutputError
-        One line: an empty path, an existing non-directory, or no permission to write there.
-    """
-    shown = f"{option} {os.fspath(path)}"
-    if not os.fspath(path):
-        raise OutputError(f"{option}: empty path")
-    target = Path(os.path.realpath(path))
-    if os.path.lexists(target) and not target.is_dir():
-        raise OutputError(f"{shown}: exists and is not a directory")
-    _probe(_nearest_existing(target), shown)
-    return target
-
-
-# --------------------------------------------------------------------------------------------
-# Interruptions
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM received while a command runs; ``signum`` says which."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-_pending: list[int] = []
-
-
-def interrupted_by() -> int | None:
-    """The signal received by :func:`interrupts_raise`, if any (even if its exception was
-    swallowed by C code such as HDF5's)."""
-    return _pending[0] if _pending else None
-
-
-def check_interrupted() -> None:
-    """Raise :class:`Interrupted` if a signal arrived; call it before committing an output.
-
-    A signal's exception can be lost inside library C code (h5py ignores exceptions raised in
-    some callbacks); checking the recorded signal before the final rename means an interrupted
-    write never becomes the output file.
-    """
-    if _pending:
-        raise Interrupted(_pending[0])
-
-
-@contextlib.contextmanager
-def interrupts_raise() -> Iterator[None]:
-    """SIGINT and SIGTERM raise :class:`Interrupted` (and are recorded) inside the block."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: Any) -> None:
-        _pending.append(signum)
-        raise Interrupted(signum)
-
-    def unraisable(info: Any) -> None:
-        # The handler's exception, lost in a C callback (h5py), is recorded in _pending and
-        # acted on by check_interrupted: do not also print its traceback.
-        if not isinstance(info.exc_value, Interrupted):
-            old_hook(info)
-
-    _pending.clear()
-    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    old_hook, sys.unraisablehook = sys.unraisablehook, unraisable
-    try:
-        yield
-    finally:
-        for sig, h in old.items():
-            signal.signal(sig, h)
-        sys.unraisablehook = old_hook
-        _pending.clear()
-
-
-# --------------------------------------------------------------------------------------------
-# Atomic writes
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename: never half-written.
-
-    A symbolic link at ``path`` is followed: its target is replaced, the link stays.
-    """
-    path = Path(os.path.realpath(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
-        check_interrupted()
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON, atomically."""
-    atomic_write_bytes(path, (json_text(obj) + "\n").encode())
-
-
-# --------------------------------------------------------------------------------------------
 # Command-line options
 
 
@@ -397,11 +219,6 @@ def add_format_options(p: Any, columns: bool = True,
         p.add_argument("--columns", default=None, metavar="A,B,...",
                        help="show only these columns (header or CSV name; the first column "
                        "is always kept)")
-
-
-def json_text(obj: Any) -> str:
-    """The JSON text :func:`atomic_write_json` writes, without its final newline."""
-    return json.dumps(obj, indent=2, sort_keys=False)
 
 
 def note(fmt: str, message: str) -> None:
