@@ -42,3 +42,39 @@ def test_sweep_into_a_log_writes_one_line_per_point(tmp_path, capsys, monkeypatc
     lines = [line for line in err.splitlines() if line.startswith("sweep: point ")]
     assert [line.split()[2] for line in lines] == ["1/2", "2/2"]
     assert all(line.endswith(" ok") for line in lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# storage FILE --granularities kernel: non-zero weights and stored value slots, both named.
+
+
+def test_storage_reports_non_zeros_and_stored_slots(tmp_path, capsys):
+    import csv
+    import json
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((16, 8, 3, 3)).astype(np.float32)
+    w[rng.random((16, 8)) < 0.75] = 0.0            # keep a quarter of the kernels ...
+    w[0, :, 0, 0] = 0.0                            # ... some with zeros inside
+    a = np.ones((8, 6, 6), np.float32)
+    np.savez(tmp_path / "mine.npz", weights=w, activations=a, C=8, K=16, R=3, S=3, H=6, W=6,
+             stride=1, padding=1, groups=1)
+    code, out, err = _cli(["storage", str(tmp_path / "mine.npz"), "--granularities",
+                           "fine,kernel", "--format", "json"], capsys)
+    assert code == 0, err
+    rows = {g["granularity"]: g for g in json.loads(out)["granularities"]}
+    nnz = int(np.count_nonzero(w))
+    kept_kernels = int(np.count_nonzero(w.any(axis=(2, 3))))
+    assert rows["kernel"]["kept_weights"] == nnz                # non-zeros
+    assert rows["kernel"]["stored_values"] == kept_kernels * 9  # slots: whole kernels
+    assert rows["kernel"]["stored_values"] * 16 == rows["kernel"]["value_bits"]
+    assert rows["fine"]["stored_values"] == nnz + rows["fine"]["placeholders"]
+    code, out, _ = _cli(["storage", str(tmp_path / "mine.npz"), "--granularities",
+                         "fine,kernel"], capsys)
+    assert "non-zero weights" in out and "stored values" in out and "kept weights" not in out
+    code, out, _ = _cli(["storage", str(tmp_path / "mine.npz"), "--granularities", "kernel",
+                         "--format", "csv"], capsys)
+    row = next(csv.DictReader(out.splitlines()))
+    assert int(row["non_zero_weights"]) == nnz and int(row["stored_values"]) == kept_kernels * 9
