@@ -97,9 +97,8 @@ def storage_text(report: dict[str, Any], per_layer: bool = False, fmt: str = "ta
         format_table(_HEADERS, [_row(r, [r["granularity"]]) for r in rows], fmt, columns),
         "",
         "fine: SCNN per-weight zero-run index; coarser: one run index per kept group.",
-        "non-zero weights: kept weights that are not zero; stored values: the value slots "
-        "the format stores (the value bits), whole groups for a coarse granularity, zeros "
-        "inside them and placeholders included.",
+        "non-zero weights: the weights left that are not zero; stored values: the value",
+        "slots stored (the value bits): whole groups when coarse, placeholders when fine.",
     ]
     if per_layer:
         for r in rows:
