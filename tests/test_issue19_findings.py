@@ -10,7 +10,10 @@ from scnn_sim import cli
 
 
 def _cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    code = cli.main(argv)
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:  # argparse refusals exit from the parser
+        code = int(exc.code or 0)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -78,3 +81,27 @@ def test_storage_reports_non_zeros_and_stored_slots(tmp_path, capsys):
                          "--format", "csv"], capsys)
     row = next(csv.DictReader(out.splitlines()))
     assert int(row["non_zero_weights"]) == nnz and int(row["stored_values"]) == kept_kernels * 9
+
+
+# ---------------------------------------------------------------------------------------------
+# "did you mean" for option, choice and command typos.
+
+
+def test_mistyped_option_gets_a_suggestion(capsys):
+    code, _, err = _cli(["run", "alexnet", "--lyers", "conv5"], capsys)
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "scnn-sim: error: run: unrecognized arguments: --lyers conv5 (did you mean --layers?) "
+        "(see scnn-sim run --help)"]
+
+
+def test_mistyped_choice_and_command_get_a_suggestion(capsys):
+    code, _, err = _cli(["run", "alexnet", "--format", "cvs"], capsys)
+    assert code == 2 and "did you mean 'csv'?" in err and len(err.strip().splitlines()) == 1
+    code, _, err = _cli(["rnu", "alexnet"], capsys)
+    assert code == 2 and "did you mean 'run'?" in err
+
+
+def test_no_suggestion_when_nothing_is_close(capsys):
+    code, _, err = _cli(["run", "alexnet", "--zzzzzz"], capsys)
+    assert code == 2 and "did you mean" not in err and "--zzzzzz" in err
