@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from conftest import TINY_WORKLOAD
 
@@ -105,3 +106,18 @@ def test_mistyped_choice_and_command_get_a_suggestion(capsys):
 def test_no_suggestion_when_nothing_is_close(capsys):
     code, _, err = _cli(["run", "alexnet", "--zzzzzz"], capsys)
     assert code == 2 and "did you mean" not in err and "--zzzzzz" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# study --help states the epoch defaults the study uses (one source: DATASET_DEFAULTS).
+
+
+def test_study_help_shows_the_epoch_defaults_used(capsys):
+    from scnn_sim.studies.real.arguments import DATASET_DEFAULTS
+
+    code, out, _ = _cli(["study", "--help"], capsys)
+    assert code == 0
+    text = re.sub(r"-\s+", "-", " ".join(out.split()))  # argparse wraps at hyphens
+    for key, option in (("epochs", "--epochs"), ("finetune_epochs", "--finetune-epochs")):
+        want = ", ".join(f"{name} {d[key]}" for name, d in DATASET_DEFAULTS.items())
+        assert f"(default: {want})" in text, (option, want)
