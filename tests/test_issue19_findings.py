@@ -121,3 +121,18 @@ def test_study_help_shows_the_epoch_defaults_used(capsys):
     for key, option in (("epochs", "--epochs"), ("finetune_epochs", "--finetune-epochs")):
         want = ", ".join(f"{name} {d[key]}" for name, d in DATASET_DEFAULTS.items())
         assert f"(default: {want})" in text, (option, want)
+
+
+# ---------------------------------------------------------------------------------------------
+# The example sweep names the default energy table the code uses.
+
+
+def test_example_sweep_names_the_default_energy_table():
+    from pathlib import Path
+
+    from scnn_sim.pricing.energy import DEFAULT_TABLE
+
+    text = (Path(__file__).resolve().parent.parent / "workloads" / "sweeps"
+            / "example.yaml").read_text()
+    line = next(line for line in text.splitlines() if line.startswith("# energy:"))
+    assert re.search(r"\(default (\w+)\)", line).group(1) == DEFAULT_TABLE
