@@ -136,3 +136,33 @@ def test_example_sweep_names_the_default_energy_table():
             / "example.yaml").read_text()
     line = next(line for line in text.splitlines() if line.startswith("# energy:"))
     assert re.search(r"\(default (\w+)\)", line).group(1) == DEFAULT_TABLE
+
+
+# ---------------------------------------------------------------------------------------------
+# from_torch records the pooling modules (by module name) after the conv they pool.
+
+
+def test_from_torch_records_pooling_by_module_name(tmp_path):
+    from collections import OrderedDict
+
+    import pytest
+
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    from scnn_sim.workload.export import from_torch
+    from scnn_sim.workload.h5io import read_attrs
+
+    torch.manual_seed(0)
+    model = nn.Sequential(OrderedDict(
+        conv1=nn.Conv2d(3, 4, 3, padding=1), relu1=nn.ReLU(), pool1=nn.MaxPool2d(2),
+        conv2=nn.Conv2d(4, 4, 3, padding=1), pool2=nn.AvgPool2d(3, stride=2, padding=1),
+        conv3=nn.Conv2d(4, 4, 1)))
+    path = tmp_path / "p.h5"
+    assert from_torch(model, torch.rand(1, 3, 16, 16), path) == ["conv1", "conv2", "conv3"]
+    assert read_attrs(path)["pooling"] == (
+        "pool1 after conv1: max window 2 stride 2 padding 0; "
+        "pool2 after conv2: avg window 3 stride 2 padding 1")
+    plain = tmp_path / "plain.h5"
+    from_torch(nn.Sequential(nn.Conv2d(3, 4, 3)), torch.rand(1, 3, 8, 8), plain)
+    assert "pooling" not in read_attrs(plain)

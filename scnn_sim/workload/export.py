@@ -74,6 +74,18 @@ def _conv_params(module: Any, where: str) -> tuple[int, int, int]:
     return stride, padding, groups
 
 
+def _pool_text(module: Any) -> str:
+    """``max window 2 stride 2 padding 0`` (the ONNX importer's wording) of a pooling module."""
+    kind = "max" if type(module).__name__.startswith("Max") else "avg"
+
+    def one(v: Any) -> Any:
+        return v[0] if isinstance(v, (tuple, list)) and len(set(v)) == 1 else v
+
+    text = (f"{kind} window {one(module.kernel_size)} stride {one(module.stride)} "
+            f"padding {one(module.padding)}")
+    return text + (" ceil" if getattr(module, "ceil_mode", False) else "")
+
+
 def from_torch(
     model: Any,
     inputs: Any,
@@ -171,11 +183,25 @@ def from_torch(
 
         return hook
 
+    # Pooling modules, recorded (by module name) after the conv the pass called last before
+    # them, like the ONNX importer's `pooling` attribute.
+    pool_types = (torch.nn.MaxPool2d, torch.nn.AvgPool2d)
+    pool_calls: list[tuple[str, Any, str | None]] = []
+
+    def make_pool_hook(pool_name: str) -> Any:
+        def hook(module: Any, args: tuple, output: Any) -> None:
+            pool_calls.append((pool_name, module, calls[-1] if calls else None))
+
+        return hook
+
     modes = {m: m.training for m in model.modules()}
     handles = []
     try:
         for layer_name, module in convs:
             handles.append(module.register_forward_hook(make_hook(layer_name)))
+        for pool_name, module in model.named_modules():
+            if isinstance(module, pool_types):
+                handles.append(module.register_forward_hook(make_pool_hook(pool_name)))
         model.eval()
         with torch.no_grad():
             model(inputs)
@@ -215,9 +241,12 @@ def from_torch(
         masks.append(cap["mask"])
         batch.append(x)
 
+    pooling = "; ".join(f"{name} after {after}: {_pool_text(module)}"
+                        for name, module, after in pool_calls if after is not None)
     write_layers(
         path,
         tensors,
+        extra_attrs={"pooling": pooling} if pooling else None,
         source_model=source_model if source_model is not None else type(model).__name__,
         framework=f"torch {torch.__version__}",
         granularity=granularity,
