@@ -3,8 +3,9 @@
 :func:`from_torch` runs one forward pass of the user's (possibly pruned) model on a batch of
 inputs and records, for every ``torch.nn.Conv2d`` that the pass calls, its effective weights,
 its pruning mask (when pruned with ``torch.nn.utils.prune``), its input activations and its
-stride, padding and groups. The file format is described in :mod:`scnn_sim.workload.h5io` and
-``docs/h5-format.md``.
+stride, padding and groups; ``MaxPool2d`` / ``AvgPool2d`` modules are recorded by name, after
+the conv they follow, in the root attribute ``pooling``. The file format is described in
+:mod:`scnn_sim.workload.h5io` and ``docs/h5-format.md``.
 
 torch is an optional dependency (``pip install 'scnn-sim[torch]'``); it is imported only when
 :func:`from_torch` is called.
