@@ -166,3 +166,63 @@ def test_from_torch_records_pooling_by_module_name(tmp_path):
     plain = tmp_path / "plain.h5"
     from_torch(nn.Sequential(nn.Conv2d(3, 4, 3)), torch.rand(1, 3, 8, 8), plain)
     assert "pooling" not in read_attrs(plain)
+
+
+# ---------------------------------------------------------------------------------------------
+# A wrong kind of file is named, with the command that takes it (recognised by content).
+
+
+def _write_kinds(folder):
+    import zipfile
+
+    import numpy as np
+
+    (folder / "tiny.yaml").write_text(TINY_WORKLOAD)
+    (folder / "spec.yaml").write_text("workloads: [tiny.yaml]\nvary: {pe_array.rows: [2]}\n")
+    np.save(folder / "x.npy", np.zeros((1, 3, 8, 8), np.float32))
+    # An ONNX ModelProto starts with field 1 (ir_version, a varint): 0x08 0x08, then bytes.
+    (folder / "model.onnx").write_bytes(b"\x08\x08\x12\x07pytorch\x1a\x052.0\xff\xfe\x80")
+    (folder / "store.sqlite").write_bytes(b"SQLite format 3\x00" + bytes(100))
+    with zipfile.ZipFile(folder / "ckpt.pth", "w") as zf:
+        zf.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+
+
+def test_sniff_recognises_kinds_by_content(tmp_path):
+    from scnn_sim.inputs.filekind import sniff
+
+    _write_kinds(tmp_path)
+    (tmp_path / "renamed.yaml").write_bytes((tmp_path / "x.npy").read_bytes())
+    (tmp_path / "arch.yaml").write_text("pe_array: {rows: 4, cols: 4}\n")
+    kinds = {name: sniff(tmp_path / name) for name in (
+        "tiny.yaml", "spec.yaml", "x.npy", "model.onnx", "store.sqlite", "ckpt.pth",
+        "renamed.yaml", "arch.yaml")}
+    assert kinds == {"tiny.yaml": "workload", "spec.yaml": "sweep", "x.npy": "npy",
+                     "model.onnx": "onnx", "store.sqlite": "sqlite", "ckpt.pth": "torch",
+                     "renamed.yaml": "npy", "arch.yaml": "arch"}
+    assert sniff(tmp_path / "missing.yaml") is None
+
+
+def test_wrong_kind_of_file_is_named_with_the_command_that_takes_it(tmp_path, capsys,
+                                                                    monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _write_kinds(tmp_path)
+    cases = [
+        (["run", "model.onnx"], "scnn-sim: error: model.onnx: an ONNX model, not a workload; "
+         "convert it first: scnn-sim import model.onnx -o NET.h5"),
+        (["run", "x.npy"], "scnn-sim: error: x.npy: a NumPy array (.npy), not a workload; "
+         "scnn-sim import takes it as --images"),
+        (["run", "spec.yaml"], "scnn-sim: error: spec.yaml: a sweep spec, not a workload; "
+         "run it with scnn-sim sweep spec.yaml"),
+        (["run", "store.sqlite"], "scnn-sim: error: store.sqlite: an SQLite file (a sweep "
+         "store), not a workload; scnn-sim plot store.sqlite"),
+        (["run", "ckpt.pth"], "scnn-sim: error: ckpt.pth: a PyTorch checkpoint, not a "
+         "workload; scnn-sim import torchvision:NAME --weights ckpt.pth"),
+        (["sweep", "tiny.yaml"], "scnn-sim: error: tiny.yaml: a workload, not a sweep spec; "
+         "simulate it with scnn-sim run tiny.yaml"),
+        (["sweep", "x.npy"], "scnn-sim: error: x.npy: a NumPy array (.npy), not a sweep spec"),
+    ]
+    for argv, expected in cases:
+        code, _, err = _cli(argv, capsys)
+        assert code == 2, (argv, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(expected), (argv, err)

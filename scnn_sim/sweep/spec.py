@@ -26,6 +26,7 @@ from scnn_sim.inputs.arch import (
     load_arch,
     looks_like_arch_name,
 )
+from scnn_sim.inputs.filekind import refuse_other_kind
 from scnn_sim.inputs.validation import Fraction, NonEmptyStr, NonNegativeInt, PositiveInt, convert
 from scnn_sim.inputs.yamlio import parse_yaml
 from scnn_sim.results.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS
@@ -250,6 +251,7 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
     """
     p = resolve_spec(path)
     shown = str(path)
+    refuse_other_kind(p, shown, "sweep", ConfigError)
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
