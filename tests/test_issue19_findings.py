@@ -226,3 +226,29 @@ def test_wrong_kind_of_file_is_named_with_the_command_that_takes_it(tmp_path, ca
         assert code == 2, (argv, err)
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(expected), (argv, err)
+
+
+# ---------------------------------------------------------------------------------------------
+# A pruned exported file shows the granularity it records, not "as exported".
+
+
+def test_run_of_pruned_file_shows_its_recorded_granularity(tmp_path, capsys):
+    import numpy as np
+
+    from scnn_sim.workload.h5io import write_layers
+    from scnn_sim.workload.shapes import Layer
+    from scnn_sim.workload.tensors import LayerTensors
+
+    rng = np.random.default_rng(0)
+    layer = Layer("c1", C=4, K=8, R=3, S=3, H=8, W=8, padding=1)
+    lt = LayerTensors(layer, rng.standard_normal((8, 4, 3, 3)).astype(np.float32),
+                      np.maximum(rng.standard_normal((4, 8, 8)), 0).astype(np.float32))
+    write_layers(tmp_path / "net.h5", [lt], source_model="net")
+    code, _, err = _cli(["prune", str(tmp_path / "net.h5"), "--granularity", "kernel",
+                         "--density", "0.5", "-o", str(tmp_path / "k.h5")], capsys)
+    assert code == 0, err
+    code, out, err = _cli(["run", str(tmp_path / "k.h5")], capsys)
+    assert code == 0, err
+    assert "granularity=kernel" in out.splitlines()[0]
+    code, out, _ = _cli(["run", str(tmp_path / "net.h5")], capsys)  # records "dense"
+    assert "granularity=as exported" in out.splitlines()[0]

@@ -23,7 +23,23 @@ from scnn_sim.workload.h5io import escape_name, write_layers
 from scnn_sim.workload.shapes import Layer
 from scnn_sim.workload.tensors import LayerTensors
 
-__all__ = ["from_torch"]
+__all__ = ["from_torch", "recorded_granularity"]
+
+
+def recorded_granularity(path: str | os.PathLike) -> str | None:
+    """The pruning granularity an exported-layer file records for all its layers (what
+    ``scnn-sim prune`` or the exporter wrote), or None when it records none, ``dense`` or
+    several (the weights are then simulated "as exported")."""
+    from scnn_sim.workload.h5io import read_attrs
+
+    try:
+        layers = read_attrs(path).get("layers", {})
+    except ScnnSimError:
+        return None
+    found = {str(attrs.get("granularity", "")) for attrs in layers.values()}
+    if len(found) == 1 and (g := found.pop()) not in ("", "dense"):
+        return g
+    return None
 
 
 def _import_torch() -> Any:
