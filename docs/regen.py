@@ -236,7 +236,8 @@ def render(page: Page, *, verbose: bool = False) -> list[str]:
                                           capture_output=True, text=True, check=True).stdout
                 else:
                     text = src.read_text(encoding="utf-8")
-                fills.append((block, text.rstrip("\n").split("\n")))
+                # Blank lines around: markdown ends the HTML comment's block before the text.
+                fills.append((block, ["", *text.strip("\n").split("\n"), ""]))
             elif block.kind == "figure":
                 made, _, dest = (s.strip() for s in block.arg.partition("->"))
                 if not (work / made).is_file() or not dest:

@@ -127,8 +127,43 @@ def papers() -> str:
     return "\n".join(lines)
 
 
+def tiling_layers() -> str:
+    """VGG-16's overflowing layers under the three temporal-tiling rules."""
+    d = _load("scnn_reproduction")["temporal_tiling"]["vgg16"]
+    rules = ("fewest_passes", "half_iaram", "channel_chunk")
+    lines = [f"`benchmarks/results/scnn_reproduction.json` (section 6), committed "
+             f"{_committed('scnn_reproduction')}:", "",
+             "| layer | passes fewest / half / chunk | penalty fewest / half / chunk | "
+             "intra-PE util fewest / half | cycles @ 50 GB/s fewest / half / chunk [k] | "
+             "cycles @ 4 GB/s fewest / half / chunk [k] |", "|---|---|---|---|---|---|"]
+    for name in d["overflowing_layers"]:
+        r = [d["layers"][name][rule] for rule in rules]
+        lines.append(
+            f"| {name} | {' / '.join(str(x['passes']) for x in r)} | "
+            f"{r[0]['penalty']:.3f} / {r[1]['penalty']:.3f} / {r[2]['penalty']:.2f} | "
+            f"{r[0]['intra_pe_utilization']:.3f} / {r[1]['intra_pe_utilization']:.3f} | "
+            f"{' / '.join(_n(x['cycles_hi'] / 1e3) for x in r)} | "
+            f"{' / '.join(_n(x['cycles_low'] / 1e3) for x in r)} |")
+    return "\n".join(lines)
+
+
+def tiling_totals() -> str:
+    """Network totals under `half_iaram` and `fewest_passes` (and `channel_chunk`)."""
+    d = _load("scnn_reproduction")["temporal_tiling"]
+    lines = ["| network | rule | cycles | utilisation | intra-PE utilisation | energy [µJ] | "
+             "cycles at 4 GB/s |", "|---|---|---:|---:|---:|---:|---:|"]
+    for net, t in d.items():
+        for rule in ("half_iaram", "fewest_passes", "channel_chunk"):
+            hi, lo = t["totals"][f"{rule}@50"], t["totals"][f"{rule}@4"]
+            lines.append(f"| {net} | {rule} | {hi['cycles']:,} | {hi['utilization']:.3f} | "
+                         f"{hi['intra_pe_utilization']:.3f} | {hi['energy_pj'] / 1e6:,.1f} | "
+                         f"{lo['cycles']:,} |")
+    return "\n".join(lines)
+
+
 TABLES = {"bench_run": bench_run, "bench_peers": bench_peers,
-          "bench_sweep_scaling": bench_sweep_scaling, "dnnsim": dnnsim, "papers": papers}
+          "bench_sweep_scaling": bench_sweep_scaling, "dnnsim": dnnsim, "papers": papers,
+          "tiling_layers": tiling_layers, "tiling_totals": tiling_totals}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in TABLES:
