@@ -1,6 +1,6 @@
 """The ``scnn-sim`` command line: one sub-command per module in ``scnn_sim.commands``.
 
-Exit status (README "Errors and guarantees"): 0 success; 1 an internal error (a bug: one line,
+Exit status (docs/errors.md): 0 success; 1 an internal error (a bug: one line,
 ``SCNN_SIM_DEBUG=1`` shows the traceback) or a documented failure (a sweep with failed points,
 ``run --verify`` mismatches); 2 a user mistake (an :class:`~scnn_sim.errors.ScnnSimError` or a
 bad command line: one line ``scnn-sim: error: ...`` on stderr, no traceback); 130 / 143
