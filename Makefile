@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 WORKLOAD ?= alexnet
 
-.PHONY: run test lint bench bench-all bench-real bench-peers bench-sweep clean
+.PHONY: run test lint docs docs-serve docs-check docs-regen bench bench-all bench-real bench-peers bench-sweep clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -28,15 +28,33 @@ run: $(VENV)/.installed
 # Lint, the test suite, then the install check: the wheel, installed without extras into a
 # fresh venv, runs workloads / run / sweep example / plot from outside the checkout.
 test: $(VENV)/.installed-test
-	$(BIN)/ruff check scnn_sim tests benchmarks
+	$(BIN)/ruff check scnn_sim tests benchmarks docs
 	$(BIN)/python -m pytest
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	PY=$(PY) BUILD_PY=$(BIN)/python .ci/wheel-check
+
+# The manual (mkdocs.yml, docs/): `make docs` builds it into site/ (no broken link or
+# reference allowed), `make docs-serve` serves it on http://127.0.0.1:8000.
+docs: $(VENV)/.installed-test
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(VENV)/.installed-test
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+# Every command output, table and figure of README.md and docs/ is made by running the code:
+# docs-regen refills them (after a change to what a command prints), docs-check fails naming
+# the page and block that differ (all pages, slow ones included: a few minutes).
+docs-regen: $(VENV)/.installed-test
+	$(BIN)/python docs/regen.py
+
+docs-check: $(VENV)/.installed-test
+	$(BIN)/python docs/regen.py --check
 
 # Speed and memory of `scnn-sim run` (benchmarks/results/bench_run.json).
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_run.py
 
-# Every measurement quoted in README.md (about 15 minutes on 2 cores).
+# Every measurement the docs include from benchmarks/results/ (about 15 minutes on 2 cores).
 bench-all: bench
 	$(BIN)/python benchmarks/storage_table.py
 	$(BIN)/python benchmarks/scnn_reproduction.py
@@ -68,4 +86,4 @@ bench-real: $(BIN)/python
 	$(BIN)/python benchmarks/real_study.py
 
 clean:
-	rm -rf $(VENV) $(PEERS_VENV) build dist *.egg-info
+	rm -rf $(VENV) $(PEERS_VENV) build dist site *.egg-info

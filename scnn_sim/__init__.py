@@ -1,6 +1,6 @@
 """scnn-sim: a cycle-level simulator of the SCNN sparse CNN accelerator.
 
-See README.md for the user's manual.
+The user's manual is the docs site (docs/, ``make docs``); README.md is its front door.
 """
 
 __version__ = "0.1.0"

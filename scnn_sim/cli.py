@@ -1,6 +1,6 @@
 """The ``scnn-sim`` command line: one sub-command per module in ``scnn_sim.commands``.
 
-Exit status (README "Errors and guarantees"): 0 success; 1 an internal error (a bug: one line,
+Exit status (docs/errors.md): 0 success; 1 an internal error (a bug: one line,
 ``SCNN_SIM_DEBUG=1`` shows the traceback) or a documented failure (a sweep with failed points,
 ``run --verify`` mismatches); 2 a user mistake (an :class:`~scnn_sim.errors.ScnnSimError` or a
 bad command line: one line ``scnn-sim: error: ...`` on stderr, no traceback); 130 / 143
@@ -11,10 +11,13 @@ early (``scnn-sim ... | head``), quietly.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
+import re
 import signal
 import sys
+from collections.abc import Iterable
 from typing import NoReturn
 
 from scnn_sim import __version__
@@ -32,10 +35,24 @@ COMMANDS_OF = {"workloads": ("workloads", "show"), "importing": ("import",)}
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 
 
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean X?)`` for the candidate closest to a mistyped ``word``, else ``""``."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)$")
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse with command-line mistakes reported as one line, like every other error."""
+    """argparse with command-line mistakes reported as one line, like every other error,
+    and the closest option, choice or command suggested for a typo."""
 
     def error(self, message: str) -> NoReturn:
+        m = _INVALID_CHOICE.search(message)
+        if m:
+            choices = [f"'{c}'" for c in re.findall(r"'([^']*)'", m.group(2))]
+            message += did_you_mean(f"'{m.group(1)}'", choices)
         where = self.prog.removeprefix("scnn-sim").strip()
         hint = f"scnn-sim {where} --help" if where else "scnn-sim --help"
         print(f"scnn-sim: error: {where + ': ' if where else ''}{message} (see {hint})",
@@ -74,6 +91,17 @@ def build_parser(modules: tuple[str, ...] | None = None) -> argparse.ArgumentPar
     return parser
 
 
+def _unrecognized(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                  extra: list[str]) -> NoReturn:
+    """Refuse unknown arguments in the sub-command's name, suggesting its closest option."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    cmd = sub.choices.get(getattr(args, "command", None) or "", parser)
+    options = [o for a in cmd._actions for o in a.option_strings if o.startswith("--")]
+    hint = next((h for h in (did_you_mean(e.split("=")[0], options)
+                             for e in extra if e.startswith("--")) if h), "")
+    cmd.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+
+
 def _debug() -> bool:
     return os.environ.get("SCNN_SIM_DEBUG", "").strip() not in ("", "0")
 
@@ -91,7 +119,9 @@ def _quiet_stdout() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``scnn-sim`` console script; returns the exit status."""
     parser = build_parser(command_modules(sys.argv[1:] if argv is None else argv))
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _unrecognized(parser, args, extra)
     try:
         with interrupts_raise():
             status = int(args.func(args) or 0)

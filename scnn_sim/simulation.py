@@ -254,12 +254,21 @@ def simulate(
         workload_source=wl.source if wl is not None else None, arch=arch_cfg, energy=table,
         seed=seed, weight_format=weight_format, clustered=clustered,
         pointwise_group=pointwise_group, layers=layers,
-        granularity=gran or "as exported", density=density)
+        granularity=gran or _recorded_granularity(workload) or "as exported", density=density)
     meta["area_table"] = area_table.name
     meta["area_mm2"] = area_model(arch_cfg, area_table).to_dict()
     result_layers = [LayerResult(r) for r in records]
     totals = LayerResult(totals_record(records, arch_cfg.multipliers))
     return SimulationResult(meta=meta, layers=result_layers, totals=totals, outputs=outputs)
+
+
+def _recorded_granularity(workload: Any) -> str | None:
+    """What an exported-layer file says its weights were pruned at (header and provenance)."""
+    if isinstance(workload, (str, os.PathLike)) and Path(workload).suffix.lower() in H5_SUFFIXES:
+        from scnn_sim.workload.export import recorded_granularity
+
+        return recorded_granularity(workload)
+    return None
 
 
 def _prune_layer(lt: LayerTensors, granularity: str | None, density: float | None,

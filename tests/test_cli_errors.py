@@ -54,7 +54,8 @@ def tiny(tmp_path):
     (["run", "alexnet", "--seed", "x"], "scnn-sim: error: run: argument --seed: not an integer"),
     (["storage", "alexnet", "--density", "0.5", "--seed", "-3"],
      "scnn-sim: error: storage: argument --seed: must be a non-negative integer"),
-    (["granularity", "alexnet", "--bogus"], "scnn-sim: error: unrecognized arguments: --bogus"),
+    (["granularity", "alexnet", "--bogus"],
+     "scnn-sim: error: granularity: unrecognized arguments: --bogus"),
 ])
 def test_command_line_mistakes_are_one_line(argv, expected, capsys):
     with pytest.raises(SystemExit) as exc:

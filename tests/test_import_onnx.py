@@ -141,9 +141,14 @@ def test_shapes_only_yaml_loads_and_runs(model, tmp_path, capsys):
     assert all(lay.density_source == "measured" for lay in wl.layers)
     assert wl.layers[0].act_density == 1.0 and wl.layers[1].act_density < 1.0
     text = out.read_text()
-    # pooling is a comment: this loader has no pool field yet
-    assert "# pool: {kind: max, window: 2, stride: 2, padding: 0}" in text
-    assert text.index("pool: {kind: max") > text.index('name: "conv1"')
+    # the pooling node is the layer's `pool:` field, which the loader reads (not a comment)
+    conv1_line = next(line for line in text.splitlines() if 'name: "conv1"' in line)
+    assert "pool: {kind: max, window: 2, stride: 2, padding: 0, ceil_mode: false}" in conv1_line
+    assert "# pool:" not in text and "no pooling model" not in text
+    assert wl.layers[0].pool is not None
+    assert (wl.layers[0].pool.kind, wl.layers[0].pool.window, wl.layers[0].pool.stride) \
+        == ("max", 2, 2)
+    assert wl.layers[1].pool is None
     capsys.readouterr()
     assert cli.main(["run", str(out)]) == 0
 

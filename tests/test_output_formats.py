@@ -132,8 +132,8 @@ def test_storage_of_own_file_uses_its_weights(own_files, which, capsys):
     nnz = int(np.count_nonzero(w))
     # No pruning: every granularity stores exactly the file's non-zeros; the kernel index
     # (one run per kept 3x3 kernel) is far smaller than SCNN's per-weight one.
-    assert int(rows["fine"]["kept_weights"]) == nnz
-    assert int(rows["kernel"]["kept_weights"]) == nnz
+    assert int(rows["fine"]["non_zero_weights"]) == nnz
+    assert int(rows["kernel"]["non_zero_weights"]) == nnz
     assert float(rows["kernel"]["index_bits_Mbit"]) < float(rows["fine"]["index_bits_Mbit"]) / 4
     doc = json.loads(_out(capsys, ["storage", path, "--format", "json"]))
     assert doc["weights"] == "stored" and doc["density"] is None

@@ -192,7 +192,8 @@ def test_cli_storage_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert args.func(args) == 0
     text = capsys.readouterr().out
     for header in (
-        "kept weights",
+        "non-zero weights",
+        "stored values",
         "value bits [Mbit]",
         "index bits [Mbit]",
         "placeholders",

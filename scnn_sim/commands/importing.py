@@ -117,8 +117,9 @@ def main(args: argparse.Namespace) -> int:
               f"recorded in the file's fc_layers attribute, not stored: exported-layer files "
               f"hold conv layers")
     if info.pools:
-        print(f"note: {len(info.pools)} pooling node(s) recorded "
-              f"({'as pool: comments' if args.shapes_only else 'in the pooling attribute'}): "
+        where = "as the pool: of the conv they follow" if args.shapes_only \
+            else "in the pooling attribute"
+        print(f"note: {len(info.pools)} pooling node(s) recorded ({where}): "
               + "; ".join(f"{pn.node} after {pn.after}" for pn in info.pools[:4])
               + (" ..." if len(info.pools) > 4 else ""))
     return 0

@@ -15,7 +15,8 @@ DEFAULT_GRANULARITIES = "fine,vector,kernel,filter"
 _HEADERS = [
     "granularity",
     "density",
-    "kept weights",
+    "non-zero weights",
+    "stored values",
     "value bits [Mbit]",
     "index bits [Mbit]",
     "placeholders",
@@ -34,6 +35,7 @@ def _row(r: dict[str, Any], first: list[Any]) -> list[Any]:
     return first + [
         round(r["achieved_density"], 4),
         r["kept_weights"],
+        r["stored_values"],
         _mbit(r["value_bits"]),
         _mbit(r["index_bits"]),
         r["placeholders"],
@@ -88,6 +90,8 @@ def storage_text(report: dict[str, Any], per_layer: bool = False, fmt: str = "ta
         format_table(_HEADERS, [_row(r, [r["granularity"]]) for r in rows], fmt, columns),
         "",
         "fine: SCNN per-weight zero-run index; coarser: one run index per kept group.",
+        "non-zero weights: the weights left that are not zero; stored values: the value",
+        "slots stored (the value bits): whole groups when coarse, placeholders when fine.",
     ]
     if per_layer:
         for r in rows:

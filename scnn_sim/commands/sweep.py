@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(needs scnn-sim[distributed])")
     p.add_argument("--max-points", type=int, default=None, metavar="N",
                    help="run at most N new points, then stop (run again to continue)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress (default: a bar on a terminal, else one line per point "
+                   "on stderr)")
     add_format_options(p)
     p.set_defaults(func=main)
 
@@ -70,7 +73,8 @@ def main(args: argparse.Namespace) -> int:
     varied = ", ".join(spec.varied) or "-"
     note(args.format, f"sweep {spec.name}: {len(spec)} points (varied: {varied}) -> {out}")
     summary = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler,
-                        progress=not args.no_progress, max_points=args.max_points)
+                        progress=progress_mode(args.no_progress, sys.stderr),
+                        max_points=args.max_points)
     print(render(load_sweep_results(out), summary.point_ids, spec.varied, args.format,
                  args.columns))
     note(args.format, str(summary))
@@ -85,6 +89,14 @@ def main(args: argparse.Namespace) -> int:
         note(args.format, f"  ... {len(summary.error_messages) - 10} more errors "
              "(column 'error' of the file)")
     return 1 if summary.errors else 0
+
+
+def progress_mode(off: bool, stream: Any) -> bool | str:
+    """A tqdm bar on a terminal; one line per point in a log (no ``\\r`` frames); or none."""
+    if off:
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return True if isatty is not None and isatty() else "lines"
 
 
 def _num(v: Any) -> Any:

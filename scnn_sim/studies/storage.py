@@ -58,6 +58,7 @@ VALUE_BITS_CHOICES = (16, 8, 4)
 ROW_KEYS = (
     "granularity",
     "kept_weights",
+    "stored_values",
     "total_weights",
     "achieved_density",
     "value_bits",
@@ -72,6 +73,7 @@ ROW_KEYS = (
 
 _SUM_KEYS = (
     "kept_weights",
+    "stored_values",
     "total_weights",
     "value_bits",
     "index_bits",
@@ -147,7 +149,11 @@ def layer_storage(
         main = size_group_index(pruned, g, mask, value_bits, index_bits, pointwise_group)
     row = {
         "granularity": g.spec,
-        "kept_weights": int(np.count_nonzero(mask)),
+        # Two counts not to confuse: the non-zero weights kept, and the value slots the
+        # format stores (a coarse group stores all its values, zeros inside it included; a
+        # fine placeholder stores a zero value), which the value bits count.
+        "kept_weights": int(np.count_nonzero(pruned)),
+        "stored_values": int(main.value_bits // value_bits),
         "total_weights": int(mask.size),
         "value_bits": main.value_bits,
         "index_bits": main.index_bits,

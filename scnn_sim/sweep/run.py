@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Mapping
 from concurrent.futures.process import BrokenProcessPool
@@ -58,7 +59,7 @@ class SweepSummary:
 
 def run_sweep(spec_or_path: SweepSpec | Mapping[str, Any] | str | os.PathLike,
               out_path: str | os.PathLike, workers: int | None = None,
-              scheduler: Any = None, progress: bool = True,
+              scheduler: Any = None, progress: bool | str = True,
               max_points: int | None = None) -> SweepSummary:
     """Run (or resume) a sweep, streaming every finished point into one SQLite store.
 
@@ -80,7 +81,8 @@ def run_sweep(spec_or_path: SweepSpec | Mapping[str, Any] | str | os.PathLike,
         points go to its workers instead of local processes. Workload and arch paths must be
         readable there.
     progress
-        Show a tqdm bar with ETA on stderr.
+        True: a tqdm bar with ETA on stderr (for a terminal); ``"lines"``: one line per
+        finished point on stderr (for a log: no carriage-return frames); False: nothing.
     max_points
         Run at most this many new points, then stop (the rest stay for a later run).
 
@@ -130,7 +132,7 @@ def run_sweep(spec_or_path: SweepSpec | Mapping[str, Any] | str | os.PathLike,
 
 
 def _execute(pending: list[SweepPoint], store: SweepStore, summary: SweepSummary,
-             workers: int | None, scheduler: Any, progress: bool) -> None:
+             workers: int | None, scheduler: Any, progress: bool | str) -> None:
     from tqdm import tqdm
 
     executor: Any
@@ -141,7 +143,7 @@ def _execute(pending: list[SweepPoint], store: SweepStore, summary: SweepSummary
         executor = _InlineExecutor() if n <= 1 else _PoolExecutor(n)
     # Bounded in-flight window: memory stays O(workers), whatever the sweep size.
     window = 1 if isinstance(executor, _InlineExecutor) else 2 * executor.workers
-    bar = tqdm(total=len(pending), desc="sweep", unit="point", disable=not progress,
+    bar = tqdm(total=len(pending), desc="sweep", unit="point", disable=progress is not True,
                dynamic_ncols=True)
     queue = list(reversed(pending))
     order = {pid: i for i, pid in enumerate(summary.point_ids)}
@@ -189,6 +191,9 @@ def _execute(pending: list[SweepPoint], store: SweepStore, summary: SweepSummary
                     summary.error_messages.append((pt.point_id, res.get("error", "")))
                 bar.update(1)
                 bar.set_postfix(errors=summary.errors, refresh=False)
+                if progress == "lines":
+                    print(f"sweep: point {summary.ran}/{len(pending)} {pt.point_id} "
+                          f"{res['status']}", file=sys.stderr, flush=True)
     finally:
         bar.close()
         executor.shutdown()

@@ -26,6 +26,7 @@ from scnn_sim.inputs.arch import (
     load_arch,
     looks_like_arch_name,
 )
+from scnn_sim.inputs.filekind import refuse_other_kind
 from scnn_sim.inputs.readers import as_path, read_text
 from scnn_sim.inputs.validation import Fraction, NonEmptyStr, NonNegativeInt, PositiveInt, convert
 from scnn_sim.inputs.yamlio import parse_yaml
@@ -251,6 +252,7 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
     """
     p = resolve_spec(path)
     shown = str(path)
+    refuse_other_kind(p, shown, "sweep", ConfigError)
     text = read_text(p, ConfigError, "sweep spec")  # the reader policy
     data = parse_yaml(text, shown, ConfigError)
     return spec_from_dict(data, where=shown, base_dir=p.parent)

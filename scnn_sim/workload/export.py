@@ -3,8 +3,9 @@
 :func:`from_torch` runs one forward pass of the user's (possibly pruned) model on a batch of
 inputs and records, for every ``torch.nn.Conv2d`` that the pass calls, its effective weights,
 its pruning mask (when pruned with ``torch.nn.utils.prune``), its input activations and its
-stride, padding and groups. The file format is described in :mod:`scnn_sim.workload.h5io` and
-``docs/h5-format.md``.
+stride, padding and groups; ``MaxPool2d`` / ``AvgPool2d`` modules are recorded by name, after
+the conv they follow, in the root attribute ``pooling``. The file format is described in
+:mod:`scnn_sim.workload.h5io` and ``docs/h5-format.md``.
 
 torch is an optional dependency (``pip install 'scnn-sim[torch]'``); it is imported only when
 :func:`from_torch` is called.
@@ -22,7 +23,23 @@ from scnn_sim.workload.h5io import escape_name, write_layers
 from scnn_sim.workload.shapes import Layer
 from scnn_sim.workload.tensors import LayerTensors
 
-__all__ = ["from_torch"]
+__all__ = ["from_torch", "recorded_granularity"]
+
+
+def recorded_granularity(path: str | os.PathLike) -> str | None:
+    """The pruning granularity an exported-layer file records for all its layers (what
+    ``scnn-sim prune`` or the exporter wrote), or None when it records none, ``dense`` or
+    several (the weights are then simulated "as exported")."""
+    from scnn_sim.workload.h5io import read_attrs
+
+    try:
+        layers = read_attrs(path).get("layers", {})
+    except ScnnSimError:
+        return None
+    found = {str(attrs.get("granularity", "")) for attrs in layers.values()}
+    if len(found) == 1 and (g := found.pop()) not in ("", "dense"):
+        return g
+    return None
 
 
 def _import_torch() -> Any:
@@ -72,6 +89,18 @@ def _conv_params(module: Any, where: str) -> tuple[int, int, int]:
     padding = _square_int(padding, "padding", where)
     groups = int(module.groups)
     return stride, padding, groups
+
+
+def _pool_text(module: Any) -> str:
+    """``max window 2 stride 2 padding 0`` (the ONNX importer's wording) of a pooling module."""
+    kind = "max" if type(module).__name__.startswith("Max") else "avg"
+
+    def one(v: Any) -> Any:
+        return v[0] if isinstance(v, (tuple, list)) and len(set(v)) == 1 else v
+
+    text = (f"{kind} window {one(module.kernel_size)} stride {one(module.stride)} "
+            f"padding {one(module.padding)}")
+    return text + (" ceil" if getattr(module, "ceil_mode", False) else "")
 
 
 def from_torch(
@@ -171,11 +200,25 @@ def from_torch(
 
         return hook
 
+    # Pooling modules, recorded (by module name) after the conv the pass called last before
+    # them, like the ONNX importer's `pooling` attribute.
+    pool_types = (torch.nn.MaxPool2d, torch.nn.AvgPool2d)
+    pool_calls: list[tuple[str, Any, str | None]] = []
+
+    def make_pool_hook(pool_name: str) -> Any:
+        def hook(module: Any, args: tuple, output: Any) -> None:
+            pool_calls.append((pool_name, module, calls[-1] if calls else None))
+
+        return hook
+
     modes = {m: m.training for m in model.modules()}
     handles = []
     try:
         for layer_name, module in convs:
             handles.append(module.register_forward_hook(make_hook(layer_name)))
+        for pool_name, module in model.named_modules():
+            if isinstance(module, pool_types):
+                handles.append(module.register_forward_hook(make_pool_hook(pool_name)))
         model.eval()
         with torch.no_grad():
             model(inputs)
@@ -215,9 +258,12 @@ def from_torch(
         masks.append(cap["mask"])
         batch.append(x)
 
+    pooling = "; ".join(f"{name} after {after}: {_pool_text(module)}"
+                        for name, module, after in pool_calls if after is not None)
     write_layers(
         path,
         tensors,
+        extra_attrs={"pooling": pooling} if pooling else None,
         source_model=source_model if source_model is not None else type(model).__name__,
         framework=f"torch {torch.__version__}",
         granularity=granularity,

@@ -44,6 +44,7 @@ import msgspec
 from msgspec import Meta
 
 from scnn_sim.errors import WorkloadError
+from scnn_sim.inputs.filekind import refuse_other_kind
 from scnn_sim.inputs.readers import as_path, read_text
 from scnn_sim.inputs.validation import (
     FieldPath,
@@ -573,6 +574,7 @@ def _read_yaml(path: Path, shown: str) -> Any:
         raise WorkloadError(f"{shown}: no such workload file")
     if not path.is_file():
         raise WorkloadError(f"{shown}: not a file")
+    refuse_other_kind(path, shown, "workload", WorkloadError)
     text = read_text(path, WorkloadError, "workload file")  # the reader policy
     return parse_yaml(text, shown, WorkloadError)
 

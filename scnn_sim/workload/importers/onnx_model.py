@@ -9,7 +9,9 @@ What is read, node by node in graph order:
   :func:`scnn_sim.workload.export.from_torch`).
 * ``MaxPool``, ``AveragePool``, ``GlobalMaxPool``, ``GlobalAveragePool``, ``LpPool``: recorded
   as a pooling note ``{kind, window, stride, padding}`` on the conv that produces the pooled
-  tensor (found by walking back through element-wise ops such as ReLU and batch norm).
+  tensor (found by walking back through element-wise ops such as ReLU and batch norm); with
+  ``--shapes-only`` a square max or average pool becomes that conv's ``pool:`` field, which the
+  workload loader applies in the PPU model (other pools stay comments saying why).
 * ``Gemm`` and ``MatMul`` with a constant 2-D weight: recorded as fully-connected layers.
 * ``Flatten``, ``Reshape``, ``Squeeze``, ``Unsqueeze``: recorded (shape changes only).
 * ``Relu`` (SCNN's PPU applies it), ``Identity``, ``Dropout``, ``Constant``: nothing to model.
@@ -45,7 +47,7 @@ from scnn_sim.inputs.limits import (
 )
 from scnn_sim.inputs.readers import as_path, npy_header
 from scnn_sim.workload.importers import ModelImportError
-from scnn_sim.workload.shapes import Layer, validate_layer
+from scnn_sim.workload.shapes import Layer, Pool, validate_layer
 
 __all__ = ["DEFAULT_ACT_DENSITY", "OnnxImport", "PoolNote", "import_onnx", "read_onnx"]
 
@@ -75,6 +77,17 @@ class PoolNote:
     stride: int | list[int]
     padding: int | list[int]
     after: str | None
+    ceil_mode: bool = False
+
+    def as_pool(self) -> Pool | None:
+        """The workload's :class:`Pool` of this node, or None when the PPU model has none
+        (Lp pooling, non-square or asymmetric windows, padding above half the window)."""
+        square = all(isinstance(v, int) for v in (self.window, self.stride, self.padding))
+        if self.kind not in ("max", "avg") or not square \
+                or int(self.padding) > int(self.window) // 2:
+            return None
+        return Pool(self.kind, int(self.window), int(self.stride), int(self.padding),
+                    self.ceil_mode)
 
     def as_field(self) -> str:
         """The ``pool: {kind, window, stride, padding}`` flow mapping of a workload YAML."""
@@ -208,7 +221,8 @@ def _pool_note(node: Any, label: str, attrs: dict[str, Any], in_shape: list[int]
     def one(v: Any) -> Any:
         return v[0] if isinstance(v, list) and v and len(set(v)) == 1 else v
     return PoolNote(node=label, kind=kind, window=one(window), stride=one(stride),
-                    padding=one(padding), after=after)
+                    padding=one(padding), after=after,
+                    ceil_mode=bool(attrs.get("ceil_mode", 0)))
 
 
 def read_onnx(path: str | os.PathLike, *, input_shape: tuple[int, ...] | None = None
@@ -556,16 +570,28 @@ def import_onnx(
             write_workload_yaml,
         )
 
-        layers = [layer.with_densities(layer.weight_density, act_dens(t), source)
+        # A pooling node the PPU model can apply becomes its conv's `pool:` field (one per
+        # conv); any other is kept as a comment naming why it is not applied.
+        pools: dict[str, Pool] = {}
+        notes: dict[str, list[str]] = {}
+        for pn in info.pools:
+            if pn.after is None:
+                continue
+            pool = pn.as_pool()
+            if pool is not None and pn.after not in pools:
+                pools[pn.after] = pool
+                notes.setdefault(pn.after, []).append(
+                    f"ONNX node {pn.node} is this layer's pool")
+            else:
+                why = "a second pooling node" if pool is not None else \
+                    "not a square max/avg pool the PPU model applies"
+                notes.setdefault(pn.after, []).append(
+                    f"{pn.as_field()}  # ONNX {pn.node}, after this layer: {why}, not applied")
+        layers = [dataclasses.replace(layer.with_densities(layer.weight_density, act_dens(t),
+                                                           source), pool=pools.get(layer.name))
                   for layer, _, t in info.convs]
         layers += [layer.with_densities(layer.weight_density, act_dens(t), source)
                    for layer, t in info.fcs]
-        notes: dict[str, list[str]] = {}
-        for pn in info.pools:
-            if pn.after is not None:
-                notes.setdefault(pn.after, []).append(
-                    f"{pn.as_field()}  # ONNX {pn.node}, after this layer; not read by the "
-                    f"workload loader (no pooling model yet)")
         header = [
             f"Imported from {Path(path).name} by `scnn-sim import --shapes-only` "
             f"(ONNX opset {info.opset}).",
@@ -575,7 +601,7 @@ def import_onnx(
                                if arr is not None else
                                f"--act-density {float(act_density):g} (synthetic), 1.0 for a "
                                f"conv reading the model input."),
-            "Pooling nodes are comments (`pool:` after the conv they follow).",
+            "Pooling nodes: the `pool:` of the conv whose outputs they pool.",
         ]
         if info.not_modelled:
             header.append("Not modelled: " + ", ".join(

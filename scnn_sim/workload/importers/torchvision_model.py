@@ -33,7 +33,9 @@ def _import_torchvision() -> tuple[Any, Any]:
         raise ModelImportError(
             "torchvision: cannot import it (" + " ".join(str(exc).split())[:160] + "); "
             "pip install torch and the torchvision release built for it "
-            "(torch 2.N pairs with torchvision 0.(N+15))") from None
+            "(torch 2.N pairs with torchvision 0.(N+15); tested: torch 2.14.1 with "
+            "torchvision 0.29.1 from the CPU index; PyPI has no CPU torchvision for the "
+            "pinned torch 2.13.0)") from None
     return torch, torchvision
 
 

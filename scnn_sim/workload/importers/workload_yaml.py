@@ -30,6 +30,10 @@ def _layer_line(layer: Layer, densities: bool) -> str:
     fields = [f"name: {_q(layer.name)}", f"kind: {layer.kind}"]
     fields += [f"{k}: {getattr(layer, k)}" for k in ("C", "K", "R", "S", "H", "W", "stride",
                                                       "padding", "groups")]
+    if layer.pool is not None:
+        p = layer.pool
+        fields.append(f"pool: {{kind: {p.kind}, window: {p.window}, stride: {p.stride}, "
+                      f"padding: {p.padding}, ceil_mode: {str(p.ceil_mode).lower()}}}")
     if densities:
         fields += [f"weight_density: {layer.weight_density:.6g}",
                    f"act_density: {layer.act_density:.6g}",
