@@ -189,8 +189,12 @@ def test_merge_counts_by_definition(F, I, BW, wide_words, a_gaps, w_gaps, w_k, a
     w_vals = np.array([0.0 if g else 1.0 for g in w_gated[: w_off.size]], np.float32)
     a_vals[0] = w_vals[-1] = 1.0
     kc = int(w_off.max()) // plane + 1
-    got = kernels.merge_counts(a_vals, a_off, np.array([0, a_off.size]), w_vals, w_off,
-                               np.array([0, w_off.size]), np.array([kc]), 1, 1, 1, 0, 1, F, I,
-                               BH, BW, wide_words)
+    one = np.zeros(1, np.int64)
+    geom = kernels.Geometry(T=1, C=1, CA=1, c_off=0, NP=1, F=F, I=I, BH=BH, BW=BW,
+                            group_k0=one, group_kc=np.array([kc]), tile_oy=one, tile_ox=one,
+                            k_base=0, P=BH, Q=BW, K_out=kc)
+    got = kernels.merge_counts(kernels.Stream(a_vals, a_off, np.array([0, a_off.size])),
+                               kernels.Stream(w_vals, w_off, np.array([0, w_off.size])),
+                               geom, wide_words)
     want = _merge_counts_by_hand(a_vals, a_off, w_vals, w_off, F, I, BW, wide_words)
     assert (int(got[0][0, 0]), int(got[1][0, 0])) == want
