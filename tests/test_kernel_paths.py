@@ -198,3 +198,21 @@ def test_merge_counts_by_definition(F, I, BW, wide_words, a_gaps, w_gaps, w_k, a
                                geom, wide_words)
     want = _merge_counts_by_hand(a_vals, a_off, w_vals, w_off, F, I, BW, wide_words)
     assert (int(got[0][0, 0]), int(got[1][0, 0])) == want
+
+
+@pytest.mark.parametrize("user", [None, "ACTIVE"])
+def test_thread_policy_default_and_override(user):
+    """The kernels make OpenMP workers sleep between parallel sections (PASSIVE) unless the
+    user chose a wait policy; set before any parallel kernel starts the OpenMP runtime."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if user is not None:
+        env["OMP_WAIT_POLICY"] = user
+    code = ("import os, scnn_sim.engine.kernels as k; "
+            "print(os.environ['OMP_WAIT_POLICY'])")
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    assert out == (user or "PASSIVE")

@@ -6,14 +6,27 @@ weights), where their blocks lie and where the accumulator buffer sits on the ou
 (:class:`Geometry`), and how the accumulator banks behave (:class:`BankModel`). They are
 named tuples of plain arrays and scalars, which numba passes as one typed tuple each; every
 kernel unpacks them into locals first, so its loops read as before.
+
+Thread policy (issue 22). The kernels' parallel loops run on numba's OpenMP threading layer,
+whose worker threads by default spin for a while after each parallel section; between the
+many short sections of a network (a few per layer) they spin on the cores the main thread
+and the next section need, and on a loaded machine two threads were slower than one. The
+package therefore sets ``OMP_WAIT_POLICY=PASSIVE`` (workers sleep at once) unless the user
+has set it; this module is imported before any parallel kernel runs, which is when the
+OpenMP runtime reads it. Override with ``OMP_WAIT_POLICY=ACTIVE`` (or ``GOMP_SPINCOUNT``),
+and the thread count with ``NUMBA_NUM_THREADS`` (``NUMBA_NUM_THREADS=1``: no worker
+threads). ``benchmarks/bench_threads.py`` measures the choices against each other.
 """
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 QUEUED = 0
 LOCKSTEP = 1
