@@ -4,10 +4,10 @@ the zero runs, as the PE's coordinate computation does."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def decode_activation_offsets(a_runs, a_ptr, CA, NP, a_ncols, a_u0, a_w0, tile_oy, tile_ox,
                               BW):
     """Recover each activation entry's buffer offset from the zero runs, as the PE does.
@@ -16,11 +16,13 @@ def decode_activation_offsets(a_runs, a_ptr, CA, NP, a_ncols, a_u0, a_w0, tile_o
     (``pos += run + 1`` per entry, placeholders included) sits at phase row
     ``u0 + pos // ncols`` and column ``w0 + pos % ncols``; its offset in the tile's
     accumulator buffer is ``(u - oy0) * BW + (w - ox0)``. The row and column are carried
-    from entry to entry (a division only when a run crosses a row).
+    from entry to entry (a division only when a run crosses a row). Serial: a few
+    operations per entry do not pay for starting the worker threads (on a loaded machine
+    a parallel section waits for a time slice).
     """
     off = np.empty(a_runs.shape[0], np.int32)
     T = tile_oy.shape[0]
-    for t in prange(T):
+    for t in range(T):
         for p in range(NP):
             tp = t * NP + p
             ncols = a_ncols[tp]

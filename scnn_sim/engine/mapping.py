@@ -143,12 +143,14 @@ def make_tiling(layer: Layer, pe_rows: int, pe_cols: int, sub: tuple[int, int],
     cols: list[tuple[int, int]] = []
     pe_of, pass_of = [], []
     n_pes = pe_rows * pe_cols
+    sub_r = [split_bounds(r1 - r0, sub[0]) for r0, r1 in pe_r]
+    sub_c = [split_bounds(c1 - c0, sub[1]) for c0, c1 in pe_c]
     for si in range(sub[0]):
         for sj in range(sub[1]):
-            for i, (r0, r1) in enumerate(pe_r):
-                for j, (c0, c1) in enumerate(pe_c):
-                    sr = split_bounds(r1 - r0, sub[0])[si]
-                    sc = split_bounds(c1 - c0, sub[1])[sj]
+            for i, (r0, _) in enumerate(pe_r):
+                for j, (c0, _) in enumerate(pe_c):
+                    sr = sub_r[i][si]
+                    sc = sub_c[j][sj]
                     rows.append((r0 + sr[0], r0 + sr[1]))
                     cols.append((c0 + sc[0], c0 + sc[1]))
                     pe_of.append(i * pe_cols + j)
@@ -243,18 +245,24 @@ def _order_axes(order: str) -> tuple[tuple[int, ...], np.ndarray]:
 def _encode_activations(acts: np.ndarray, tiling: Tiling, n_phases: int,
                         index_bits: int, placeholders: bool = True) -> RLEStream:
     """Blocks (work tile, phase, channel), each row-major over the tile's phase pixels."""
-    C = acts.shape[0]
-    parts, lengths = [], []
+    C, W = acts.shape[0], acts.shape[2]
+    # One gather of every (tile, phase) block's pixels (row-major per block), then each
+    # block's C x n values channel-major, block after block.
+    pix, sizes = [], []
     for t in range(tiling.n_tiles):
         for p in range(n_phases):
             ys, xs = tiling.phase_rows[t][p], tiling.phase_cols[t][p]
-            n = len(ys) * len(xs)
-            if n:
-                parts.append(acts[:, ys[:, None], xs[None, :]].reshape(C, n).ravel())
-            lengths.append(np.full(C, n, np.int64))
+            pix.append((ys[:, None] * W + xs[None, :]).ravel())
+            sizes.append(len(ys) * len(xs))
+    pos = np.concatenate(pix) if pix else np.zeros(0, np.int64)
+    gathered = acts.reshape(C, -1)[:, pos]
+    ends = np.cumsum(sizes)
+    parts = [gathered[:, e - n:e].ravel() for e, n in zip(ends.tolist(), sizes, strict=True)
+             if n]
     flat = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-    return rle_encode_blocks(flat.astype(np.float32, copy=False), np.concatenate(lengths),
-                             index_bits, placeholders)
+    return rle_encode_blocks(flat.astype(np.float32, copy=False),
+                             np.repeat(np.asarray(sizes, np.int64), C), index_bits,
+                             placeholders)
 
 
 def _encode_weights(w: np.ndarray, layer: Layer, groups_k: list[tuple[int, int]],
