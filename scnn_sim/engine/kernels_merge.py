@@ -81,6 +81,7 @@ def merge_counts(acts, wts, geom, wide_words):
     w_vec = _vector_starts(w_ptr, F)
     n_wv = w_vec[n_wblk]
     w_min = np.zeros(n_wv, np.int64)
+    w_col = np.zeros(n_wv, np.int64)    # w_min mod BW: no division per pair
     w_span = np.full(n_wv, -1, np.int64)
     w_n = np.zeros(n_wv, np.int64)
     w_rel = np.zeros(n_wv * F, np.int64)
@@ -97,6 +98,7 @@ def merge_counts(acts, wts, geom, wide_words):
             if hi < lo:
                 continue
             w_min[v] = lo
+            w_col[v] = lo % BW
             w_span[v] = hi - lo
             q = v * F
             for j in range(j_lo, j_hi):
@@ -123,6 +125,7 @@ def merge_counts(acts, wts, geom, wide_words):
             a_vec[bb + 1] = a_vec[bb] + (a_ptr[ab + 1] - a_ptr[ab] + I - 1) // I
         n_av = a_vec[n_blk]
         a_min = np.zeros(n_av, np.int64)
+        a_col = np.zeros(n_av, np.int64)
         a_span = np.full(n_av, -1, np.int64)
         a_mask = np.zeros(n_av, np.uint64)
         for bb in range(n_blk):
@@ -133,6 +136,7 @@ def merge_counts(acts, wts, geom, wide_words):
                 v = a_vec[bb] + (e - a_ptr[ab]) // I
                 if a_span[v] < 0:
                     a_min[v] = a_off[e]
+                    a_col[v] = a_off[e] % BW
                 d = a_off[e] - a_min[v]    # offsets ascend within a vector
                 a_span[v] = d
                 if d < 64:
@@ -157,11 +161,14 @@ def merge_counts(acts, wts, geom, wide_words):
                             asp = a_span[va]
                             q0 = vw * F
                             if w_span[vw] + asp < 64:   # one mask (padding: offset 0)
+                                wcol = w_col[vw] + a_col[va]   # (w_min + a_min) mod BW
+                                if wcol >= BW:
+                                    wcol -= BW
                                 u = _ZERO
                                 for q in range(q0, q0 + F):
                                     u |= am << np.uint64(w_rel[q])
                                 n_s, n_w = _mask_counts(
-                                    u, not_start[(w_min[vw] + a_min[va]) % BW], wide_words)
+                                    u, not_start[wcol], wide_words)
                                 s_same += n_s
                                 s_wide += n_w
                                 continue
