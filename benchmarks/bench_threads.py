@@ -5,11 +5,12 @@ rounds, and the medians are compared; the load average before and after is print
 stored, since the machine may be shared (ratios between policies of the same run are what
 count). Policies:
 
-* ``default``: what the package does (``OMP_WAIT_POLICY=PASSIVE`` unless set, all threads);
-* ``active``: ``OMP_WAIT_POLICY=ACTIVE`` (workers spin between parallel sections);
-* ``omp-unset``: the OpenMP runtime's own default (spin a while, then sleep), as before this
-  policy: ``OMP_WAIT_POLICY=`` (set, so the package leaves it alone; empty, so libgomp
-  ignores it);
+* ``default``: what the package does (``OMP_WAIT_POLICY=PASSIVE`` unless set; threads from
+  the load average, :func:`scnn_sim.engine.kernels.threads_for_load`);
+* ``before``: the policy before issue 22: every core a thread, the OpenMP runtime's own wait
+  policy (spin a while, then sleep): ``OMP_WAIT_POLICY=`` (set, so the package leaves it
+  alone; empty, so libgomp ignores it) and ``NUMBA_NUM_THREADS`` = the cores;
+* ``passive-all``: ``OMP_WAIT_POLICY=PASSIVE`` with every core a thread;
 * ``one-thread``: ``NUMBA_NUM_THREADS=1``.
 
     python benchmarks/bench_threads.py [--workloads googlenet,vgg16] [--repeat 3]
@@ -31,10 +32,11 @@ from pathlib import Path
 from _common import results_dir
 
 TREE = Path(__file__).resolve().parent.parent
+CPUS = str(os.cpu_count() or 1)
 POLICIES = {
     "default": {},
-    "active": {"OMP_WAIT_POLICY": "ACTIVE"},
-    "omp-unset": {"OMP_WAIT_POLICY": ""},
+    "before": {"OMP_WAIT_POLICY": "", "NUMBA_NUM_THREADS": CPUS},
+    "passive-all": {"NUMBA_NUM_THREADS": CPUS},
     "one-thread": {"NUMBA_NUM_THREADS": "1"},
 }
 
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         for p in policies:
             med = statistics.median(samples[p])
             ratio = f"  {med / base:5.2f}x one thread" if base else ""
-            print(f"{w:10s} {p:10s} median {med:6.2f} s  (runs "
+            print(f"{w:10s} {p:11s} median {med:6.2f} s  (runs "
                   f"{', '.join(f'{s:.2f}' for s in samples[p])}){ratio}", flush=True)
             out.setdefault(w, {})[p] = {"median_s": med, "runs_s": samples[p],
                                         "env": POLICIES[p]}

@@ -216,3 +216,44 @@ def test_thread_policy_default_and_override(user):
     out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
                          capture_output=True, text=True).stdout.strip()
     assert out == (user or "PASSIVE")
+
+
+def test_threads_for_load():
+    """All cores on an idle machine (the load is this process), fewer as other processes
+    fill them, never fewer than one nor more than numba allows."""
+    assert kernels.threads_for_load(1.0, 2, 2) == 2
+    assert kernels.threads_for_load(0.0, 4, 4) == 4
+    assert kernels.threads_for_load(2.0, 2, 2) == 1
+    assert kernels.threads_for_load(2.6, 4, 4) == 2
+    assert kernels.threads_for_load(40.0, 8, 8) == 1
+    assert kernels.threads_for_load(0.0, 16, 3) == 3
+
+
+def test_thread_policy_follows_the_load_unless_fixed(arch, tensors, monkeypatch):
+    import os
+
+    import numba
+
+    lt = tensors(C=2, K=4, R=3, S=3, H=8, W=8, padding=1)
+    out = np.maximum(reference_conv(lt.weights, lt.activations, lt.layer), 0)
+    top = numba.config.NUMBA_NUM_THREADS
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    monkeypatch.setattr(kernels, "_threads_set", [])
+    numba.set_num_threads(top)
+    try:
+        monkeypatch.setattr(os, "getloadavg", lambda: (50.0, 50.0, 50.0))
+        simulate_layer(lt, arch, out_activations=out.astype(np.float32))
+        assert numba.get_num_threads() == 1
+        monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+        simulate_layer(lt, arch, out_activations=out.astype(np.float32))
+        assert numba.get_num_threads() == kernels.threads_for_load(0.0, os.cpu_count(), top)
+        # A count chosen by other code (a sweep worker), or NUMBA_NUM_THREADS, is kept.
+        numba.set_num_threads(1)
+        simulate_layer(lt, arch, out_activations=out.astype(np.float32))
+        assert numba.get_num_threads() == 1
+        monkeypatch.setenv("NUMBA_NUM_THREADS", str(top))
+        monkeypatch.setattr(kernels, "_threads_set", [])
+        simulate_layer(lt, arch, out_activations=out.astype(np.float32))
+        assert numba.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(top)

@@ -52,6 +52,9 @@ for a call.
 
 from __future__ import annotations
 
+import os
+
+import numba
 import numpy as np
 
 from scnn_sim.engine.kernels_bitsliced import tiles_bitsliced
@@ -78,9 +81,43 @@ __all__ = [
     "ACC_PER_PRODUCT", "ACC_SAME_ADDRESS", "ACC_WIDE", "LOCKSTEP", "MAP_DNNSIM", "MAP_LINEAR",
     "MAP_XOR", "QUEUED", "BankModel", "Geometry", "Stream", "TileCounts",
     "accumulate_outputs", "bitsliced_applies", "decode_activation_offsets",
-    "decode_weight_offsets", "merge_counts", "simulate_tiles", "tiles_bitsliced",
-    "tiles_general",
+    "decode_weight_offsets", "merge_counts", "simulate_tiles", "threads_for_load",
+    "tiles_bitsliced", "tiles_general",
 ]
+
+
+def threads_for_load(load1: float, cpus: int, max_threads: int) -> int:
+    """Worker threads for a kernel call when ``load1`` runnable processes (the 1-minute load
+    average, this process included) share ``cpus`` cores: one more than the idle cores, at
+    least 1 and at most ``max_threads``.
+
+    On an idle machine (load about 1: this process) every core gets a thread; once the other
+    processes fill the cores, a parallel section would wait for their time slices at its end,
+    so one thread is used (measured in ``benchmarks/bench_threads.py``).
+    """
+    return max(1, min(max_threads, cpus - int(load1 + 0.5) + 1))
+
+
+_threads_set: list[int] = []   # the count this module last chose (empty: none yet)
+
+
+def _apply_thread_policy() -> None:
+    """Set numba's threads from the load (:func:`threads_for_load`) before a kernel call.
+
+    Left alone when the user fixed ``NUMBA_NUM_THREADS`` (the override; ``1``: no worker
+    threads) or when other code (a sweep worker) chose a count since this module last did.
+    """
+    if "NUMBA_NUM_THREADS" in os.environ:
+        return
+    current = numba.get_num_threads()
+    expected = _threads_set[-1] if _threads_set else numba.config.NUMBA_NUM_THREADS
+    if current != expected:
+        return
+    n = threads_for_load(os.getloadavg()[0], os.cpu_count() or 1,
+                         numba.config.NUMBA_NUM_THREADS)
+    if n != current:
+        numba.set_num_threads(n)
+    _threads_set[:] = [n]
 
 
 def bitsliced_applies(banks: int, mapping: int, F: int, I: int, depth: int,  # noqa: E741
@@ -134,6 +171,7 @@ def simulate_tiles(acts: Stream, wts: Stream, geom: Geometry, model: BankModel, 
         [T, K_out, BH, BW] (accumulated partial sums, when ``verify``; else [1, 1, 1, 1]
         zeros).
     """
+    _apply_thread_policy()
     merged_access = model.merges and model.access_model != ACC_PER_PRODUCT
     if bitsliced_applies(model.banks, model.mapping, geom.F, geom.I, model.depth,
                          merged_access, model.on_plane_only):

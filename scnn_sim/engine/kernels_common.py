@@ -10,12 +10,17 @@ kernel unpacks them into locals first, so its loops read as before.
 Thread policy (issue 22). The kernels' parallel loops run on numba's OpenMP threading layer,
 whose worker threads by default spin for a while after each parallel section; between the
 many short sections of a network (a few per layer) they spin on the cores the main thread
-and the next section need, and on a loaded machine two threads were slower than one. The
-package therefore sets ``OMP_WAIT_POLICY=PASSIVE`` (workers sleep at once) unless the user
-has set it; this module is imported before any parallel kernel runs, which is when the
-OpenMP runtime reads it. Override with ``OMP_WAIT_POLICY=ACTIVE`` (or ``GOMP_SPINCOUNT``),
-and the thread count with ``NUMBA_NUM_THREADS`` (``NUMBA_NUM_THREADS=1``: no worker
-threads). ``benchmarks/bench_threads.py`` measures the choices against each other.
+and the next section need, and on a loaded machine two threads were slower than one. So:
+
+* the package sets ``OMP_WAIT_POLICY=PASSIVE`` (workers sleep at once) unless the user has
+  set it; this module is imported before any parallel kernel runs, which is when the OpenMP
+  runtime reads it (override: ``OMP_WAIT_POLICY=ACTIVE``);
+* before each call, :func:`scnn_sim.engine.kernels.simulate_tiles` takes one thread more than
+  the idle cores (the 1-minute load average), all of them on an idle machine and one when
+  other processes fill the cores (override: ``NUMBA_NUM_THREADS``, fixed; ``1``: no worker
+  threads).
+
+``benchmarks/bench_threads.py`` measures the policies against each other and one thread.
 """
 
 from __future__ import annotations
