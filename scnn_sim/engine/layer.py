@@ -204,7 +204,8 @@ def _run_kernels(lt: LayerTensors, arch: ArchConfig, plan: MappingPlan,
     return run
 
 
-def _computed_outputs(lt: LayerTensors, tiling: Tiling, run: KernelRun):
+def _computed_outputs(lt: LayerTensors, tiling: Tiling,
+                      run: KernelRun) -> tuple[bool, float, np.ndarray, np.ndarray]:
     """``verify``: the accumulated outputs against :func:`reference_conv`, then the PPU.
 
     Returns (verified, max_abs_error, the conv outputs, the outputs after ReLU and pooling).
