@@ -80,7 +80,10 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 import scnn_sim
 import scnn_sim.engine.kernels as kernels
-from scnn_sim.workload.shapes import load_workload
+try:
+    from scnn_sim.workload.shapes import load_workload
+except ImportError:   # a base tree from before the stage folders (issue 18)
+    from scnn_sim.workload import load_workload
 kw = json.loads(sys.argv[1])
 if kw["workload"] == "googlenet-small":
     kw["workload"] = "googlenet"
