@@ -113,8 +113,11 @@ def _apply_thread_policy() -> None:
     expected = _threads_set[-1] if _threads_set else numba.config.NUMBA_NUM_THREADS
     if current != expected:
         return
-    n = threads_for_load(os.getloadavg()[0], os.cpu_count() or 1,
-                         numba.config.NUMBA_NUM_THREADS)
+    try:
+        load1 = os.getloadavg()[0]
+    except (AttributeError, OSError):   # no load average on this platform: keep numba's
+        return
+    n = threads_for_load(load1, os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS)
     if n != current:
         numba.set_num_threads(n)
     _threads_set[:] = [n]
