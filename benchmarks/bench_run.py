@@ -17,8 +17,10 @@ conv layers with every density 1.0: the work of ``make bench-peers``), ``vgg16-m
 (VGG-16 pruned at kernel granularity to density 0.35 with ``--count-merges``: what
 ``scnn-sim granularity`` simulates per granularity) and ``granularity-vgg16`` (the whole
 ``scnn-sim granularity vgg16 --density 0.35``: fine, vector, kernel and filter; whole process
-only). With ``--base TREE``
-(a work tree of another commit, e.g. ``git worktree add /tmp/base 27113c4``) every
+only) and ``sweep-example`` (the whole ``scnn-sim sweep example``: 8 points of AlexNet on
+2x2 to 16x16 multiplier arrays, banks 8 to 512; whole process only, a fresh store per run).
+With ``--base TREE`` (a work tree of another commit, e.g. ``git worktree add /tmp/base
+27113c4``) every
 measurement also runs from that tree, alternating with this one; figures are medians of
 ``--repeat`` runs. The load average is printed and stored with the results, which go to
 benchmarks/out/bench_run.json (``--refresh``: benchmarks/results/).
@@ -51,7 +53,7 @@ HERE = Path(__file__).resolve().parent
 TREE = HERE.parent
 OUT = results_dir() / "bench_run.json"  # benchmarks/out unless --refresh
 WORKLOADS = ("alexnet", "vgg16", "googlenet", "alexnet-dense", "vgg16-merges",
-             "granularity-vgg16")
+             "granularity-vgg16", "sweep-example")
 # Workloads that are not a built-in name: their command after ``python -m scnn_sim``, and the
 # simulate() arguments of their in-process measurement (None: whole process only).
 SPECIAL = {
@@ -60,7 +62,11 @@ SPECIAL = {
                      {"workload": "vgg16", "granularity": "kernel", "density": 0.35,
                       "count_merges": True}),
     "granularity-vgg16": (["granularity", "vgg16", "--density", "0.35"], None),
+    "sweep-example": (["sweep", "example", "--no-progress", "-o", "sweep_example.sqlite"],
+                      None),
 }
+# Files a workload's command writes and would resume from: removed before each of its runs.
+FRESH = {"sweep-example": "sweep_example.sqlite*"}
 TINY = {"name": "tiny", "description": "fixed-cost probe", "provenance": "bench_run.py",
         "layers": [{"name": "conv", "kind": "conv", "C": 16, "K": 16, "R": 3, "S": 3, "H": 16,
                     "W": 16, "stride": 1, "padding": 1, "groups": 1, "weight_density": 0.5,
@@ -74,7 +80,10 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 import scnn_sim
 import scnn_sim.engine.kernels as kernels
-from scnn_sim.workload.shapes import load_workload
+try:
+    from scnn_sim.workload.shapes import load_workload
+except ImportError:   # a base tree from before the stage folders (issue 18)
+    from scnn_sim.workload import load_workload
 kw = json.loads(sys.argv[1])
 if kw["workload"] == "googlenet-small":
     kw["workload"] = "googlenet"
@@ -82,9 +91,9 @@ if kw["workload"] == "googlenet-small":
                     if l.kind == "conv" and l.H <= 14]
 spent = [0.0]
 inner = kernels.simulate_tiles
-def timed_tiles(*args):
+def timed_tiles(*args, **kw):
     t = time.perf_counter()
-    out = inner(*args)
+    out = inner(*args, **kw)
     spent[0] += time.perf_counter() - t
     return out
 kernels.simulate_tiles = timed_tiles
@@ -192,6 +201,8 @@ def main() -> None:
             samples: dict[str, list[tuple[float, float]]] = {label: [] for label in trees}
             for _ in range(args.repeat):
                 for label, tree in trees.items():
+                    for stale in (work.glob(FRESH[name]) if name in FRESH else ()):
+                        stale.unlink()
                     samples[label].append(timed(cmd, tree, work))
             for label in trees:
                 walls = [w for w, _ in samples[label]]

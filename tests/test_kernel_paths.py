@@ -189,8 +189,71 @@ def test_merge_counts_by_definition(F, I, BW, wide_words, a_gaps, w_gaps, w_k, a
     w_vals = np.array([0.0 if g else 1.0 for g in w_gated[: w_off.size]], np.float32)
     a_vals[0] = w_vals[-1] = 1.0
     kc = int(w_off.max()) // plane + 1
-    got = kernels.merge_counts(a_vals, a_off, np.array([0, a_off.size]), w_vals, w_off,
-                               np.array([0, w_off.size]), np.array([kc]), 1, 1, 1, 0, 1, F, I,
-                               BH, BW, wide_words)
+    one = np.zeros(1, np.int64)
+    geom = kernels.Geometry(T=1, C=1, CA=1, c_off=0, NP=1, F=F, I=I, BH=BH, BW=BW,
+                            group_k0=one, group_kc=np.array([kc]), tile_oy=one, tile_ox=one,
+                            k_base=0, P=BH, Q=BW, K_out=kc)
+    got = kernels.merge_counts(kernels.Stream(a_vals, a_off, np.array([0, a_off.size])),
+                               kernels.Stream(w_vals, w_off, np.array([0, w_off.size])),
+                               geom, wide_words)
     want = _merge_counts_by_hand(a_vals, a_off, w_vals, w_off, F, I, BW, wide_words)
     assert (int(got[0][0, 0]), int(got[1][0, 0])) == want
+
+
+@pytest.mark.parametrize("user", [None, "ACTIVE"])
+def test_thread_policy_default_and_override(user):
+    """The kernels make OpenMP workers sleep between parallel sections (PASSIVE) unless the
+    user chose a wait policy; set before any parallel kernel starts the OpenMP runtime."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if user is not None:
+        env["OMP_WAIT_POLICY"] = user
+    code = ("import os, scnn_sim.engine.kernels as k; "
+            "print(os.environ['OMP_WAIT_POLICY'])")
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    assert out == (user or "PASSIVE")
+
+
+def test_threads_for_load():
+    """All cores on an idle machine (the load is this process), fewer as other processes
+    fill them, never fewer than one nor more than numba allows."""
+    assert kernels.threads_for_load(1.0, 2, 2) == 2
+    assert kernels.threads_for_load(0.0, 4, 4) == 4
+    assert kernels.threads_for_load(2.0, 2, 2) == 1
+    assert kernels.threads_for_load(2.6, 4, 4) == 2
+    assert kernels.threads_for_load(40.0, 8, 8) == 1
+    assert kernels.threads_for_load(0.0, 16, 3) == 3
+
+
+def test_thread_policy_follows_the_load_unless_fixed(arch, tensors, monkeypatch):
+    import os
+
+    import numba
+
+    lt = tensors(C=2, K=4, R=3, S=3, H=8, W=8, padding=1)
+    out = np.maximum(reference_conv(lt.weights, lt.activations, lt.layer), 0)
+    top = numba.config.NUMBA_NUM_THREADS
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    monkeypatch.setattr(kernels, "_threads_set", [])
+    numba.set_num_threads(top)
+    try:
+        monkeypatch.setattr(os, "getloadavg", lambda: (50.0, 50.0, 50.0))
+        simulate_layer(lt, arch, out_activations=out.astype(np.float32))
+        assert numba.get_num_threads() == 1
+        monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+        simulate_layer(lt, arch, out_activations=out.astype(np.float32))
+        assert numba.get_num_threads() == kernels.threads_for_load(0.0, os.cpu_count(), top)
+        # A count chosen by other code (a sweep worker), or NUMBA_NUM_THREADS, is kept.
+        numba.set_num_threads(1)
+        simulate_layer(lt, arch, out_activations=out.astype(np.float32))
+        assert numba.get_num_threads() == 1
+        monkeypatch.setenv("NUMBA_NUM_THREADS", str(top))
+        monkeypatch.setattr(kernels, "_threads_set", [])
+        simulate_layer(lt, arch, out_activations=out.astype(np.float32))
+        assert numba.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(top)

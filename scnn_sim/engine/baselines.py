@@ -123,6 +123,19 @@ def dcnn_counts(layer: Layer, arch: ArchConfig, scnn: LayerCounts,
         "leakage_multiplier_cycles": arch.multipliers * cycles,
         "leakage_sram_kb_cycles": DCNN_SRAM_BITS / 8 / 1024 * cycles,
     }
+    opt = _dcnn_opt(dense, scnn, arch)
+    # No halos or drains: every cycle beyond compute waits for DRAM (input and weights
+    # before a step, or the last spilled outputs after the final step).
+    stall = tl.total - tl.compute
+    return {"dcnn": {"cycles": cycles, "dram_stall_cycles": stall, "accesses": dense},
+            "dcnn_opt": {"cycles": cycles, "dram_stall_cycles": stall, "accesses": opt}}
+
+
+def _dcnn_opt(dense: dict[str, float], scnn: LayerCounts,
+              arch: ArchConfig) -> dict[str, float]:
+    """DCNN-opt's accesses: DCNN's, with SCNN's products as multiplies and compressed DRAM
+    transfers wherever they are smaller than the dense ones."""
+    vb = arch.value_bits
     s = scnn.accesses
     opt = dict(dense)
     opt["multiplies"] = scnn.products
@@ -147,11 +160,7 @@ def dcnn_counts(layer: Layer, arch: ArchConfig, scnn: LayerCounts,
                "dram_read_bits_act_")
     compressed(dense["dram_write_bits_values"], s["oaram_writes"] * vb,
                s["oaram_writes"] * ib, "dram_write_bits_")
-    # No halos or drains: every cycle beyond compute waits for DRAM (input and weights
-    # before a step, or the last spilled outputs after the final step).
-    stall = tl.total - tl.compute
-    return {"dcnn": {"cycles": cycles, "dram_stall_cycles": stall, "accesses": dense},
-            "dcnn_opt": {"cycles": cycles, "dram_stall_cycles": stall, "accesses": opt}}
+    return opt
 
 
 def _input_vector_reads(layer: Layer, arch: ArchConfig, own_r: list[tuple[int, int]],

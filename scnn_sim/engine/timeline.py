@@ -91,6 +91,7 @@ def run_timeline(steps: list[Step], bits_per_cycle: float, latency: int,
     fetches
         Activation transfers; default :func:`pass_fetches` of ``steps``.
     """
+    # Over 80 lines: the SimPy processes below are closures over the events they share.
     env = simpy.Environment()
     dram = simpy.Resource(env, capacity=1)
     n = len(steps)
