@@ -78,10 +78,11 @@ def test_scheduler_killed_mid_sweep_ends_in_one_line(tmp_path):
     pytest.importorskip("distributed")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     sched_file = tmp_path / "sched.json"
+    log = tmp_path / "scheduler.log"
     sched = subprocess.Popen(
         [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
          "--port", "0", "--no-dashboard", "--scheduler-file", str(sched_file)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        stdout=subprocess.DEVNULL, stderr=open(log, "w"), env=env)
     try:
         for _ in range(200):
             if sched_file.exists() and sched_file.stat().st_size:
@@ -95,7 +96,11 @@ def test_scheduler_killed_mid_sweep_ends_in_one_line(tmp_path):
             [sys.executable, "-m", "scnn_sim", "sweep", "example", "-o", str(store),
              "--no-progress", "--scheduler", address],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        time.sleep(6)   # connected, points submitted and waiting for a worker
+        for _ in range(1200):   # until the sweep's client is connected (a shared machine)
+            if "Receive client connection" in log.read_text() or sweep.poll() is not None:
+                break
+            time.sleep(0.1)
+        time.sleep(1)   # its points submitted, waiting for a worker
         sched.send_signal(signal.SIGKILL)
         out, err = sweep.communicate(timeout=120)
     finally:
