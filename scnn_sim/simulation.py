@@ -17,13 +17,14 @@ import numpy as np
 from scnn_sim.engine.baselines import dcnn_counts
 from scnn_sim.engine.layer import LayerCounts
 from scnn_sim.engine.network import InputSource, Network, synthesize
-from scnn_sim.errors import ConfigError, ScnnSimError, SparsityError, WorkloadError
+from scnn_sim.errors import ScnnSimError, WorkloadError
 from scnn_sim.inputs.arch import ArchConfig, load_arch
 from scnn_sim.inputs.limits import check_fixed_density, check_layer_memory, check_mapping_sane
+from scnn_sim.inputs.options import DEFAULT_WEIGHT_FORMAT, SimOptions, sim_options
 from scnn_sim.pricing.area import AreaTable, area_model, load_area_table
 from scnn_sim.pricing.energy import EnergyTable, load_energy_table
 from scnn_sim.pricing.layer import price_layer
-from scnn_sim.results.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS, provenance
+from scnn_sim.results.provenance import provenance
 from scnn_sim.results.records import (
     LayerRecord,
     LayerResult,
@@ -39,11 +40,6 @@ from scnn_sim.workload.shapes import Layer, Workload, load_workload
 from scnn_sim.workload.tensors import LayerTensors, validate_tensors
 
 H5_SUFFIXES = (".h5", ".hdf5")
-
-
-def _check_density(density: float | None) -> None:
-    if density is not None and not (0.0 <= float(density) <= 1.0):
-        raise SparsityError(f"--density: must be within [0, 1], got {density}")
 
 
 def resolve_workload(workload: str | os.PathLike | Workload | Sequence[LayerTensors]
@@ -133,17 +129,25 @@ def simulate(
     SimulationResult
         Per-layer records, network totals and provenance; ``.to_json()``, ``.to_dataframe()``.
     """
-    arch_cfg = arch if isinstance(arch, ArchConfig) else load_arch(arch)
-    table = energy if isinstance(energy, EnergyTable) else load_energy_table(energy)
-    area_table = area if isinstance(area, AreaTable) else load_area_table(area)
-    _check_density(density)
+    opts = sim_options(arch=arch, energy=energy, area=area, granularity=granularity,
+                       density=density, seed=seed, verify=verify, count_merges=count_merges,
+                       clustered=clustered, pointwise_group=pointwise_group, layers=layers,
+                       weight_format=weight_format)
+    return run_pipeline(workload, opts, progress=progress)
+
+
+def run_pipeline(workload: str | os.PathLike | Workload | Sequence[LayerTensors],
+                 opts: SimOptions, *, progress: bool = False) -> SimulationResult:
+    """:func:`simulate` with validated options: inputs -> engine -> pricing -> records."""
+    arch_cfg = opts.arch if isinstance(opts.arch, ArchConfig) else load_arch(opts.arch)
+    table = opts.energy if isinstance(opts.energy, EnergyTable) \
+        else load_energy_table(opts.energy)
+    area_table = opts.area if isinstance(opts.area, AreaTable) else load_area_table(opts.area)
+    granularity, density, layers = opts.granularity, opts.density, opts.layers
+    seed, clustered, pointwise_group = opts.seed, opts.clustered, opts.pointwise_group
     if granularity is not None:
         parse_granularity(granularity)
     check_fixed_density(granularity, density)
-    if weight_format not in WEIGHT_FORMATS:
-        raise ConfigError(f"weight_format: must be group or scnn, got {weight_format!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"seed: must be a non-negative integer, got {seed!r}")
     name, wl, tensors = resolve_workload(workload)
     if tensors is not None:
         items: list[tuple[int, Layer, LayerTensors | None]] = [
@@ -179,12 +183,12 @@ def simulate(
         try:
             lt = _prune_layer(lt, gran, density, pointwise_group)
             storage = None
-            if weight_format == "group" and gran not in (None, "fine"):
+            if opts.weight_format == "group" and gran not in (None, "fine"):
                 storage = size_group_index(lt.weights, gran, value_bits=arch_cfg.value_bits,
                                            index_bits=arch_cfg.index_bits,
                                            pointwise_group=pointwise_group)
-            counts, source = network.simulate(index, lt, verify=verify,
-                                              count_merges=count_merges,
+            counts, source = network.simulate(index, lt, verify=opts.verify,
+                                              count_merges=opts.count_merges,
                                               weight_storage=storage)
         except ScnnSimError as exc:
             msg = str(exc)
@@ -192,12 +196,12 @@ def simulate(
                 from None
         records.append(record_layer(lt, counts, source, network.network_input(index, layer),
                                     arch_cfg, table))
-        if verify and counts.output is not None:
+        if opts.verify and counts.output is not None:
             outputs[layer.name] = counts.output
     meta = provenance(
         "scnn-sim-results", workload=name,
         workload_source=wl.source if wl is not None else None, arch=arch_cfg, energy=table,
-        seed=seed, weight_format=weight_format, clustered=clustered,
+        seed=seed, weight_format=opts.weight_format, clustered=clustered,
         pointwise_group=pointwise_group, layers=layers,
         granularity=gran or "as exported", density=density)
     meta["area_table"] = area_table.name
