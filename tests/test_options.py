@@ -11,15 +11,9 @@ import numpy as np
 import pytest
 
 from scnn_sim.commands import run as run_cmd
+from scnn_sim.commands.options import add_cli_options, options_from_args
 from scnn_sim.errors import ConfigError
-from scnn_sim.inputs.options import (
-    OPTION_DEFAULTS,
-    OptionError,
-    SimOptions,
-    add_cli_options,
-    options_from_args,
-    sim_options,
-)
+from scnn_sim.inputs.options import OPTION_DEFAULTS, OptionError, SimOptions, sim_options
 from scnn_sim.simulation import simulate
 from scnn_sim.studies.granularity import STUDY_OPTIONS, granularity_study
 from scnn_sim.sweep.spec import POINT_ID_DEFAULTS, SweepSpecModel

@@ -15,8 +15,8 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
+from scnn_sim.commands.options import add_cli_options, options_from_args
 from scnn_sim.commands.run import add_sim_options, add_weight_format_option
-from scnn_sim.inputs.options import add_cli_options, options_from_args
 from scnn_sim.report import (
     TABLE_WIDTH,
     add_format_options,

@@ -6,13 +6,8 @@ import argparse
 import sys
 import textwrap
 
-from scnn_sim.inputs.options import (
-    DEFAULT_WEIGHT_FORMAT,
-    SimOptions,
-    add_cli_options,
-    cli_parser,
-    options_from_args,
-)
+from scnn_sim.commands.options import add_cli_options, cli_parser, options_from_args
+from scnn_sim.inputs.options import DEFAULT_WEIGHT_FORMAT, SimOptions
 from scnn_sim.report import (
     TABLE_WIDTH,
     add_format_options,

@@ -10,8 +10,8 @@ text. From this one declaration come:
   type, :class:`OptionError`, naming the option: ``density: must be a number in [0, 1] or
   null, got 1.5``;
 - the command-line options of ``run``, ``granularity`` and the commands built on them
-  (:func:`add_cli_options`: flag, metavar, help, default and a parser that checks the value
-  as the model does, so a bad value is refused by argparse before any work);
+  (:func:`scnn_sim.commands.options.add_cli_options`: flag, metavar, help and default of
+  each field);
 - the options of a sweep point (:mod:`scnn_sim.sweep.point`) and of the granularity study.
 
 Checks of one option against another (a granularity that fixes the density, ``nm:2:4``) and
@@ -21,9 +21,7 @@ of an option against the workload (a layer name) run after the model, in
 
 from __future__ import annotations
 
-import argparse
 import os
-from collections.abc import Callable, Iterable
 from typing import Annotated, Any, Literal, get_type_hints
 
 import msgspec
@@ -33,8 +31,7 @@ from scnn_sim.errors import ConfigError
 from scnn_sim.inputs.validation import convert
 
 __all__ = ["DEFAULT_WEIGHT_FORMAT", "WEIGHT_FORMATS", "OptionError", "SimOptions",
-           "OPTION_DEFAULTS", "OPTION_TYPES", "add_cli_options", "check_option",
-           "cli_parser", "options_from_args", "sim_options"]
+           "OPTION_DEFAULTS", "OPTION_TYPES", "check_option", "sim_options"]
 
 #: DRAM weight formats: ``group`` (one index per kept group of a coarse granularity; the same
 #: as ``scnn`` for fine pruning) and ``scnn`` (SCNN's per-weight zero runs).
@@ -143,83 +140,3 @@ def _is_plain(value: Any) -> bool:
 def check_option(name: str, value: Any) -> Any:
     """One option's value, checked as :class:`SimOptions` checks it (:class:`OptionError`)."""
     return getattr(sim_options(**{name: value}), name)
-
-
-# ------------------------------------------------------------------------------ command line
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _parser(name: str, parse: Callable[[str], Any], what: str,
-            check: bool) -> Callable[[str], Any]:
-    """argparse ``type=``: parse the text; with ``check``, also check it as the model does
-    (the other options are checked by the model when the command builds its SimOptions)."""
-    def parse_and_check(text: str) -> Any:
-        try:
-            value = parse(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
-        if not check:
-            return value
-        try:
-            return check_option(name, value)
-        except OptionError as exc:
-            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{name}: ")) from None
-    parse_and_check.__name__ = name  # argparse names the type in some messages
-    return parse_and_check
-
-
-#: option -> (parser of its text, what the text must be, checked by argparse). Only the seed
-#: is refused by argparse itself, as before SimOptions; the others reach the model.
-_PARSE: dict[str, tuple[Callable[[str], Any], str, bool]] = {
-    "seed": (int, "an integer", True), "pointwise_group": (int, "an integer", False),
-    "clustered": (float, "a number", False), "density": (float, "a number", False),
-    "layers": (lambda t: [s for s in t.split(",") if s] or None, "a list of names", False),
-}
-
-
-def cli_parser(name: str) -> Callable[[str], Any]:
-    """The argparse ``type=`` of option ``name`` (parses the text, checks it as the model)."""
-    return _parser(name, *_PARSE[name])
-
-
-def add_cli_options(p: argparse.ArgumentParser, names: Iterable[str],
-                    helps: dict[str, str] | None = None) -> None:
-    """Add the command-line options of these :class:`SimOptions` fields to ``p``.
-
-    The flag is the field name with dashes, the help, metavar, default and allowed values
-    are the field's (``helps`` may word a help text for the command); booleans are switches
-    (``count_merges``: on or not given, ``None``); ``arch`` may be repeated (merged in order).
-    """
-    info = {f.name: f for f in msgspec.structs.fields(SimOptions)}
-    hints = get_type_hints(SimOptions, include_extras=True)
-    for name in names:
-        f = info[name]
-        meta = _meta(hints[name])
-        text = (helps or {}).get(name, meta.description)
-        kw: dict[str, Any] = {"default": f.default, "help": text}
-        if meta.extra and meta.extra.get("metavar"):
-            kw["metavar"] = meta.extra["metavar"]
-        if name == "arch":
-            kw["action"] = "append"
-        elif name == "weight_format":
-            kw["choices"] = WEIGHT_FORMATS
-        elif name in ("verify", "count_merges"):
-            kw = {"action": "store_const", "const": True, "default": f.default, "help": text}
-        elif name in _PARSE:
-            kw["type"] = _parser(name, *_PARSE[name])
-        p.add_argument(_flag(name), **kw)
-
-
-def _meta(hint: Any) -> Meta:
-    """The field's own (outermost) :class:`msgspec.Meta`: help text and metavar."""
-    return next(m for m in reversed(hint.__metadata__) if isinstance(m, Meta))
-
-
-def options_from_args(args: argparse.Namespace, **more: Any) -> SimOptions:
-    """The :class:`SimOptions` of parsed command-line arguments (fields not on the command
-    line keep their defaults; ``more`` overrides)."""
-    values = {f: getattr(args, f) for f in SimOptions.__struct_fields__ if hasattr(args, f)}
-    return sim_options(**{**values, **more})
