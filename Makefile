@@ -29,6 +29,7 @@ run: $(VENV)/.installed
 # fresh venv, runs workloads / run / sweep example / plot from outside the checkout.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check scnn_sim tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 	PY=$(PY) BUILD_PY=$(BIN)/python .ci/wheel-check
 
