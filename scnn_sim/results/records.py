@@ -505,22 +505,21 @@ def build_layer_record(lt: LayerTensors, c: LayerCounts,
                        stride=layer.stride, padding=layer.padding, groups=layer.groups),
         "weight_density": float(np.count_nonzero(lt.weights)) / lt.weights.size,
         "act_density": float(np.count_nonzero(lt.activations)) / max(lt.activations.size, 1),
-        "cycles": c.cycles, "cycle_breakdown": bd, "products": c.products,
-        "on_plane_products": c.on_plane_products, "vector_pairs": c.vector_pairs,
-        "dense_macs": c.dense_macs, "active_pes": c.active_pes,
+        "cycle_breakdown": bd,
         "barrier_fraction_active": _ratio(c.barrier_idle_active_cycles, c.cycles),
-        "barrier_idle_active_cycles": c.barrier_idle_active_cycles,
-        "accesses": dict(c.accesses),
-        "accumulator_accesses": dict(c.accumulator_accesses),
-        "accumulator_access_bits": dict(c.accumulator_access_bits),
         "energy_pj": EnergyBreakdown(**prices.energy_pj),
         "temporal_tiling_penalty": prices.temporal_tiling_penalty,
         "dcnn": base["dcnn"], "dcnn_opt": base["dcnn_opt"],
         "mapping": MappingRecord(**c.mapping) if source is None else MappingRecord(
             **c.mapping, input_source=source.input_source, input_source_reason=source.reason,
             producers=list(source.producers)),
-        "verified": c.verified, "max_abs_error": c.max_abs_error,
     }
+    # Every other field is the engine's count of the same name (a new counted metric is a
+    # LayerCounts attribute and a LayerRecord field, nothing here); derived fields follow.
+    for name in LayerRecord.__struct_fields__:
+        if name not in values and _rule(LayerRecord, name) != "derived":
+            v = getattr(c, name)
+            values[name] = dict(v) if isinstance(v, dict) else v
     derive(LayerRecord, values, m)
     return LayerRecord(**{k: values[k] for k in LayerRecord.__struct_fields__})
 
