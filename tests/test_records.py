@@ -7,17 +7,20 @@ from __future__ import annotations
 import fnmatch
 import json
 import math
+from pathlib import Path
 
 import msgspec
 import pytest
 
 from scnn_sim.results.records import (
     DERIVED,
+    FIELD_TABLE_MARKERS,
     TOTAL_RULES,
     LayerRecord,
     NetworkRecord,
     _rule,
     field_docs,
+    field_table,
     flat_columns,
     network_totals,
     plain,
@@ -111,3 +114,13 @@ def test_table_columns_come_from_the_declaration(tiny):
     for row in tiny.table_rows():
         for key in row:
             assert any(fnmatch.fnmatchcase(key, p) for p in patterns), key
+
+
+def test_readme_field_table_is_generated_from_the_declaration():
+    """The README's record fields are printed by the code, never pasted: regenerate with
+    ``python -c "from scnn_sim.results.records import write_field_table as w;
+    w('README.md')"``."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    start, end = FIELD_TABLE_MARKERS
+    block = readme[readme.index(start) + len(start):readme.index(end)]
+    assert block == "\n" + field_table(), "README.md record fields are stale"
