@@ -18,12 +18,12 @@ from scnn_sim.results.records import (
     TOTAL_RULES,
     LayerRecord,
     NetworkRecord,
-    _rule,
     field_docs,
     field_table,
     flat_columns,
     network_totals,
     plain,
+    rule_of,
     totals_record,
 )
 from scnn_sim.simulation import simulate
@@ -43,7 +43,7 @@ def test_every_field_declares_a_known_total_rule_and_a_description():
 
 
 def test_network_record_is_the_layer_record_without_layer_only_fields():
-    layer_only = [f for f in LayerRecord.__struct_fields__ if _rule(LayerRecord, f) == "layer"]
+    layer_only = [f for f in LayerRecord.__struct_fields__ if rule_of(LayerRecord, f) == "layer"]
     assert set(layer_only) == {"shape", "weight_density", "act_density", "mapping",
                                "max_abs_error"}
     assert NetworkRecord.__struct_fields__ == tuple(
@@ -51,7 +51,7 @@ def test_network_record_is_the_layer_record_without_layer_only_fields():
 
 
 def test_derived_fields_have_a_formula():
-    derived = {f for f in LayerRecord.__struct_fields__ if _rule(LayerRecord, f) == "derived"}
+    derived = {f for f in LayerRecord.__struct_fields__ if rule_of(LayerRecord, f) == "derived"}
     assert derived and derived <= set(DERIVED)
 
 
@@ -67,7 +67,7 @@ def test_layer_json_is_the_typed_record_in_field_order(tiny):
 def test_sum_fields_are_sums_and_max_fields_maxima(tiny):
     layers, tot = [lr.record for lr in tiny.layers], tiny.totals.record
     for f in NetworkRecord.__struct_fields__:
-        rule = _rule(LayerRecord, f)
+        rule = rule_of(LayerRecord, f)
         vals = [r[f] for r in layers]
         if rule == "max":
             assert tot[f] == max(vals)
