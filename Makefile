@@ -29,6 +29,7 @@ run: $(VENV)/.installed
 # fresh venv, runs workloads / run / sweep example / plot from outside the checkout.
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check scnn_sim tests benchmarks docs
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	PY=$(PY) BUILD_PY=$(BIN)/python .ci/wheel-check

@@ -161,7 +161,14 @@ def tiling_totals() -> str:
     return "\n".join(lines)
 
 
-TABLES = {"bench_run": bench_run, "bench_peers": bench_peers,
+def record_fields() -> str:
+    """The fields of a run's layer record, from their one declaration (results/fields.py)."""
+    from scnn_sim.results.fields import field_table
+
+    return field_table().rstrip("\n")
+
+
+TABLES = {"record_fields": record_fields, "bench_run": bench_run, "bench_peers": bench_peers,
           "bench_sweep_scaling": bench_sweep_scaling, "dnnsim": dnnsim, "papers": papers,
           "tiling_layers": tiling_layers, "tiling_totals": tiling_totals}
 

@@ -6,7 +6,6 @@ granularity -> engine (cycles and action counts) -> energy table -> results.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import replace
@@ -16,77 +15,31 @@ from typing import Any
 import numpy as np
 
 from scnn_sim.engine.baselines import dcnn_counts
-from scnn_sim.engine.layer import LayerCounts, encode_outputs, simulate_layer
-from scnn_sim.errors import ConfigError, ScnnSimError, SparsityError, WorkloadError
+from scnn_sim.engine.layer import LayerCounts
+from scnn_sim.engine.network import InputSource, Network, synthesize
+from scnn_sim.errors import ScnnSimError, WorkloadError
 from scnn_sim.inputs.arch import ArchConfig, load_arch
 from scnn_sim.inputs.limits import check_fixed_density, check_layer_memory, check_mapping_sane
+from scnn_sim.inputs.options import DEFAULT_WEIGHT_FORMAT, SimOptions, sim_options
 from scnn_sim.pricing.area import AreaTable, area_model, load_area_table
 from scnn_sim.pricing.energy import EnergyTable, load_energy_table
-from scnn_sim.results.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS, provenance
-from scnn_sim.results.records import LayerResult, SimulationResult, memory_references, totals_record
-from scnn_sim.sparsity.formats import size_group_index
-from scnn_sim.sparsity.pruning import (
-    parse_granularity,
-    prune,
-    synthetic_activations,
-    synthetic_weights,
+from scnn_sim.pricing.layer import price_layer
+from scnn_sim.results.provenance import provenance
+from scnn_sim.results.records import (
+    LayerRecord,
+    LayerResult,
+    SimulationResult,
+    build_layer_record,
+    network_totals,
+    plain,
 )
+from scnn_sim.sparsity.formats import size_group_index
+from scnn_sim.sparsity.pruning import parse_granularity, prune
 from scnn_sim.workload.npzio import NPZ_SUFFIXES, read_npz_layer
-from scnn_sim.workload.shapes import Layer, Workload, chain_producers, load_workload
+from scnn_sim.workload.shapes import Layer, Workload, load_workload
 from scnn_sim.workload.tensors import LayerTensors, validate_tensors
 
 H5_SUFFIXES = (".h5", ".hdf5")
-
-
-def _layer_rng(seed: int, index: int, what: int) -> np.random.Generator:
-    # One independent stream per (seed, layer, tensor): a layer's tensors do not depend on
-    # which other layers are simulated, nor on the granularity.
-    return np.random.default_rng([seed, index, what])
-
-
-def synthesize(layer: Layer, index: int, seed: int, clustered: float = 0.0) -> LayerTensors:
-    """Seeded dense Gaussian weights and post-ReLU activations at the layer's act density."""
-    w = synthetic_weights(layer.weight_shape, _layer_rng(seed, index, 0))
-    a = synthetic_activations((layer.C, layer.H, layer.W), layer.act_density,
-                              _layer_rng(seed, index, 1), clustered=clustered)
-    return LayerTensors(layer, w, a)
-
-
-def _check_density(density: float | None) -> None:
-    if density is not None and not (0.0 <= float(density) <= 1.0):
-        raise SparsityError(f"--density: must be within [0, 1], got {density}")
-
-
-def _check_argument_types(**args: Any) -> None:
-    """The API contract (issue 20): an argument of the wrong type is a ConfigError naming it,
-    never a TypeError from deep inside. (To be subsumed by the declared options model.)"""
-    def bad(name: str, want: str) -> ConfigError:
-        return ConfigError(f"{name}: must be {want}, got {type(args[name]).__name__} "
-                           f"{args[name]!r:.60}")
-
-    def real(v: Any) -> bool:
-        return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-
-    for name in ("verify", "progress"):
-        if not isinstance(args[name], (bool, np.bool_)):
-            raise bad(name, "true or false")
-    if args["count_merges"] is not None and not isinstance(args["count_merges"],
-                                                           (bool, np.bool_)):
-        raise bad("count_merges", "true, false or None")
-    for name in ("density", "clustered"):
-        v = args[name]
-        if (v is not None or name == "clustered") and (not real(v) or not math.isfinite(v)):
-            raise bad(name, "a finite number" + (" or None" if name == "density" else ""))
-    if not isinstance(args["pointwise_group"], (int, np.integer)) \
-            or isinstance(args["pointwise_group"], bool) or args["pointwise_group"] < 1:
-        raise bad("pointwise_group", "a positive integer")
-    if args["granularity"] is not None and not isinstance(args["granularity"], str):
-        raise bad("granularity", "text such as fine, kernel or nm:2:4")
-    layers = args["layers"]
-    if layers is not None and (isinstance(layers, (str, bytes)) or not isinstance(
-            layers, (list, tuple, set, frozenset)) or not all(isinstance(x, str)
-                                                              for x in layers)):
-        raise bad("layers", "a list of layer names")
 
 
 def resolve_workload(workload: str | os.PathLike | Workload | Sequence[LayerTensors]
@@ -176,28 +129,32 @@ def simulate(
     SimulationResult
         Per-layer records, network totals and provenance; ``.to_json()``, ``.to_dataframe()``.
     """
-    _check_argument_types(verify=verify, count_merges=count_merges, progress=progress,
-                          density=density, clustered=clustered,
-                          pointwise_group=pointwise_group, layers=layers,
-                          granularity=granularity)
-    arch_cfg = arch if isinstance(arch, ArchConfig) else load_arch(arch)
-    table = energy if isinstance(energy, EnergyTable) else load_energy_table(energy)
-    area_table = area if isinstance(area, AreaTable) else load_area_table(area)
-    _check_density(density)
+    opts = sim_options(arch=arch, energy=energy, area=area, granularity=granularity,
+                       density=density, seed=seed, verify=verify, count_merges=count_merges,
+                       clustered=clustered, pointwise_group=pointwise_group, layers=layers,
+                       weight_format=weight_format)
+    return run_pipeline(workload, opts, progress=progress)
+
+
+def run_pipeline(workload: str | os.PathLike | Workload | Sequence[LayerTensors],
+                 opts: SimOptions, *, progress: bool = False) -> SimulationResult:
+    """:func:`simulate` with validated options: inputs -> engine -> pricing -> records."""
+    arch_cfg = opts.arch if isinstance(opts.arch, ArchConfig) else load_arch(opts.arch)
+    table = opts.energy if isinstance(opts.energy, EnergyTable) \
+        else load_energy_table(opts.energy)
+    area_table = opts.area if isinstance(opts.area, AreaTable) else load_area_table(opts.area)
+    granularity, density, layers = opts.granularity, opts.density, opts.layers
+    seed, clustered, pointwise_group = opts.seed, opts.clustered, opts.pointwise_group
     if granularity is not None:
         parse_granularity(granularity)
     check_fixed_density(granularity, density)
-    if weight_format not in WEIGHT_FORMATS:
-        raise ConfigError(f"weight_format: must be group or scnn, got {weight_format!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"seed: must be a non-negative integer, got {seed!r}")
     name, wl, tensors = resolve_workload(workload)
     if tensors is not None:
         items: list[tuple[int, Layer, LayerTensors | None]] = [
             (i, t.layer, t) for i, t in enumerate(tensors)]
     else:
         items = [(i, lay, None) for i, lay in enumerate(wl.layers) if lay.kind == "conv"]
-    chain = _Chain(items, tensors is not None, arch_cfg, seed, clustered)
+    network = Network(items, tensors is not None, arch_cfg, seed, clustered)
     if layers is not None:
         wanted = set(layers)
         unknown = wanted - {lay.name for _, lay, _ in items}
@@ -225,41 +182,54 @@ def simulate(
         lt = given if given is not None else synthesize(layer, index, seed, clustered)
         try:
             lt = _prune_layer(lt, gran, density, pointwise_group)
-            out_acts = chain.output_activations(index, lt.layer)
             storage = None
-            if weight_format == "group" and gran not in (None, "fine"):
+            if opts.weight_format == "group" and gran not in (None, "fine"):
                 storage = size_group_index(lt.weights, gran, value_bits=arch_cfg.value_bits,
                                            index_bits=arch_cfg.index_bits,
                                            pointwise_group=pointwise_group)
-            from_dram, reason = chain.input_from_dram(index, layer)
-            counts = simulate_layer(lt, arch_cfg, verify=verify, input_from_dram=from_dram,
-                                    out_activations=out_acts, count_merges=count_merges,
-                                    weight_storage=storage)
+            counts, source = network.simulate(index, lt, verify=opts.verify,
+                                              count_merges=opts.count_merges,
+                                              weight_storage=storage)
         except ScnnSimError as exc:
             msg = str(exc)
             raise type(exc)(msg if msg.startswith(layer.name) else f"{layer.name}: {msg}") \
                 from None
-        chain.spilled[layer.name] = bool(counts.mapping["outputs_spill"])
-        if not from_dram and not counts.mapping["activations_resident"]:
-            from_dram, reason = True, "input does not fit the IARAM: streamed from DRAM"
-        counts.mapping["input_source"] = "dram" if from_dram else "chained"
-        counts.mapping["input_source_reason"] = reason
-        counts.mapping["producers"] = list(chain.producers.get(layer.name) or [])
-        records.append(layer_record(lt, counts, arch_cfg, table,
-                                    input_from_dram=chain.network_input(index, layer)))
-        if verify and counts.output is not None:
+        records.append(record_layer(lt, counts, source, network.network_input(index, layer),
+                                    arch_cfg, table))
+        if opts.verify and counts.output is not None:
             outputs[layer.name] = counts.output
     meta = provenance(
         "scnn-sim-results", workload=name,
         workload_source=wl.source if wl is not None else None, arch=arch_cfg, energy=table,
-        seed=seed, weight_format=weight_format, clustered=clustered,
+        seed=seed, weight_format=opts.weight_format, clustered=clustered,
         pointwise_group=pointwise_group, layers=layers,
         granularity=gran or _recorded_granularity(workload) or "as exported", density=density)
     meta["area_table"] = area_table.name
     meta["area_mm2"] = area_model(arch_cfg, area_table).to_dict()
-    result_layers = [LayerResult(r) for r in records]
-    totals = LayerResult(totals_record(records, arch_cfg.multipliers))
-    return SimulationResult(meta=meta, layers=result_layers, totals=totals, outputs=outputs)
+    totals = network_totals(records, arch_cfg.multipliers)
+    return SimulationResult(meta=meta, layers=[LayerResult.of(r) for r in records],
+                            totals=LayerResult.of(totals), outputs=outputs)
+
+
+def record_layer(lt: LayerTensors, counts: LayerCounts, source: InputSource | None,
+                 network_input: bool, arch: ArchConfig, table: EnergyTable) -> LayerRecord:
+    """Engine counts -> dense baselines -> prices -> the layer's typed record.
+
+    ``network_input``: the dense baselines read the layer's input from DRAM whatever their
+    SRAM holds (the network's first layer, or an input of unknown producer).
+    """
+    baselines = dcnn_counts(lt.layer, arch, counts, network_input)
+    prices = price_layer(counts, baselines, table)
+    return build_layer_record(lt, counts, baselines, prices, source)
+
+
+def layer_record(lt: LayerTensors, c: LayerCounts, arch: ArchConfig, table: EnergyTable,
+                 input_from_dram: bool) -> dict[str, Any]:
+    """The JSON record of one layer simulated on its own (no network: no input source).
+
+    ``input_from_dram``: the dense baselines read the layer's input from DRAM.
+    """
+    return plain(record_layer(lt, c, None, input_from_dram, arch, table))
 
 
 def _recorded_granularity(workload: Any) -> str | None:
@@ -281,169 +251,3 @@ def _prune_layer(lt: LayerTensors, granularity: str | None, density: float | Non
     kept = float(np.count_nonzero(pruned)) / pruned.size
     layer = replace(lt.layer, weight_density=kept)
     return LayerTensors(layer, pruned, lt.activations)
-
-
-class _Chain:
-    """Which layer feeds which, and whether a layer's input is on chip (README "layer
-    chaining").
-
-    ``items`` are all conv layers of the network, ``(index, layer, tensors or None)``, in order
-    (before any ``layers=`` selection, so a layer's result does not depend on the selection).
-    """
-
-    def __init__(self, items: list[tuple[int, Layer, LayerTensors | None]], exported: bool,
-                 arch: ArchConfig, seed: int, clustered: float) -> None:
-        self.items = items
-        self.pos = {index: k for k, (index, _, _) in enumerate(items)}
-        self.by_name = {lay.name: k for k, (_, lay, _) in enumerate(items)}
-        self.exported = exported
-        self.arch, self.seed, self.clustered = arch, seed, clustered
-        layers = [lay for _, lay, _ in items]
-        self.producers = _exported_producers(layers) if exported else chain_producers(layers)
-        self.consumer: dict[str, int] = {}
-        for k, lay in enumerate(layers):
-            for name in self.producers.get(lay.name) or ():
-                self.consumer.setdefault(name, k)
-        self.spilled: dict[str, bool] = {}
-
-    def network_input(self, index: int, layer: Layer) -> bool:
-        """The layer reads the network's input, or an input of unknown producer, from DRAM."""
-        return self.pos[index] == 0 or self.producers.get(layer.name) is None
-
-    def input_from_dram(self, index: int, layer: Layer) -> tuple[bool, str]:
-        """Whether the layer's input comes from DRAM, and why (before the IARAM check)."""
-        if self.pos[index] == 0:
-            return True, "the network's first layer reads its input from DRAM"
-        prods = self.producers.get(layer.name)
-        if prods is None:
-            return True, ("no producer: the input is not the previous layer's output "
-                          "(a branch or concatenation without an input field)")
-        for name in prods:
-            if self._spills(name):
-                return True, f"producer {name!r} spilled its outputs to DRAM"
-        return False, "on chip: the producers' outputs stay in OARAM, swapped to IARAM"
-
-    def _spills(self, name: str) -> bool:
-        if name not in self.spilled:
-            index, lay, given = self.items[self.by_name[name]]
-            out = self.output_activations(index, lay)
-            self.spilled[name] = encode_outputs(lay, out, self.arch)[1]
-        return self.spilled[name]
-
-    def output_activations(self, index: int, layer: Layer) -> np.ndarray:
-        """The layer's outputs after the PPU (ReLU, pooling), for OARAM counts.
-
-        Exported tensors: the consumer's real input when it is this layer's output alone (its
-        plane may be smaller: pooled in the exported model). Synthetic: drawn post-pool,
-        ``layer.out_shape``, at the first consumer's input density; without a consumer at the
-        next layer's density when it reads K channels, else at this layer's own input density.
-        """
-        k = self.pos[index]
-        c = self.consumer.get(layer.name)
-        if self.exported and c is not None and c == k + 1:
-            acts = self.items[c][2].activations
-            if acts.shape[0] == layer.K and self.producers[self.items[c][1].name] == (
-                    layer.name,):
-                return acts
-        dens = layer.act_density
-        if c is not None:
-            dens = self.items[c][1].act_density
-        elif k + 1 < len(self.items) and self.items[k + 1][1].C == layer.K:
-            dens = self.items[k + 1][1].act_density
-        return synthetic_activations(layer.out_shape, dens, _layer_rng(self.seed, index, 2),
-                                     clustered=self.clustered)
-
-
-def _exported_producers(layers: list[Layer]) -> dict[str, tuple[str, ...] | None]:
-    """Exported networks: the previous layer feeds a layer that reads its K channels on the
-    same or a smaller plane (pooled in the model; the file does not store pooling layers)."""
-    out: dict[str, tuple[str, ...] | None] = {}
-    prev: Layer | None = None
-    for lay in layers:
-        ok = (prev is not None and prev.K == lay.C and lay.H <= prev.P and lay.W <= prev.Q)
-        out[lay.name] = (prev.name,) if ok else None
-        prev = lay
-    return out
-
-
-def temporal_tiling_penalty(c: LayerCounts, table: EnergyTable, energy_total: float) -> float:
-    """A layer's energy over its energy without temporal-tiling re-fetches.
-
-    The baseline re-prices the same counts with each input activation read from DRAM once
-    and the weights streamed once per accumulator pass (what the layer needs when its
-    activations fit); output bits are unchanged (each output is written at most once).
-    1.0 for layers whose activations are resident.
-    """
-    m = c.mapping
-    if m.get("overflow", "resident") == "resident" or not energy_total:
-        return 1.0
-    base = dict(c.accesses)
-    act = m["act_dram_fetches"]
-    for key in ("dram_read_bits_act_values", "dram_read_bits_act_index"):
-        base[key] = c.accesses[key] / act if act else c.accesses[key]
-    w = m["accumulator_passes"] / m["weight_dram_fetches"]
-    for key in ("dram_read_bits_weight_values", "dram_read_bits_weight_index"):
-        base[key] = c.accesses[key] * w
-    e = sum(table.breakdown(base).values())
-    return energy_total / e if e else 1.0
-
-
-def layer_record(lt: LayerTensors, c: LayerCounts, arch: ArchConfig, table: EnergyTable,
-                 input_from_dram: bool) -> dict[str, Any]:
-    """The JSON record of one layer (see :mod:`scnn_sim.results.records` for the schema).
-
-    ``input_from_dram``: the dense baselines read the layer's input from DRAM whatever their
-    SRAM holds (the network's first layer, or an input of unknown producer).
-    """
-    layer = lt.layer
-    energy = table.breakdown(c.accesses)
-    energy["total"] = sum(energy.values())
-    base = dcnn_counts(layer, arch, c, input_from_dram)
-    dcnn = {}
-    for key, val in base.items():
-        e = table.breakdown(val["accesses"])
-        e["total"] = sum(e.values())
-        dcnn[key] = {"cycles": int(val["cycles"]),
-                     "dram_stall_cycles": int(val["dram_stall_cycles"]), "energy_pj": e,
-                     "accesses": dict(val["accesses"]),
-                     "memory_references": memory_references(val["accesses"])}
-    return {
-        "name": layer.name,
-        "shape": {"C": layer.C, "K": layer.K, "R": layer.R, "S": layer.S, "H": layer.H,
-                  "W": layer.W, "stride": layer.stride, "padding": layer.padding,
-                  "groups": layer.groups},
-        "weight_density": float(np.count_nonzero(lt.weights)) / lt.weights.size,
-        "act_density": float(np.count_nonzero(lt.activations)) / max(lt.activations.size, 1),
-        "cycles": c.cycles,
-        "cycle_breakdown": {
-            "busy": c.busy_cycles, "conflict_stall": c.conflict_stall_cycles,
-            "barrier_idle": c.barrier_idle_cycles, "halo": c.halo_cycles,
-            "dram_stall": c.dram_stall_cycles, "drain_stall": c.drain_stall_cycles,
-        },
-        "oracle_cycles": c.oracle_cycles,
-        "products": c.products,
-        "on_plane_products": c.on_plane_products,
-        "vector_pairs": c.vector_pairs,
-        "dense_macs": c.dense_macs,
-        "multiplier_utilization": c.multiplier_utilization,
-        "intra_pe_utilization": c.intra_pe_utilization,
-        "barrier_fraction": c.barrier_idle_cycles / c.cycles if c.cycles else 0.0,
-        "barrier_fraction_active": (c.barrier_idle_active_cycles / c.cycles
-                                    if c.cycles else 0.0),
-        "active_pes": c.active_pes,
-        "barrier_idle_active_cycles": c.barrier_idle_active_cycles,
-        "conflict_stall_fraction": c.conflict_stall_cycles / c.cycles if c.cycles else 0.0,
-        "accesses": dict(c.accesses),
-        "accumulator_accesses": dict(c.accumulator_accesses),
-        "accumulator_access_bits": dict(c.accumulator_access_bits),
-        "memory_references": memory_references(c.accesses),
-        "energy_pj": energy,
-        "temporal_tiling_penalty": temporal_tiling_penalty(c, table, energy["total"]),
-        "dcnn": dcnn["dcnn"],
-        "dcnn_opt": dcnn["dcnn_opt"],
-        "speedup_vs_dcnn": dcnn["dcnn"]["cycles"] / c.cycles if c.cycles else 0.0,
-        "oracle_fraction": c.oracle_cycles / c.cycles if c.cycles else 0.0,
-        "mapping": c.mapping,
-        "verified": c.verified,
-        "max_abs_error": c.max_abs_error,
-    }

@@ -12,6 +12,7 @@ import scnn_sim
 from scnn_sim.engine.layer import ACCESS_KEYS
 from scnn_sim.errors import ConfigError, SimulationError, SparsityError, WorkloadError
 from scnn_sim.inputs.arch import load_arch
+from scnn_sim.inputs.options import OptionError
 from scnn_sim.pricing.energy import COMPONENTS, load_energy_table
 from scnn_sim.results.records import CYCLE_KEYS
 from scnn_sim.simulation import simulate, synthesize
@@ -289,7 +290,7 @@ def test_unknown_workload():
 
 @pytest.mark.parametrize("density", [1.5, -0.1])
 def test_bad_density(tiny_path, density):
-    with pytest.raises(SparsityError):
+    with pytest.raises(OptionError, match=r"^density: must be a number in \[0, 1\] or null"):
         simulate(tiny_path, density=density)
 
 

@@ -18,6 +18,7 @@ import pytest
 from scnn_sim.commands import granularity as granularity_cmd
 from scnn_sim.errors import ScnnSimError
 from scnn_sim.inputs.arch import load_arch
+from scnn_sim.inputs.options import OptionError
 from scnn_sim.pricing.energy import load_energy_table
 from scnn_sim.simulation import simulate
 from scnn_sim.sparsity.pruning import prune
@@ -399,7 +400,7 @@ def test_bad_study_arguments() -> None:
         granularity_study(wl, density=0.3, published_densities=True)
     with pytest.raises(StudyError, match="give a density"):
         granularity_study(wl)
-    with pytest.raises(StudyError, match=r"within \[0, 1\]"):
+    with pytest.raises(OptionError, match=r"^density: must be a number in \[0, 1\]"):
         granularity_study(wl, density=1.5)
     with pytest.raises(StudyError, match="unknown granularity|granularities"):
         granularity_study(wl, density=0.3, granularities="fine,bogus")

@@ -15,6 +15,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
+from scnn_sim.commands.options import add_cli_options, options_from_args
 from scnn_sim.commands.run import add_sim_options, add_weight_format_option
 from scnn_sim.outputs import atomic_write_json, check_output_path, json_text
 from scnn_sim.results.tables import TABLE_WIDTH, add_format_options, format_table, note
@@ -22,6 +23,7 @@ from scnn_sim.studies.granularity import (
     ACC_MODELS,
     DEFAULT_GRANULARITIES,
     DRAM_WORD_BITS,
+    STUDY_OPTIONS,
     StudyError,
 )
 
@@ -254,20 +256,11 @@ def run_granularity(args: argparse.Namespace) -> int:
     if args.density is None and not args.published_densities:
         raise StudyError("give --density D (e.g. 0.35) or --published-densities")
     json_path = check_output_path(args.json, "--json") if args.json is not None else None
+    opts = options_from_args(args)
     study = granularity_study(
-        args.workload,
-        density=args.density,
-        published_densities=args.published_densities,
-        granularities=args.granularities,
-        arch=args.arch,
-        energy=args.energy,
-        seed=args.seed,
-        weight_format=args.weight_format,
-        pointwise_group=args.pointwise_group,
-        layers=args.layers.split(",") if args.layers else None,
-        clustered=args.clustered,
-        progress=sys.stderr.isatty(),
-    )
+        args.workload, published_densities=args.published_densities,
+        granularities=args.granularities, progress=sys.stderr.isatty(),
+        **{k: getattr(opts, k) for k in STUDY_OPTIONS})
     print(study_text(study, per_layer=args.per_layer, fmt=args.format, columns=args.columns))
     if json_path:
         atomic_write_json(json_path, study)
@@ -286,8 +279,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "with fine-grained pruning.",
     )
     p.add_argument("workload", metavar="WORKLOAD|FILE.h5|FILE.npz")
-    p.add_argument("--density", type=float, default=None,
-                   help="weight density of every conv layer, in [0, 1]")
+    add_cli_options(p, ("density",), {"density": "weight density of every conv layer, in "
+                                      "[0, 1]"})
     p.add_argument("--published-densities", action="store_true",
                    help="instead of --density: prune each layer to its own (published) density")
     p.add_argument("--granularities", default=",".join(DEFAULT_GRANULARITIES),

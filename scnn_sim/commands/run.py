@@ -6,8 +6,9 @@ import argparse
 import sys
 import textwrap
 
+from scnn_sim.commands.options import add_cli_options, cli_parser, options_from_args
+from scnn_sim.inputs.options import DEFAULT_WEIGHT_FORMAT, SimOptions
 from scnn_sim.outputs import check_output_path, json_text
-from scnn_sim.results.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS
 from scnn_sim.results.records import SimulationResult
 from scnn_sim.results.tables import (
     TABLE_WIDTH,
@@ -17,42 +18,29 @@ from scnn_sim.results.tables import (
     select_columns,
 )
 
+#: The options of ``run``: every field of :class:`~scnn_sim.inputs.options.SimOptions`.
+RUN_OPTIONS = SimOptions.__struct_fields__
+#: The options shared by ``run`` and the commands built on it (``granularity``).
+SHARED_OPTIONS = ("arch", "energy", "seed", "clustered", "pointwise_group", "layers")
+
+
+_SEED = cli_parser("seed")
+
 
 def seed_arg(text: str) -> int:
-    """argparse type of ``--seed``: a non-negative integer (numpy's seeds)."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {n}")
-    return n
+    """argparse type of ``--seed``: a non-negative integer (numpy's seeds), as
+    :class:`~scnn_sim.inputs.options.SimOptions` checks it."""
+    return _SEED(text)
 
 
 def add_sim_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by ``run`` and the commands built on it."""
-    p.add_argument("--arch", action="append", default=None, metavar="NAME|ARCH.yaml",
-                   help="architecture: a shipped name (scnn, dnnsim) or a YAML path; repeat "
-                   "to merge several, later ones override earlier ones (default: scnn)")
-    p.add_argument("--energy", default=None, metavar="TABLE",
-                   help="energy table: aladdin40 (default), horowitz45, accelergy45 or "
-                   "a YAML path")
-    p.add_argument("--seed", type=seed_arg, default=0,
-                   help="seed of synthetic tensors, >= 0 (default 0)")
-    p.add_argument("--clustered", type=float, default=0.0,
-                   help="spatial clustering of synthetic activations, 0..1 (default 0)")
-    p.add_argument("--pointwise-group", type=int, default=1, metavar="N",
-                   help="vector/kernel groups on 1x1 layers: N consecutive input channels")
-    p.add_argument("--layers", default=None, metavar="A,B",
-                   help="simulate only these conv layers (comma-separated names)")
+    """Options shared by ``run`` and the commands built on it (:data:`SHARED_OPTIONS`)."""
+    add_cli_options(p, SHARED_OPTIONS)
 
 
 def add_weight_format_option(p: argparse.ArgumentParser) -> None:
     """``--weight-format``, with the one default of run, granularity and sweep."""
-    p.add_argument("--weight-format", choices=WEIGHT_FORMATS, default=DEFAULT_WEIGHT_FORMAT,
-                   help="DRAM weight format of coarse granularities: group (one index per "
-                   f"kept group; the same as scnn for fine) or scnn (per-weight zero runs); "
-                   f"default {DEFAULT_WEIGHT_FORMAT}")
+    add_cli_options(p, ("weight_format",))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,19 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "workload YAML, an exported-layer .h5 file or a one-layer .npz file) "
                        "on SCNN.")
     p.add_argument("workload", metavar="WORKLOAD|FILE.h5|FILE.npz")
-    add_sim_options(p)
-    p.add_argument("--area", default=None, metavar="TABLE",
-                   help="area table: scnn16 (default, SCNN's Table 4) or a YAML path")
-    p.add_argument("--granularity", default=None,
-                   help="prune weights at this granularity (fine, vector, kernel, filter, "
-                   "channel, block:AxBxCxD, nm:N:M)")
-    p.add_argument("--density", type=float, default=None,
-                   help="weight density for every layer (default: each layer's own)")
-    add_weight_format_option(p)
-    p.add_argument("--verify", action="store_true",
-                   help="check each layer's outputs against a dense reference convolution")
-    p.add_argument("--count-merges", action="store_true",
-                   help="also count accumulator accesses of the same-address and wide models")
+    add_cli_options(p, RUN_OPTIONS)
     p.add_argument("--json", default=None, metavar="PATH", help="write results as JSON")
     p.add_argument("--h5", default=None, metavar="PATH", help="write results as HDF5")
     add_format_options(p)
@@ -88,15 +64,8 @@ def main(args: argparse.Namespace) -> int:
     fmt = getattr(args, "format", "table")
     columns = getattr(args, "columns", None)
     select_columns(HEADERS, columns)  # an unknown column fails before the simulation
-    result = simulate(
-        args.workload, arch=args.arch, energy=args.energy, area=args.area,
-        granularity=args.granularity, density=args.density, seed=args.seed, verify=args.verify,
-        count_merges=True if args.count_merges else None, clustered=args.clustered,
-        pointwise_group=args.pointwise_group,
-        layers=args.layers.split(",") if args.layers else None,
-        weight_format=args.weight_format,
-        progress=sys.stderr.isatty(),
-    )
+    opts = options_from_args(args)
+    result = simulate(args.workload, **opts.kwargs(), progress=sys.stderr.isatty())
     print(render(result, fmt, columns))
     if json_path:
         result.write_json(json_path)

@@ -12,20 +12,13 @@ from typing import Any
 
 from scnn_sim import __version__
 from scnn_sim.inputs.arch import ArchConfig
+from scnn_sim.inputs.options import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS  # noqa: F401 (re-export)
 from scnn_sim.pricing.energy import EnergyTable
 
 #: Version of the result layouts (run JSON/HDF5, granularity JSON, the real-data study.json);
 #: raised when a field changes meaning or disappears, not when one is added.
 FORMAT_VERSION = 1
 
-#: DRAM weight formats: ``group`` (one index per kept group of a coarse granularity; the same
-#: as ``scnn`` for fine pruning) and ``scnn`` (SCNN's per-weight zero runs).
-WEIGHT_FORMATS = ("group", "scnn")
-
-#: The one default of ``run``, ``granularity``, ``sweep`` and :func:`scnn_sim.simulate`:
-#: coarse pruning is worth studying because it saves index bits, so a coarse granularity is
-#: stored with one index per kept group unless asked otherwise.
-DEFAULT_WEIGHT_FORMAT = "group"
 
 
 def energy_provenance(table: EnergyTable) -> dict[str, Any]:

@@ -1,33 +1,16 @@
-"""Per-layer and network results: uniform records, JSON, HDF5 and DataFrame output.
+"""Per-layer and network results: the records of a simulation, their network totals, JSON,
+HDF5 and DataFrame output.
 
-HDF5 output is the result table of :mod:`scnn_sim.results.h5table` (the layout sweeps export too).
+The records are declared once, in :mod:`scnn_sim.results.fields` (re-exported here):
+:class:`LayerRecord`, and :class:`NetworkRecord` generated from it. Each field declares how
+its network total is made from the layers' values (``Meta(extra={"total": RULE})``), so
+:func:`network_totals` is one loop over the fields; :func:`build_layer_record` fills a layer's
+record from the engine's counts (a field of the same name), their prices, the dense baselines
+and the input source. A new metric is one field in :class:`LayerRecord` plus its counting
+code in the engine (or, for a ratio, its formula in :data:`DERIVED`).
 
-JSON schema (stable keys; more may be added):
-
-``{"scnn_sim_version", "workload", "arch", "energy_table", "seed", "granularity", "density",
-"area_table", "area_mm2", "layers": [record, ...], "totals": record}`` where ``area_mm2`` is
-the configuration's area (:mod:`scnn_sim.pricing.area`: mm2 of the chip per component, ``total``,
-``per_pe`` with its ``total``, ``dcnn`` and ``dcnn_opt``) and a record has ``name``, ``cycles``,
-``cycle_breakdown`` (busy, conflict_stall, barrier_idle, halo, dram_stall, drain_stall; mean
-over PEs for the first three), ``oracle_cycles``, ``products`` (every multiplier product),
-``on_plane_products`` (those whose output lies on the output plane; DNNsim's ``mults``),
-``vector_pairs`` (F x I issue slots, summed over PEs), ``dense_macs``,
-``multiplier_utilization`` (products over multiplier slots of all cycles),
-``intra_pe_utilization`` (products over the multiplier slots of PE-cycles issuing or stalled
-on banks: SCNN's Fig. 10), ``barrier_fraction`` (barrier idle over all PEs' cycles),
-``barrier_fraction_active`` (over the ``active_pes`` that hold pixels, the largest count
-over layers in totals; ``barrier_idle_active_cycles`` is the mean over those PEs),
-``temporal_tiling_penalty`` (energy over
-the energy without temporal-tiling DRAM re-fetches; 1.0 when the activations are resident;
-the total is total energy over the sum of the baselines), ``conflict_stall_fraction``,
-``accesses``
-(counts by component; keys starting ``dram_`` are bits), ``accumulator_accesses``
-(``per_product``, ``same_address``, ``wide``; ``null`` when not counted), ``energy_pj``
-(by component, plus ``total``), ``memory_references`` (:func:`memory_references`),
-``accumulator_access_bits`` (bits one direction of the read-modify-writes moves, per access
-model), ``dcnn`` and ``dcnn_opt`` (``cycles``, ``dram_stall_cycles``, ``energy_pj``,
-``memory_references``), ``speedup_vs_dcnn``, ``oracle_fraction`` (oracle / SCNN cycles),
-``mapping`` and ``verified`` (true / false / null when not checked).
+HDF5 output is the result table of :mod:`scnn_sim.results.h5table` (the layout sweeps export
+too).
 """
 
 from __future__ import annotations
@@ -35,15 +18,46 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_origin, get_type_hints
 
+import msgspec
 import numpy as np
 
+from scnn_sim.engine.layer import LayerCounts
+from scnn_sim.engine.network import InputSource
 from scnn_sim.outputs import atomic_write_json
+from scnn_sim.pricing.layer import LayerPrices
+from scnn_sim.results.fields import (  # noqa: F401 (re-exported: the records' one declaration)
+    CYCLE_KEYS,
+    FIELD_TABLE_MARKERS,
+    TOTAL_RULES,
+    BaselineRecord,
+    CycleBreakdown,
+    EnergyBreakdown,
+    LayerRecord,
+    MappingRecord,
+    MemoryReferences,
+    NetworkRecord,
+    Shape,
+    StructureReferences,
+    annotated_type,
+    field_docs,
+    field_table,
+    flat_columns,
+    plain,
+    rule_of,
+)
+from scnn_sim.workload.tensors import LayerTensors
 
-CYCLE_KEYS = ("busy", "conflict_stall", "barrier_idle", "halo", "dram_stall", "drain_stall")
+__all__ = ["TOTAL_RULES", "LayerRecord", "NetworkRecord", "MappingRecord", "CycleBreakdown",
+           "BaselineRecord", "EnergyBreakdown", "MemoryReferences", "LayerResult",
+           "SimulationResult", "network_totals", "totals_record", "memory_references",
+           "memory_record", "field_docs", "flat_columns", "plain", "field_table",
+           "first_difference", "flatten", "build_layer_record",
+           "CYCLE_KEYS", "DRAM_WORD_BITS", "MEMORY_STRUCTURES", "DERIVED"]
+
 #: Bits of one DRAM access when DRAM traffic is counted in accesses (memory references).
 DRAM_WORD_BITS = 32
 #: Memory structures of :func:`memory_references`: (access count keys, bits keys).
@@ -91,11 +105,183 @@ def memory_references(accesses: dict[str, Any],
             "bits": sum(v["bits"] for v in per.values())}
 
 
+
+def memory_record(accesses: dict[str, Any]) -> MemoryReferences:
+    """:func:`memory_references` as a typed :class:`MemoryReferences`."""
+    m = memory_references(accesses)
+    return MemoryReferences(
+        per_structure={k: StructureReferences(**v) for k, v in m["per_structure"].items()},
+        accesses=m["accesses"], bits=m["bits"])
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num) / float(den) if den else 0.0
+
+
+#: The formula of every ``derived`` field, the same for a layer and for the network:
+#: ``f(record fields so far, multipliers)``.
+DERIVED: dict[str, Any] = {
+    "oracle_cycles": lambda r, m: r["products"] / m,
+    "multiplier_utilization": lambda r, m: _ratio(r["products"], r["cycles"] * m),
+    "intra_pe_utilization": lambda r, m: _ratio(
+        r["products"], (r["cycle_breakdown"].busy + r["cycle_breakdown"].conflict_stall) * m),
+    "barrier_fraction": lambda r, m: _ratio(r["cycle_breakdown"].barrier_idle, r["cycles"]),
+    "conflict_stall_fraction": lambda r, m: _ratio(r["cycle_breakdown"].conflict_stall,
+                                                   r["cycles"]),
+    "speedup_vs_dcnn": lambda r, m: _ratio(r["dcnn"].cycles, r["cycles"]),
+    "oracle_fraction": lambda r, m: _ratio(r["products"] / m, r["cycles"]),
+    "memory_references": lambda r, m: memory_record(r["accesses"]),
+}
+
+#: Network totals of the rules that need the layers' values, not only the summed fields.
+_OVER_LAYERS: dict[str, Any] = {
+    "pe_weighted": lambda name, out, layers: _ratio(
+        _add([r.barrier_idle_active_cycles * r.active_pes for r in layers]),
+        _add([r.cycles * r.active_pes for r in layers])),
+    "energy_harmonic": lambda name, out, layers: _ratio(
+        out["energy_pj"].total,
+        _add([r.energy_pj.total / getattr(r, name) for r in layers])),
+}
+
+
+def derive(tp: type, values: dict[str, Any], multipliers: int) -> None:
+    """Fill the ``derived`` fields of record class ``tp`` in ``values`` (in place)."""
+    for name in tp.__struct_fields__:
+        if rule_of(tp, name) == "derived":
+            values[name] = DERIVED[name](values, multipliers)
+
+
+def _add(values: Sequence[Any]) -> Any:
+    """Sum in layer order; ``None`` if any value is ``None``."""
+    out: Any = 0
+    for v in values:
+        out = None if v is None or out is None else out + v
+    return out
+
+
+def _sum(tp: Any, values: Sequence[Any], multipliers: int) -> Any:
+    """The ``sum`` rule: per field of a sub-record, per key of a mapping, else :func:`_add`."""
+    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        return _combine(tp, tp, values, multipliers)
+    if get_origin(tp) is dict:
+        keys = list(dict.fromkeys(k for v in values for k in v))
+        return {k: _add([v[k] for v in values if k in v]) for k in keys}
+    return _add(values)
+
+
+def _combine(source: type, target: type, values: Sequence[Any], multipliers: int) -> Any:
+    """A ``target`` record made from ``values`` (of class ``source``) by each field's rule."""
+    hints = get_type_hints(source, include_extras=True)
+    out: dict[str, Any] = {}
+    later = []
+    for name in target.__struct_fields__:
+        rule = rule_of(source, name)
+        vals = [getattr(v, name) for v in values]
+        if rule == "sum":
+            out[name] = _sum(annotated_type(hints[name]), vals, multipliers)
+        elif rule == "max":
+            out[name] = max(vals, default=0)
+        elif rule == "all":
+            out[name] = None if any(v is None for v in vals) else all(vals)
+        elif rule == "name":
+            out[name] = "total"
+        elif rule != "layer":
+            out[name] = None
+            later.append((name, rule))
+    derive(source, out, multipliers)
+    for name, rule in later:
+        if rule in _OVER_LAYERS:
+            out[name] = _OVER_LAYERS[rule](name, out, values)
+    return target(**out)
+
+
+def network_totals(layers: Sequence[LayerRecord], multipliers: int) -> NetworkRecord:
+    """The network record of the layers' records, each field by its declared total rule.
+
+    Parameters
+    ----------
+    layers
+        The layers' records, in network order.
+    multipliers
+        Multipliers of the architecture (for the ratios recomputed from the sums).
+    """
+    return _combine(LayerRecord, NetworkRecord, layers, multipliers)
+
+
+def totals_record(records: list[dict[str, Any]], multipliers: int) -> dict[str, Any]:
+    """:func:`network_totals` of plain (JSON) layer records, as a plain record."""
+    typed = [msgspec.json.decode(json.dumps(r), type=LayerRecord) for r in records]
+    return plain(network_totals(typed, multipliers))
+
+
+def build_layer_record(lt: LayerTensors, c: LayerCounts,
+                       baselines: dict[str, dict[str, Any]], prices: LayerPrices,
+                       source: InputSource | None) -> LayerRecord:
+    """The record of one layer: the engine's counts, their prices and where the input came
+    from.
+
+    Parameters
+    ----------
+    lt
+        The layer's (pruned) tensors, for the densities.
+    c
+        The engine's counts (:func:`scnn_sim.engine.layer.simulate_layer`).
+    baselines
+        The dense baselines' counts (:func:`scnn_sim.engine.baselines.dcnn_counts`).
+    prices
+        The priced counts (:func:`scnn_sim.pricing.energy.price_layer`).
+    source
+        Where the layer's input came from (:mod:`scnn_sim.engine.network`); ``None`` for a
+        layer simulated on its own (the mapping then has no ``input_source*``, ``producers``).
+    """
+    layer = lt.layer
+    m = c.multipliers
+    bd = CycleBreakdown(busy=c.busy_cycles, conflict_stall=c.conflict_stall_cycles,
+                        barrier_idle=c.barrier_idle_cycles, halo=c.halo_cycles,
+                        dram_stall=c.dram_stall_cycles, drain_stall=c.drain_stall_cycles)
+    base = {}
+    for key, val in baselines.items():
+        b = {"cycles": int(val["cycles"]), "dram_stall_cycles": int(val["dram_stall_cycles"]),
+             "energy_pj": EnergyBreakdown(**prices.baselines_pj[key]),
+             "accesses": dict(val["accesses"])}
+        derive(BaselineRecord, b, m)
+        base[key] = BaselineRecord(**b)
+    values: dict[str, Any] = {
+        "name": layer.name,
+        "shape": Shape(C=layer.C, K=layer.K, R=layer.R, S=layer.S, H=layer.H, W=layer.W,
+                       stride=layer.stride, padding=layer.padding, groups=layer.groups),
+        "weight_density": float(np.count_nonzero(lt.weights)) / lt.weights.size,
+        "act_density": float(np.count_nonzero(lt.activations)) / max(lt.activations.size, 1),
+        "cycle_breakdown": bd,
+        "barrier_fraction_active": _ratio(c.barrier_idle_active_cycles, c.cycles),
+        "energy_pj": EnergyBreakdown(**prices.energy_pj),
+        "temporal_tiling_penalty": prices.temporal_tiling_penalty,
+        "dcnn": base["dcnn"], "dcnn_opt": base["dcnn_opt"],
+        "mapping": MappingRecord(**c.mapping) if source is None else MappingRecord(
+            **c.mapping, input_source=source.input_source, input_source_reason=source.reason,
+            producers=list(source.producers)),
+    }
+    # Every other field is the engine's count of the same name (a new counted metric is a
+    # LayerCounts attribute and a LayerRecord field, nothing here); derived fields follow.
+    for name in LayerRecord.__struct_fields__:
+        if name not in values and rule_of(LayerRecord, name) != "derived":
+            v = getattr(c, name)
+            values[name] = dict(v) if isinstance(v, dict) else v
+    derive(LayerRecord, values, m)
+    return LayerRecord(**{k: values[k] for k in LayerRecord.__struct_fields__})
+
+
 @dataclass
 class LayerResult:
-    """One layer's (or the network's) results; ``record`` is the JSON form."""
+    """One layer's (or the network's) results: the typed record and its JSON form."""
 
     record: dict[str, Any]
+    data: LayerRecord | NetworkRecord | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, data: LayerRecord | NetworkRecord) -> LayerResult:
+        """The result of a typed record."""
+        return cls(plain(data), data)
 
     def __getitem__(self, key: str) -> Any:
         return self.record[key]
@@ -104,10 +290,6 @@ class LayerResult:
     def name(self) -> str:
         """Layer name (``"total"`` for network totals)."""
         return self.record["name"]
-
-
-def _ratio(num: float, den: float) -> float:
-    return float(num) / float(den) if den else 0.0
 
 
 def first_difference(a: Any, b: Any, *, ignore: Collection[str] = (), strict_types: bool = True,
@@ -158,66 +340,6 @@ def first_difference(a: Any, b: Any, *, ignore: Collection[str] = (), strict_typ
     same = a == b and (not strict_types or type(a) is type(b))
     return None if same else f"{path}: {a!r} != {b!r}"
 
-
-def totals_record(records: list[dict[str, Any]], multipliers: int) -> dict[str, Any]:
-    """Network totals of per-layer records: sums of counts, ratios recomputed from sums."""
-    def add(dicts: list[dict[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for d in dicts:
-            for k, v in d.items():
-                if v is None or out.get(k, 0) is None:
-                    out[k] = None
-                else:
-                    out[k] = out.get(k, 0) + v
-        return out
-
-    cycles = sum(r["cycles"] for r in records)
-    energy = add([r["energy_pj"] for r in records])
-    products = sum(r["products"] for r in records)
-    bd = add([r["cycle_breakdown"] for r in records])
-    dc = sum(r["dcnn"]["cycles"] for r in records)
-    verified = [r["verified"] for r in records]
-    accesses = add([r["accesses"] for r in records])
-    base = {key: add([r[key]["accesses"] for r in records]) for key in ("dcnn", "dcnn_opt")
-            if all("accesses" in r[key] for r in records)}
-    return {
-        "name": "total",
-        "cycles": cycles,
-        "cycle_breakdown": bd,
-        "oracle_cycles": products / multipliers,
-        "products": products,
-        "on_plane_products": sum(r.get("on_plane_products", 0) for r in records),
-        "vector_pairs": sum(r.get("vector_pairs", 0) for r in records),
-        "dense_macs": sum(r["dense_macs"] for r in records),
-        "multiplier_utilization": _ratio(products, cycles * multipliers),
-        "intra_pe_utilization": _ratio(products, (bd["busy"] + bd["conflict_stall"])
-                                       * multipliers),
-        "barrier_fraction": _ratio(bd["barrier_idle"], cycles),
-        "barrier_fraction_active": _ratio(
-            sum(r["barrier_idle_active_cycles"] * r["active_pes"] for r in records),
-            sum(r["cycles"] * r["active_pes"] for r in records)),
-        "active_pes": max((r["active_pes"] for r in records), default=0),
-        "barrier_idle_active_cycles": sum(r["barrier_idle_active_cycles"] for r in records),
-        "conflict_stall_fraction": _ratio(bd["conflict_stall"], cycles),
-        "accesses": accesses,
-        "accumulator_accesses": add([r["accumulator_accesses"] for r in records]),
-        "accumulator_access_bits": add([r.get("accumulator_access_bits", {})
-                                        for r in records]),
-        "memory_references": memory_references(accesses),
-        "energy_pj": energy,
-        "temporal_tiling_penalty": _ratio(
-            energy["total"], sum(r["energy_pj"]["total"] / r["temporal_tiling_penalty"]
-                                 for r in records)),
-        **{key: {"cycles": dc,
-                 "dram_stall_cycles": sum(r[key].get("dram_stall_cycles", 0) for r in records),
-                 "energy_pj": add([r[key]["energy_pj"] for r in records]),
-                 **({"accesses": base[key], "memory_references": memory_references(base[key])}
-                    if key in base else {})}
-           for key in ("dcnn", "dcnn_opt")},
-        "speedup_vs_dcnn": _ratio(dc, cycles),
-        "oracle_fraction": _ratio(products / multipliers, cycles),
-        "verified": None if any(v is None for v in verified) else all(verified),
-    }
 
 
 @dataclass

@@ -37,11 +37,14 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from scnn_sim.engine.layer import ACC_MODELS
 from scnn_sim.errors import ConfigError, ScnnSimError
 from scnn_sim.inputs.arch import ArchConfig, load_arch
+from scnn_sim.inputs.options import DEFAULT_WEIGHT_FORMAT, sim_options
 from scnn_sim.pricing.energy import COMPONENTS, EnergyTable, load_energy_table
-from scnn_sim.results.provenance import DEFAULT_WEIGHT_FORMAT, provenance
+from scnn_sim.results.provenance import provenance
 from scnn_sim.results.records import DRAM_WORD_BITS, MEMORY_STRUCTURES
 from scnn_sim.results.records import memory_references as _memory_references
 from scnn_sim.sparsity.pruning import parse_granularity
@@ -61,6 +64,10 @@ __all__ = [
 
 #: Granularities of the study by default (``fine`` is always the reference).
 DEFAULT_GRANULARITIES = ("fine", "vector", "kernel", "filter")
+#: The :class:`~scnn_sim.inputs.options.SimOptions` fields the study takes (it sets the
+#: granularity per simulation and always counts merges).
+STUDY_OPTIONS = ("arch", "energy", "density", "seed", "weight_format", "pointwise_group",
+                 "layers", "clustered")
 
 
 class StudyError(ConfigError):
@@ -105,20 +112,11 @@ def parse_granularity_list(granularities: str | Sequence[str]) -> list[str]:
     return ["fine", *out]
 
 
-def _check_density_options(density: float | None, published_densities: bool) -> float | None:
+def _check_density_options(density: float | None, published_densities: bool) -> None:
     if density is not None and published_densities:
         raise StudyError("give either a density or published densities, not both")
     if density is None and not published_densities:
         raise StudyError("give a density (e.g. --density 0.35) or --published-densities")
-    if density is None:
-        return None
-    try:
-        d = float(density)
-    except (TypeError, ValueError):
-        raise StudyError(f"density: must be a number in [0, 1], got {density!r}") from None
-    if not (0.0 <= d <= 1.0):  # also rejects NaN
-        raise StudyError(f"density: must be within [0, 1], got {density!r}")
-    return d
 
 
 def _ratio(num: float | None, den: float | None) -> float | None:
@@ -315,28 +313,30 @@ def granularity_study(
     """
     from scnn_sim.simulation import simulate
 
-    d = _check_density_options(density, published_densities)
+    _check_density_options(density, published_densities)
+    # The options are checked as every simulation checks them (one model, one error type).
+    opts = sim_options(arch=arch, energy=energy, density=density, seed=seed,
+                       weight_format=weight_format, pointwise_group=pointwise_group,
+                       layers=layers, clustered=clustered, count_merges=True)
+    d = opts.density
     grans = parse_granularity_list(granularities)
-    if weight_format not in ("scnn", "group"):
-        raise StudyError(f"weight format: must be scnn or group, got {weight_format!r}")
-    arch_cfg = arch if isinstance(arch, ArchConfig) else load_arch(arch)
-    table = energy if isinstance(energy, EnergyTable) else load_energy_table(energy)
-    layer_list = list(layers) if layers is not None else None
+    arch_cfg = arch if isinstance(arch, ArchConfig) else load_arch(opts.arch)
+    table = energy if isinstance(energy, EnergyTable) else load_energy_table(opts.energy)
+    layer_list = opts.layers
+    opts = msgspec.structs.replace(opts, arch=arch_cfg, energy=table)
     if published_densities and not _has_published(workload, layer_list):
         raise StudyError("published densities: no selected conv layer of this workload has a "
                          "published density (SCNN Fig. 1); give a density instead")
 
     out: dict[str, Any] = {"granularities": {}}
     for g in grans:
-        res = simulate(workload, arch=arch_cfg, energy=table, granularity=g, density=d,
-                       seed=seed, count_merges=True, clustered=clustered,
-                       pointwise_group=pointwise_group, layers=layer_list,
-                       weight_format=weight_format, progress=progress)
+        res = simulate(workload, **{**opts.kwargs(), "granularity": g}, progress=progress)
         if len(out) == 1:  # the first granularity: the workload's name and source are known
             out = {**provenance("scnn-sim-granularity", workload=res.meta["workload"],
                                 workload_source=res.meta["workload_source"], arch=arch_cfg,
-                                energy=table, seed=seed, weight_format=weight_format,
-                                clustered=clustered, pointwise_group=pointwise_group,
+                                energy=table, seed=opts.seed,
+                                weight_format=opts.weight_format, clustered=opts.clustered,
+                                pointwise_group=opts.pointwise_group,
                                 layers=layer_list,
                                 density=d if d is not None else "published"),
                    "granularities": {}}

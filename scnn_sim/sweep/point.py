@@ -11,8 +11,9 @@ from typing import Any
 from scnn_sim import __version__
 from scnn_sim.errors import ScnnSimError
 from scnn_sim.inputs.arch import arch_from_dict
+from scnn_sim.inputs.options import SimOptions
 from scnn_sim.sweep.checks import _canon
-from scnn_sim.sweep.spec import SweepPoint, pe_config_label
+from scnn_sim.sweep.spec import POINT_ID_DEFAULTS, SweepPoint, pe_config_label
 
 
 def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
@@ -38,14 +39,11 @@ def run_point(task: Mapping[str, Any]) -> dict[str, Any]:
     try:
         from scnn_sim.simulation import simulate
 
-        result = simulate(
-            task["workload"], arch=arch_from_dict(task["arch"], where="<sweep point>"),
-            energy=task.get("energy"), granularity=task.get("granularity"),
-            density=task.get("density"), seed=task.get("seed", 0),
-            count_merges=task.get("count_merges"), clustered=task.get("clustered", 0.0),
-            pointwise_group=task.get("pointwise_group", 1), layers=task.get("layers"),
-            # options omit weight_format only when it is scnn (see spec_from_dict)
-            weight_format=task.get("weight_format", "scnn"), progress=False)
+        # The task's SimOptions fields; one left out is at its point-id default.
+        options = {**POINT_ID_DEFAULTS, **{k: v for k, v in task.items()
+                                           if k in SimOptions.__struct_fields__}}
+        options["arch"] = arch_from_dict(task["arch"], where="<sweep point>")
+        result = simulate(task["workload"], **options, progress=False)
         # The metric columns of a run table: every record key and the configuration's area.
         out["rows"] = result.table_rows()
         out["granularity"] = result.meta.get("granularity")

@@ -27,10 +27,10 @@ from scnn_sim.inputs.arch import (
     looks_like_arch_name,
 )
 from scnn_sim.inputs.filekind import refuse_other_kind
+from scnn_sim.inputs.options import OPTION_DEFAULTS, OPTION_TYPES
 from scnn_sim.inputs.readers import as_path, read_text
-from scnn_sim.inputs.validation import Fraction, NonEmptyStr, NonNegativeInt, PositiveInt, convert
+from scnn_sim.inputs.validation import Fraction, NonEmptyStr, NonNegativeInt, convert
 from scnn_sim.inputs.yamlio import parse_yaml
-from scnn_sim.results.provenance import DEFAULT_WEIGHT_FORMAT, WEIGHT_FORMATS
 from scnn_sim.sweep.checks import (
     _SHAPES,
     _canon,
@@ -76,6 +76,13 @@ PointModel = _arch_paths(
 LayerNames = Annotated[list[NonEmptyStr], _Unique]
 
 
+# The simulation options a spec may set, typed as SimOptions declares them.
+_Option_count_merges = OPTION_TYPES["count_merges"]
+_Option_weight_format = OPTION_TYPES["weight_format"]
+_Option_clustered = OPTION_TYPES["clustered"]
+_Option_pointwise_group = OPTION_TYPES["pointwise_group"]
+
+
 class SweepSpecModel(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """A design-space sweep (scnn-sim sweep SPEC): workloads x architectures x granularities x
     densities x seeds. Relative paths are relative to the spec file."""
@@ -112,11 +119,19 @@ class SweepSpecModel(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
                     "configurations, each crossed with the other axes")] = "product"
     points: Annotated[Annotated[list[PointModel], Meta(min_length=1)] | None, Meta(
         description="mode list only: one entry per configuration")] = None
-    count_merges: bool | None = None
-    weight_format: Literal[WEIGHT_FORMATS] = DEFAULT_WEIGHT_FORMAT
-    clustered: Fraction = 0.0
-    pointwise_group: PositiveInt = 1
+    # Simulation options: declared once, in SimOptions (type, allowed values, default, help).
+    count_merges: _Option_count_merges = OPTION_DEFAULTS["count_merges"]
+    weight_format: _Option_weight_format = OPTION_DEFAULTS["weight_format"]
+    clustered: _Option_clustered = OPTION_DEFAULTS["clustered"]
+    pointwise_group: _Option_pointwise_group = OPTION_DEFAULTS["pointwise_group"]
 
+
+#: The options of a sweep point, at the value that a point id leaves out: SimOptions'
+#: defaults, except ``weight_format``, left out when ``scnn`` (its default before ``group``
+#: became it), so the ids of existing stores stay valid.
+POINT_ID_DEFAULTS = {**{k: OPTION_DEFAULTS[k] for k in ("count_merges", "weight_format",
+                                                         "clustered", "pointwise_group")},
+                     "weight_format": "scnn"}
 
 #: Keys of a spec and of an entry of ``points`` besides the architecture paths.
 SPEC_KEYS = tuple(f.encode_name for f in msgspec.structs.fields(SweepSpecModel))
@@ -308,16 +323,9 @@ def spec_from_dict(data: Any, where: str = "<spec>",
     spec = convert(data, SweepSpecModel, where, what="the spec")
     name = spec.name or Path(where).stem
 
-    # Simulation options (a value at its default stays out of the point id).
-    options: dict[str, Any] = {}
-    if spec.count_merges is not None:
-        options["count_merges"] = spec.count_merges
-    if spec.weight_format != "scnn":  # in the point id since "group" became the default
-        options["weight_format"] = spec.weight_format
-    if spec.clustered:
-        options["clustered"] = spec.clustered
-    if spec.pointwise_group != 1:
-        options["pointwise_group"] = spec.pointwise_group
+    # Simulation options (a value at its point-id default stays out of the point id).
+    options = {k: getattr(spec, k) for k, default in POINT_ID_DEFAULTS.items()
+               if getattr(spec, k) != default}
     opts = tuple(sorted(options.items()))
 
     # Base architecture and energy table.
