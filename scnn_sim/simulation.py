@@ -320,13 +320,23 @@ def _exported_producers(layers: list[Layer]) -> dict[str, tuple[str, ...] | None
     return out
 
 
-def temporal_tiling_penalty(c: LayerCounts, table: EnergyTable, energy_total: float) -> float:
+#: Baselines of the temporal-tiling penalty: ``dram_once``, each input activation read from
+#: DRAM once (the record's ``temporal_tiling_penalty``); ``on_chip``, the activations kept on
+#: chip (no activation DRAM reads). Both stream the weights once per accumulator pass.
+PENALTY_BASELINES = ("dram_once", "on_chip")
+
+
+def temporal_tiling_penalty(c: Any, table: EnergyTable, energy_total: float,
+                            baseline: str = "dram_once") -> float:
     """A layer's energy over its energy without temporal-tiling re-fetches.
 
-    The baseline re-prices the same counts with each input activation read from DRAM once
-    and the weights streamed once per accumulator pass (what the layer needs when its
-    activations fit); output bits are unchanged (each output is written at most once).
-    1.0 for layers whose activations are resident.
+    The baseline re-prices the same counts (``c.accesses``, ``c.mapping``: a
+    :class:`~scnn_sim.engine.layer.LayerCounts` or anything with both) with each input
+    activation read from DRAM once (``dram_once``) or not at all (``on_chip``: what the layer
+    would cost had its activations stayed on chip, see :data:`PENALTY_BASELINES`), and the
+    weights streamed once per accumulator pass (what the layer needs when its activations
+    fit); output bits are unchanged (each output is written at most once). 1.0 for layers
+    whose activations are resident.
     """
     m = c.mapping
     if m.get("overflow", "resident") == "resident" or not energy_total:
@@ -334,12 +344,45 @@ def temporal_tiling_penalty(c: LayerCounts, table: EnergyTable, energy_total: fl
     base = dict(c.accesses)
     act = m["act_dram_fetches"]
     for key in ("dram_read_bits_act_values", "dram_read_bits_act_index"):
-        base[key] = c.accesses[key] / act if act else c.accesses[key]
+        if baseline == "on_chip":
+            base[key] = 0
+        else:
+            base[key] = c.accesses[key] / act if act else c.accesses[key]
     w = m["accumulator_passes"] / m["weight_dram_fetches"]
     for key in ("dram_read_bits_weight_values", "dram_read_bits_weight_index"):
         base[key] = c.accesses[key] * w
     e = sum(table.breakdown(base).values())
     return energy_total / e if e else 1.0
+
+
+def _priced(accesses: dict[str, Any], table: EnergyTable) -> dict[str, float]:
+    energy = table.breakdown(accesses)
+    energy["total"] = sum(energy.values())
+    return energy
+
+
+def price_record(record: dict[str, Any], table: EnergyTable) -> dict[str, Any]:
+    """Fill (or re-price) a layer record's energy fields from its counts with ``table``.
+
+    The one place that says which fields of a record are priced: ``energy_pj``, the DCNN and
+    DCNN-opt ``energy_pj`` and ``temporal_tiling_penalty``. Counts are not touched, so a
+    record re-priced with another table equals the record simulated with it (energy =
+    counts x table). Updates ``record`` in place (key order kept) and returns it.
+    """
+    record["energy_pj"] = _priced(record["accesses"], table)
+    for key in ("dcnn", "dcnn_opt"):
+        record[key]["energy_pj"] = _priced(record[key]["accesses"], table)
+    counts = _Counts(record["accesses"], record["mapping"])
+    record["temporal_tiling_penalty"] = temporal_tiling_penalty(
+        counts, table, record["energy_pj"]["total"])
+    return record
+
+
+class _Counts:
+    """The counts :func:`temporal_tiling_penalty` reads, taken from a record."""
+
+    def __init__(self, accesses: dict[str, Any], mapping: dict[str, Any]) -> None:
+        self.accesses, self.mapping = accesses, mapping
 
 
 def layer_record(lt: LayerTensors, c: LayerCounts, arch: ArchConfig, table: EnergyTable,
@@ -350,18 +393,14 @@ def layer_record(lt: LayerTensors, c: LayerCounts, arch: ArchConfig, table: Ener
     SRAM holds (the network's first layer, or an input of unknown producer).
     """
     layer = lt.layer
-    energy = table.breakdown(c.accesses)
-    energy["total"] = sum(energy.values())
     base = dcnn_counts(layer, arch, c, input_from_dram)
     dcnn = {}
     for key, val in base.items():
-        e = table.breakdown(val["accesses"])
-        e["total"] = sum(e.values())
         dcnn[key] = {"cycles": int(val["cycles"]),
-                     "dram_stall_cycles": int(val["dram_stall_cycles"]), "energy_pj": e,
+                     "dram_stall_cycles": int(val["dram_stall_cycles"]), "energy_pj": None,
                      "accesses": dict(val["accesses"]),
                      "memory_references": memory_references(val["accesses"])}
-    return {
+    return price_record({
         "name": layer.name,
         "shape": {"C": layer.C, "K": layer.K, "R": layer.R, "S": layer.S, "H": layer.H,
                   "W": layer.W, "stride": layer.stride, "padding": layer.padding,
@@ -391,8 +430,8 @@ def layer_record(lt: LayerTensors, c: LayerCounts, arch: ArchConfig, table: Ener
         "accumulator_accesses": dict(c.accumulator_accesses),
         "accumulator_access_bits": dict(c.accumulator_access_bits),
         "memory_references": memory_references(c.accesses),
-        "energy_pj": energy,
-        "temporal_tiling_penalty": temporal_tiling_penalty(c, table, energy["total"]),
+        "energy_pj": None,  # the priced fields: price_record
+        "temporal_tiling_penalty": None,
         "dcnn": dcnn["dcnn"],
         "dcnn_opt": dcnn["dcnn_opt"],
         "speedup_vs_dcnn": dcnn["dcnn"]["cycles"] / c.cycles if c.cycles else 0.0,
@@ -400,4 +439,4 @@ def layer_record(lt: LayerTensors, c: LayerCounts, arch: ArchConfig, table: Ener
         "mapping": c.mapping,
         "verified": c.verified,
         "max_abs_error": c.max_abs_error,
-    }
+    }, table)
