@@ -56,6 +56,17 @@ def add_weight_format_option(p: argparse.ArgumentParser) -> None:
                    f"default {DEFAULT_WEIGHT_FORMAT}")
 
 
+def add_pruning_options(p: argparse.ArgumentParser) -> None:
+    """``--granularity``, ``--density`` and ``--weight-format`` of ``run`` and the commands
+    built on it."""
+    p.add_argument("--granularity", default=None,
+                   help="prune weights at this granularity (fine, vector, kernel, filter, "
+                   "channel, block:AxBxCxD, nm:N:M)")
+    p.add_argument("--density", type=float, default=None,
+                   help="weight density for every layer (default: each layer's own)")
+    add_weight_format_option(p)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="simulate a network on SCNN",
                        description="Simulate every conv layer of WORKLOAD (a built-in name, a "
@@ -65,12 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_sim_options(p)
     p.add_argument("--area", default=None, metavar="TABLE",
                    help="area table: scnn16 (default, SCNN's Table 4) or a YAML path")
-    p.add_argument("--granularity", default=None,
-                   help="prune weights at this granularity (fine, vector, kernel, filter, "
-                   "channel, block:AxBxCxD, nm:N:M)")
-    p.add_argument("--density", type=float, default=None,
-                   help="weight density for every layer (default: each layer's own)")
-    add_weight_format_option(p)
+    add_pruning_options(p)
     p.add_argument("--verify", action="store_true",
                    help="check each layer's outputs against a dense reference convolution")
     p.add_argument("--count-merges", action="store_true",

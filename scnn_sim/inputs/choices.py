@@ -35,6 +35,8 @@ from scnn_sim.errors import ConfigError
 
 Kind = Literal["simulation", "pricing", "reading"]
 KINDS: tuple[str, ...] = ("simulation", "pricing", "reading")
+#: Simulate every combination of the simulation choices up to this many (else one at a time).
+MAX_SIMULATIONS = 16
 
 
 class ChoiceError(ConfigError):
@@ -286,5 +288,5 @@ def get_choices(names: str | Sequence[str] | None = None) -> list[Choice]:
     return out
 
 
-__all__ = ["Alternative", "Choice", "ChoiceError", "CHOICES", "KINDS", "NOT_CHOICES",
-           "choice_names", "get_choices"]
+__all__ = ["Alternative", "Choice", "ChoiceError", "CHOICES", "KINDS", "MAX_SIMULATIONS",
+           "NOT_CHOICES", "choice_names", "get_choices"]

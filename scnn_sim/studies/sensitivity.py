@@ -34,7 +34,7 @@ from typing import Any
 
 from scnn_sim.errors import ConfigError
 from scnn_sim.inputs.arch import ArchConfig, load_arch
-from scnn_sim.inputs.choices import Alternative, Choice, get_choices
+from scnn_sim.inputs.choices import MAX_SIMULATIONS, Alternative, Choice, get_choices
 from scnn_sim.pricing.energy import EnergyTable, load_energy_table
 from scnn_sim.results.provenance import DEFAULT_WEIGHT_FORMAT, energy_provenance, provenance
 from scnn_sim.results.records import LayerResult, SimulationResult, totals_record
@@ -46,8 +46,6 @@ from scnn_sim.workload.tensors import LayerTensors
 #: another reading of a run.
 PRODUCERS = ("simulation", "re-pricing", "reading")
 ENGINE = "cycle-level engine (scnn_sim.engine)"
-#: Default cap on the simulated combinations of the simulation choices.
-MAX_SIMULATIONS = 16
 
 Record = dict[str, Any]
 
@@ -85,7 +83,7 @@ class _RecordCounts:
 #: with the readings).
 METRICS: dict[str, tuple[str, Callable[[SimulationResult, EnergyTable, Mapping[str, str]],
                                        float]]] = {
-    "cycles": ("cycles [M]", lambda r, t, rd: r.totals["cycles"] / 1e6),
+    "cycles": ("cycles [k]", lambda r, t, rd: r.totals["cycles"] / 1e3),
     "energy_uj": ("energy [uJ]", lambda r, t, rd: r.totals["energy_pj"]["total"] / 1e6),
     "speedup_vs_dcnn": ("speed-up vs DCNN [x]", lambda r, t, rd: r.totals["speedup_vs_dcnn"]),
     "speedup_vs_dcnn_opt": ("speed-up vs DCNN-opt [x]", lambda r, t, rd: _ratio(
@@ -279,7 +277,8 @@ def _range(choices: list[Choice], base_arch: ArchConfig, table: EnergyTable, run
                     b["min"], b["min_at"] = v, at
                 if v > b["max"]:
                     b["max"], b["max_at"] = v, at
-    return {"exhaustive": exhaustive, "simulated_configurations": len(sim_settings),
+    distinct = {_arch_key(_setting_arch(base_arch, [a for _, a in s])) for s in sim_settings}
+    return {"exhaustive": exhaustive, "simulated_configurations": len(distinct),
             "simulation_combinations": n_sim, "combinations": n,
             "note": ("every combination of the choices" if exhaustive else
                      f"the {n_sim} combinations of the simulation choices exceed "
