@@ -184,3 +184,54 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write a tornado chart per metric (PNG, PDF or SVG)")
     add_format_options(p)
     p.set_defaults(func=main)
+
+
+# ----------------------------------------------------------------------------- granularity
+
+_RATIO_LABELS = {"memory_references": "mem refs", "memory_bits": "bits", "energy": "energy",
+                 "cycles": "cycles"}
+
+
+def granularity_rows(gs: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """Headers and rows of the coarse/fine ratios per choice and alternative
+    (:func:`scnn_sim.studies.sensitivity.granularity_sensitivity`)."""
+    from scnn_sim.studies.sensitivity import _study_ratios
+
+    base = _study_ratios(gs["base"])
+    grans = list(base)
+    headers = ["choice=alternative", "by"] + [
+        f"{g} {_RATIO_LABELS[q]} [x fine]" for g in grans for q in gs["ratios"]]
+
+    def cells(ratios: dict[str, Any]) -> list[Any]:
+        return ["-" if ratios[g][q] is None else ratios[g][q] for g in grans
+                for q in gs["ratios"]]
+
+    rows: list[list[Any]] = [["(base run)", "sim"] + cells(base)]
+    for ch in gs["choices"]:
+        for r in ch["results"]:
+            if r.get("is_base"):
+                continue
+            label = f"{ch['name']}={r['alternative']}"
+            if r["skipped"]:
+                rows.append([label, "skipped"] + ["-"] * (len(headers) - 2))
+            else:
+                rows.append([label, _BY[r["produced_by"]]] + cells(r["ratios"]))
+    return headers, rows
+
+
+def granularity_text(gs: dict[str, Any]) -> str:
+    """The ``granularity --sensitivity`` section: ratios per alternative, then one verdict
+    line per claim and coarse granularity."""
+    headers, rows = granularity_rows(gs)
+    model = gs["base"]["arch"]["accumulator"]["access_model"]
+    lines = ["", "sensitivity: network coarse/fine ratios under each open modelling choice "
+             f"(one at a time; memory references and bits under the run's access model, "
+             f"{model}, or the alternative's):",
+             format_table(headers, rows), "", "claims of Mao et al. (base value in brackets):"]
+    for v in gs["verdicts"]:
+        lines += textwrap.wrap(f"- {v['verdict']} [{v['base']:.3f}]" if v["base"] is not None
+                               else f"- {v['verdict']}", TABLE_WIDTH, subsequent_indent="  ")
+    lines += textwrap.wrap(f"({gs['simulations']} granularity studies simulated; pricing "
+                           "choices re-priced from their counts; reading choices do not "
+                           "change these ratios.)", TABLE_WIDTH)
+    return "\n".join(lines)
