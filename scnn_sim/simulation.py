@@ -372,10 +372,15 @@ def price_record(record: dict[str, Any], table: EnergyTable) -> dict[str, Any]:
     record["energy_pj"] = _priced(record["accesses"], table)
     for key in ("dcnn", "dcnn_opt"):
         record[key]["energy_pj"] = _priced(record[key]["accesses"], table)
-    counts = _Counts(record["accesses"], record["mapping"])
-    record["temporal_tiling_penalty"] = temporal_tiling_penalty(
-        counts, table, record["energy_pj"]["total"])
+    record["temporal_tiling_penalty"] = record_penalty(record, table)
     return record
+
+
+def record_penalty(record: dict[str, Any], table: EnergyTable,
+                   baseline: str = "dram_once") -> float:
+    """:func:`temporal_tiling_penalty` of a priced layer record (its counts and mapping)."""
+    return temporal_tiling_penalty(_Counts(record["accesses"], record["mapping"]), table,
+                                   record["energy_pj"]["total"], baseline=baseline)
 
 
 class _Counts:

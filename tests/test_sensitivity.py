@@ -297,3 +297,26 @@ def test_granularity_sensitivity_prices_without_simulating(tiny, engine_calls):
     energies = {r["ratios"]["kernel"]["energy"] for ch in gs["choices"]
                 for r in ch["results"]}
     assert len(energies) > 1  # re-pricing moves the energy ratio
+
+
+def test_temporal_tiling_penalty_baselines_by_hand(tiny):
+    # one PE with a 512-byte IARAM: the layer's activations are tiled in time
+    arch = load_arch().replace(**{"pe_array.rows": 1, "pe_array.cols": 1,
+                                  "buffers.iaram_bytes": 512})
+    rec = simulation.simulate(tiny, arch=arch).layers[0].record
+    m, acc = rec["mapping"], rec["accesses"]
+    assert m["overflow"] != "resident" and m["weight_dram_fetches"] > m["accumulator_passes"]
+    act = acc["dram_read_bits_act_values"] + acc["dram_read_bits_act_index"]
+    w = acc["dram_read_bits_weight_values"] + acc["dram_read_bits_weight_index"]
+    spared_w = w * (1 - m["accumulator_passes"] / m["weight_dram_fetches"])
+    e = rec["energy_pj"]["total"]
+    dram_pj = 20.0  # aladdin40's DRAM pJ/bit
+    once = e / (e - dram_pj * (act * (1 - 1 / m["act_dram_fetches"]) + spared_w))
+    on_chip = e / (e - dram_pj * (act + spared_w))
+    table = load_energy_table()
+    assert rec["temporal_tiling_penalty"] == pytest.approx(once)
+    assert simulation.record_penalty(rec, table, "on_chip") == pytest.approx(on_chip)
+    s = sensitivity(tiny, arch=arch, choices="penalty_baseline")
+    vals = {r["alternative"]: r["values"]["temporal_tiling_penalty"]
+            for r in s["choices"][0]["results"]}
+    assert vals == {"DRAM once": pytest.approx(once), "on chip": pytest.approx(on_chip)}

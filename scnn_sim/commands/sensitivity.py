@@ -34,9 +34,20 @@ def choices_table(fmt: str = "table") -> str:
     """The declared open modelling choices: kind, default, alternatives and range."""
     from scnn_sim.inputs.choices import CHOICES
 
-    rows = [[c.name, c.kind, c.default.name,
-             ", ".join(a.name for a in c.alternatives[1:]), c.range or "-"] for c in CHOICES]
-    return format_table(["choice", "kind", "default", "alternatives", "range"], rows, fmt)
+    headers = ["choice", "kind", "default", "alternatives"]
+    rows = [[c.name, c.kind, c.default.name, ", ".join(a.name for a in c.alternatives[1:])]
+            for c in CHOICES]
+    if fmt != "table":
+        return format_table(headers + ["open question", "range"],
+                            [r + [c.question, c.range or ""] for r, c in zip(rows, CHOICES,
+                                                                             strict=True)], fmt)
+    lines = [format_table(headers, rows), ""]
+    for c in CHOICES:
+        text = f"{c.name}: {c.question}." + (f" Range: {c.range}." if c.range else "")
+        lines += textwrap.wrap(text, TABLE_WIDTH, subsequent_indent="  ")
+    lines += ["", "Each alternative's source: scnn-sim sensitivity WORKLOAD --json (choices[]."
+              "alternatives[].source) or scnn_sim/inputs/choices.py."]
+    return "\n".join(lines)
 
 
 def _headers(study: dict[str, Any]) -> list[str]:

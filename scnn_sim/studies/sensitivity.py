@@ -38,7 +38,7 @@ from scnn_sim.inputs.choices import MAX_SIMULATIONS, Alternative, Choice, get_ch
 from scnn_sim.pricing.energy import EnergyTable, load_energy_table
 from scnn_sim.results.provenance import DEFAULT_WEIGHT_FORMAT, energy_provenance, provenance
 from scnn_sim.results.records import LayerResult, SimulationResult, totals_record
-from scnn_sim.simulation import PENALTY_BASELINES, price_record, temporal_tiling_penalty
+from scnn_sim.simulation import PENALTY_BASELINES, price_record, record_penalty
 from scnn_sim.workload.shapes import Workload
 from scnn_sim.workload.tensors import LayerTensors
 
@@ -67,16 +67,10 @@ def _penalty(result: SimulationResult, table: EnergyTable, baseline: str) -> flo
         return result.totals["temporal_tiling_penalty"]
     base = 0.0
     for lr in result.layers:
-        r = lr.record
-        e = r["energy_pj"]["total"]
-        p = temporal_tiling_penalty(_RecordCounts(r), table, e, baseline=baseline)
+        e = lr.record["energy_pj"]["total"]
+        p = record_penalty(lr.record, table, baseline)
         base += e / p if p else e
     return _ratio(result.totals["energy_pj"]["total"], base)
-
-
-class _RecordCounts:
-    def __init__(self, record: Record) -> None:
-        self.accesses, self.mapping = record["accesses"], record["mapping"]
 
 
 #: Headline metrics: name -> (label with unit, value of a run, priced with a table, read
