@@ -320,3 +320,19 @@ def test_temporal_tiling_penalty_baselines_by_hand(tiny):
     vals = {r["alternative"]: r["values"]["temporal_tiling_penalty"]
             for r in s["choices"][0]["results"]}
     assert vals == {"DRAM once": pytest.approx(once), "on chip": pytest.approx(on_chip)}
+
+
+def test_cli_on_an_exported_file(tmp_path, tensors, capsys):
+    from scnn_sim.workload.h5io import write_layers
+
+    path = tmp_path / "net.h5"
+    write_layers(path, [tensors(8, 16, 3, 3, 10, 10, padding=1, wd=0.4, ad=0.5, name="a")],
+                 source_model="tiny")
+    out = tmp_path / "s.json"
+    assert main(["sensitivity", str(path), "--choices", "kc_rule,sram_energy",
+                 "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["workload_source"] and doc["granularity"] == "as exported"
+    assert main(["granularity", str(path), "--density", "0.4", "--granularities",
+                 "fine,vector", "--sensitivity", "--choices", "sram_energy"]) == 0
+    assert "vector uses less energy than fine" in capsys.readouterr().out
