@@ -235,10 +235,11 @@ def granularity_text(gs: dict[str, Any]) -> str:
     line per claim and coarse granularity."""
     headers, rows = granularity_rows(gs)
     model = gs["base"]["arch"]["accumulator"]["access_model"]
-    lines = ["", "sensitivity: network coarse/fine ratios under each open modelling choice "
-             f"(one at a time; memory references and bits under the run's access model, "
-             f"{model}, or the alternative's):",
-             format_table(headers, rows), "", "claims of Mao et al. (base value in brackets):"]
+    lines = ["", *textwrap.wrap(
+        "sensitivity: network coarse/fine ratios under each open modelling choice (one at a "
+        f"time; memory references and bits under the run's access model, {model}, or the "
+        "alternative's):", TABLE_WIDTH),
+        format_table(headers, rows), "", "claims of Mao et al. (base value in brackets):"]
     for v in gs["verdicts"]:
         lines += textwrap.wrap(f"- {v['verdict']} [{v['base']:.3f}]" if v["base"] is not None
                                else f"- {v['verdict']}", TABLE_WIDTH, subsequent_indent="  ")

@@ -89,7 +89,7 @@ def tornado(study: dict[str, Any], path: str | os.PathLike) -> Path:
         ax.set_yticks(ys, [r[0] for r in rows], fontsize=8)
         span = max(max(abs(r[1]), abs(r[2])) for r in rows)
         ax.set_xlim(-1.9 * span, 1.9 * span)
-        ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=None))
         ax.tick_params(axis="x", labelsize=8)
         ax.grid(axis="x", alpha=0.3)
     for k in range(len(metrics), nrows * ncols):
