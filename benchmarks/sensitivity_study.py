@@ -17,11 +17,18 @@ Writes ``sensitivity.json`` and a tornado chart per network (``sensitivity_NET.p
 ``benchmarks/out`` (``--refresh``: ``benchmarks/results``)::
 
     python benchmarks/sensitivity_study.py [--networks alexnet,vgg16] [--choices A,B]
+        [--granularity-choices vgg16=A,B]
+
+The JSON is rewritten after each network (the other networks' entries are kept), so networks
+can be run one at a time. ``--granularity-choices NET=A,B`` restricts the granularity part of
+one network (a VGG-16 granularity study is two simulations with merge counting per
+alternative); the JSON records which choices each part used.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from typing import Any
 
@@ -42,15 +49,17 @@ def _one_at_a_time(choices: list[dict[str, Any]], get) -> dict[str, Any]:
     return {"min": lo[0], "min_at": lo[1], "max": hi[0], "max_at": hi[1]}
 
 
-def study(net: str, choices: str | None) -> dict[str, Any]:
+def study(net: str, choices: str | None, gran_choices: str | None) -> dict[str, Any]:
     t0 = time.time()
     s = sensitivity(net, choices=choices)
     tornado(s, RESULTS / f"sensitivity_{net}.png")
     t1 = time.time()
-    gs = granularity_sensitivity(net, choices=choices, published_densities=True,
+    gs = granularity_sensitivity(net, choices=gran_choices, published_densities=True,
                                  granularities="fine,kernel")
     t2 = time.time()
-    out: dict[str, Any] = {"simulations": s["simulations"],
+    out: dict[str, Any] = {"choices": [c["name"] for c in s["choices"]],
+                           "granularity_choices": [c["name"] for c in gs["choices"]],
+                           "simulations": s["simulations"],
                            "granularity_studies": gs["simulations"],
                            "wall_s": {"sensitivity": t1 - t0, "granularity": t2 - t1}}
     for m in ("energy_vs_dcnn", "energy_vs_dcnn_opt", "speedup_vs_dcnn", "cycles",
@@ -79,11 +88,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--networks", default="alexnet,vgg16")
     ap.add_argument("--choices", default=None, help="default: every declared choice")
+    ap.add_argument("--granularity-choices", action="append", default=[], metavar="NET=A,B",
+                    help="the choices of NET's granularity part (default: --choices)")
     args = ap.parse_args()
+    gran = dict(g.split("=", 1) for g in args.granularity_choices)
+    out = RESULTS / "sensitivity.json"
     doc: dict[str, Any] = {"networks": {}}
+    if out.exists():
+        doc = json.loads(out.read_text())
     for net in args.networks.split(","):
-        r = study(net, args.choices)
+        r = study(net, args.choices, gran.get(net, args.choices))
         doc["networks"][net] = r
+        atomic_write_json(out, doc)
         print(f"\n{net} ({r['simulations']} runs, {r['granularity_studies']} granularity "
               f"studies; {r['wall_s']['sensitivity']:.0f} s + {r['wall_s']['granularity']:.0f} s)")
         for m, label in (("energy_vs_dcnn", "SCNN/DCNN energy"),
@@ -100,8 +116,6 @@ def main() -> None:
                   f"{o['min']:.3f} ({o['min_at']}) - {o['max']:.3f} ({o['max_at']})")
         for line in r["verdicts"]:
             print(f"  - {line}")
-    out = RESULTS / "sensitivity.json"
-    atomic_write_json(out, doc)
     print(f"\nwrote {out}")
 
 

@@ -42,12 +42,11 @@ from scnn_sim.simulation import PENALTY_BASELINES, price_record, record_penalty
 from scnn_sim.workload.shapes import Workload
 from scnn_sim.workload.tensors import LayerTensors
 
-#: What produced a figure: a run of the cycle-level engine, the counts of a run re-priced, or
-#: another reading of a run.
-PRODUCERS = ("simulation", "re-pricing", "reading")
+#: What produced a figure (``produced_by``): a run of the cycle-level engine (the base run's,
+#: when the alternative is its configuration), the counts of a run re-priced, or another
+#: reading of a run.
+PRODUCERS = ("simulation", "simulation (the base run)", "re-pricing", "reading")
 ENGINE = "cycle-level engine (scnn_sim.engine)"
-
-Record = dict[str, Any]
 
 
 def _ratio(num: float, den: float) -> float:
