@@ -68,7 +68,8 @@ def tornado(study: dict[str, Any], path: str | os.PathLike) -> Path:
         ax = axes[k // ncols][k % ncols]
         rows = bars[metric]
         base = study["base"][metric]
-        ax.set_title(f"{label}: base {base:,.4g}", fontsize=10, loc="left")
+        shown = f"{base:,.0f}" if abs(base) >= 1000 else f"{base:.4g}"
+        ax.set_title(f"{label}: base {shown}", fontsize=10, loc="left")
         ax.axvline(0.0, color="black", linewidth=0.8)
         if not rows:
             ax.text(0.5, 0.5, "no choice moves it", ha="center", va="center",
