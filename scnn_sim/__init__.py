@@ -31,9 +31,10 @@ __all__ = [
     "SparsityError",
     "WorkloadError",
     "simulate",
+    "sensitivity",
 ]
 
-_LAZY = ("simulate", "SimulationResult")
+_LAZY = ("simulate", "SimulationResult", "sensitivity")
 
 
 def __getattr__(name: str):
@@ -42,6 +43,10 @@ def __getattr__(name: str):
         from scnn_sim.simulation import simulate
 
         return simulate
+    if name == "sensitivity":
+        from scnn_sim.studies.sensitivity import sensitivity
+
+        return sensitivity
     if name == "SimulationResult":
         from scnn_sim.results.records import SimulationResult
 

@@ -25,8 +25,9 @@ from scnn_sim.errors import ScnnSimError
 from scnn_sim.outputs import check_interrupted, interrupts_raise
 
 # Each module exposes ``register(subparsers)``, which adds its parser and sets ``func``.
-COMMAND_MODULES = ("workloads", "storage", "arch", "energy", "run", "granularity", "prune",
-                   "study", "sweep", "plot", "importing", "compare", "schema")
+COMMAND_MODULES = ("workloads", "storage", "arch", "energy", "run", "granularity",
+                   "sensitivity", "prune", "study", "sweep", "plot", "importing", "compare",
+                   "schema")
 #: Sub-commands of the modules whose commands are not named after the module.
 COMMANDS_OF = {"workloads": ("workloads", "show"), "importing": ("import",)}
 

@@ -13,6 +13,7 @@ import re
 import sys
 import textwrap
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from scnn_sim.commands.options import add_cli_options, options_from_args
@@ -257,11 +258,30 @@ def run_granularity(args: argparse.Namespace) -> int:
         raise StudyError("give --density D (e.g. 0.35) or --published-densities")
     json_path = check_output_path(args.json, "--json") if args.json is not None else None
     opts = options_from_args(args)
+    # --- granularity --sensitivity (issue 23): the study under every open modelling choice
+    if args.sensitivity:
+        from scnn_sim.commands.sensitivity import granularity_text
+        from scnn_sim.inputs.choices import get_choices
+        from scnn_sim.studies.sensitivity import granularity_sensitivity
+
+        get_choices(args.choices)  # a bad --choices fails before anything runs
+        granularity_study = partial(granularity_sensitivity, choices=args.choices)
+    elif args.choices is not None:
+        raise StudyError("--choices needs --sensitivity")
+    # ---
     study = granularity_study(
         args.workload, published_densities=args.published_densities,
         granularities=args.granularities, progress=sys.stderr.isatty(),
         **{k: getattr(opts, k) for k in STUDY_OPTIONS})
-    print(study_text(study, per_layer=args.per_layer, fmt=args.format, columns=args.columns))
+    if args.sensitivity:  # granularity --sensitivity: the base study, then the sensitivity
+        sens, study = study, {**study["base"], "sensitivity": {
+            k: v for k, v in study.items() if k != "base"}}
+        text = study_text(study, per_layer=args.per_layer, fmt=args.format,
+                          columns=args.columns)
+        print(text + (granularity_text(sens) if args.format == "table" else ""))
+    else:
+        print(study_text(study, per_layer=args.per_layer, fmt=args.format,
+                         columns=args.columns))
     if json_path:
         atomic_write_json(json_path, study)
         note(args.format, f"\nwrote {args.json}")
@@ -290,6 +310,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_sim_options(p)
     add_weight_format_option(p)
     p.add_argument("--per-layer", action="store_true", help="also print per-layer tables")
+    p.add_argument("--sensitivity", action="store_true",
+                   help="also the coarse/fine ratios under every open modelling choice (scnn-"
+                   "sim sensitivity --list-choices) and a verdict per claim")
+    p.add_argument("--choices", default=None, metavar="A,B",
+                   help="with --sensitivity: vary only these choices (default: all)")
     p.add_argument("--json", default=None, metavar="PATH",
                    help="write the study as JSON (atomically)")
     add_format_options(p)

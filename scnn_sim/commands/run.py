@@ -43,6 +43,12 @@ def add_weight_format_option(p: argparse.ArgumentParser) -> None:
     add_cli_options(p, ("weight_format",))
 
 
+def add_pruning_options(p: argparse.ArgumentParser) -> None:
+    """``--granularity``, ``--density`` and ``--weight-format`` of ``run`` and the commands
+    built on it."""
+    add_cli_options(p, ("granularity", "density", "weight_format"))
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="simulate a network on SCNN",
                        description="Simulate every conv layer of WORKLOAD (a built-in name, a "

@@ -46,7 +46,7 @@ def _f(desc: str, total: str = "sum", **meta: Any) -> Meta:
     return Meta(description=desc, extra={"total": total}, **meta)
 
 
-Counts = dict[str, float]
+Counts = dict[str, "int | float"]  # ints stay ints (exact counts), bits may be fractional
 OptCounts = dict[str, "int | None"]
 
 class _Record(msgspec.Struct, kw_only=True):

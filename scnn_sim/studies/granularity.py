@@ -59,6 +59,7 @@ __all__ = [
     "granularity_study",
     "memory_references",
     "parse_granularity_list",
+    "reprice_study",
     "weight_order_effect",
 ]
 
@@ -340,19 +341,52 @@ def granularity_study(
                                 layers=layer_list,
                                 density=d if d is not None else "published"),
                    "granularities": {}}
-        entry = {"layers": [dict(lr.record) for lr in res.layers],
-                 "totals": dict(res.totals.record)}
-        entry["totals"]["weight_density"] = _network_weight_density(entry["layers"])
-        for rec in [*entry["layers"], entry["totals"]]:
-            rec["memory_references_by_access_model"] = memory_references(rec)
-            rec["energy_pj_by_access_model"] = _energy_by_model(rec, table)
-        out["granularities"][g] = entry
-    fine = out["granularities"]["fine"]
-    for entry in out["granularities"].values():
+        out["granularities"][g] = _entry([dict(lr.record) for lr in res.layers],
+                                         dict(res.totals.record), table)
+    _add_ratios(out["granularities"])
+    return out
+
+
+def _entry(layers: list[dict[str, Any]], totals: dict[str, Any],
+           table: EnergyTable) -> dict[str, Any]:
+    """One granularity's records with the study's per-access-model fields."""
+    entry = {"layers": layers, "totals": totals}
+    totals["weight_density"] = _network_weight_density(layers)
+    for rec in [*layers, totals]:
+        rec["memory_references_by_access_model"] = memory_references(rec)
+        rec["energy_pj_by_access_model"] = _energy_by_model(rec, table)
+    return entry
+
+
+def _add_ratios(granularities: dict[str, Any]) -> None:
+    fine = granularities["fine"]
+    for entry in granularities.values():
         for rec, ref in zip(entry["layers"], fine["layers"], strict=True):
             rec["ratios_vs_fine"] = _ratios(rec, ref)
         entry["totals"]["ratios_vs_fine"] = _ratios(entry["totals"], fine["totals"])
-    return out
+
+
+def reprice_study(study: dict[str, Any], table: EnergyTable) -> dict[str, Any]:
+    """A granularity study priced with another energy table, without re-simulating.
+
+    Counts are unchanged; every energy field (records, totals, per access model, ratios to
+    fine) is recomputed, as :func:`granularity_study` with ``energy=table`` would give.
+    """
+    from scnn_sim.pricing.layer import price_record
+    from scnn_sim.results.provenance import energy_provenance
+    from scnn_sim.results.records import totals_record
+
+    a = study["arch"]
+    multipliers = (a["pe_array"]["rows"] * a["pe_array"]["cols"] * a["multiplier"]["F"]
+                   * a["multiplier"]["I"])
+    grans = {}
+    for g, entry in study["granularities"].items():
+        layers = [price_record(dict(r, dcnn=dict(r["dcnn"]), dcnn_opt=dict(r["dcnn_opt"])),
+                               table) for r in entry["layers"]]
+        grans[g] = _entry(layers, totals_record(layers, multipliers), table)
+    _add_ratios(grans)
+    return {**study, "energy_table": table.name, "energy": energy_provenance(table),
+            "granularities": grans}
 
 
 def weight_order_effect(
