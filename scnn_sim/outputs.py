@@ -175,6 +175,13 @@ class Interrupted(KeyboardInterrupt):
 
 
 _pending: list[int] = []
+#: True while a command runs under :func:`interrupts_raise` (the CLI), not in library use.
+_in_command: list[bool] = []
+
+
+def in_command() -> bool:
+    """Whether a CLI command is running (:func:`interrupts_raise` is active)."""
+    return bool(_in_command)
 #: Temporary files being written by :func:`atomic_output` (removed on a signal).
 _temps: set[str] = set()
 
@@ -224,9 +231,11 @@ def interrupts_raise() -> Iterator[None]:
     _pending.clear()
     old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     old_hook, sys.unraisablehook = sys.unraisablehook, unraisable
+    _in_command.append(True)
     try:
         yield
     finally:
+        _in_command.pop()
         for sig, h in old.items():
             signal.signal(sig, h)
         sys.unraisablehook = old_hook

@@ -318,3 +318,33 @@ def test_flipped_bytes_in_a_store_are_one_error(tmp_path):
             load_sweep_results(q)
         for f in tmp_path.glob("t.sqlite*"):
             f.unlink()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_read_stuck_in_c_code_ends_the_command_with_one_line(tmp_path):
+    """libhdf5 can loop forever on a corrupt file, holding the interpreter: the watchdog
+    prints one line and ends the command; a block that ends in time leaves no trace."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""\
+        import ctypes, sys
+        from scnn_sim.inputs.readers import stuck_guard
+        from scnn_sim.outputs import interrupts_raise
+        with interrupts_raise():
+            with stuck_guard("fast.h5", 5):
+                pass
+            print("fast done", flush=True)
+            with stuck_guard("slow.h5", 1):
+                ctypes.PyDLL(None).sleep(20)   # C code holding the interpreter
+        print("not reached", flush=True)
+        """)
+    env = {**__import__("os").environ,
+           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert out.stdout.splitlines() == ["fast done"]
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "slow.h5: still reading after 1 s" in lines[0], out.stderr
+    assert out.returncode == -9

@@ -14,10 +14,14 @@ Every problem raises the caller's :class:`~scnn_sim.errors.ScnnSimError` subclas
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
+import select
+import signal
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -54,6 +58,45 @@ def as_path(value: Any, what: str, error: type[ScnnSimError]) -> Path:
 def _shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+#: Seconds a C library (libhdf5) may spend on one read of an input file in a CLI command
+#: before :func:`stuck_guard` ends the command: a corrupt variable-length string can send
+#: libhdf5 into a loop that no Python signal can interrupt.
+STUCK_READ_S = 120.0
+
+
+@contextlib.contextmanager
+def stuck_guard(where: str, seconds: float | None = None) -> Iterator[None]:
+    """In a CLI command, end the process with one line (killed: exit 137) if the block is still
+    running after ``seconds`` (default :data:`STUCK_READ_S`): stuck in C code that holds
+    the interpreter, where signals cannot reach it. A forked watchdog process waits on a pipe
+    the block closes when it ends. Library use (no command running) is not guarded."""
+    from scnn_sim.outputs import in_command
+
+    if not in_command() or not hasattr(os, "fork"):
+        yield
+        return
+    limit = STUCK_READ_S if seconds is None else seconds
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the watchdog: only system calls, then _exit
+        try:
+            os.close(w)
+            ready, _, _ = select.select([r], [], [], limit)
+            if not ready:
+                os.write(2, f"scnn-sim: error: {where}: still reading after {limit:g} s, "
+                            f"stuck in the HDF5 library (a corrupt file?); stopped\n".encode())
+                os.kill(os.getppid(), signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.close(r)
+    try:
+        yield
+    finally:
+        os.close(w)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
 
 
 def max_text_bytes() -> int:

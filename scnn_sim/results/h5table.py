@@ -54,7 +54,7 @@ import numpy as np
 
 from scnn_sim import __version__
 from scnn_sim.errors import ScnnSimError
-from scnn_sim.inputs.readers import as_path, parse_json
+from scnn_sim.inputs.readers import as_path, parse_json, stuck_guard
 
 #: Format name and version of the layout above.
 FORMAT = "scnn-sim-table"
@@ -324,7 +324,7 @@ def read_table(path: str | os.PathLike, kind: str | None = None) -> ResultTable:
     if not is_hdf5(p):
         raise TableError(f"{p}: not an HDF5 file (no HDF5 signature)")
     try:
-        with h5py.File(p, "r", locking=False) as f:
+        with stuck_guard(str(p)), h5py.File(p, "r", locking=False) as f:
             return _read(f, p, kind)
     except TableError:
         raise
