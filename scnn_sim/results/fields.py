@@ -10,6 +10,7 @@ table columns (:func:`flat_columns`) and the field table of the docs (:func:`fie
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 import msgspec
@@ -21,7 +22,7 @@ __all__ = ["TOTAL_RULES", "BaselineRecord", "CycleBreakdown", "EnergyBreakdown",
            "LayerRecord", "MappingRecord", "MemoryReferences", "NetworkRecord", "Shape",
            "StructureReferences", "CYCLE_KEYS", "FIELD_TABLE_MARKERS", "field_docs",
            "field_table", "flat_columns", "plain", "rule_of",
-           "annotated_type"]
+           "annotated_type", "hints_of"]
 
 #: How a field's network total is made from the layers' values (``Meta(extra={"total": ...})``).
 TOTAL_RULES = {
@@ -211,10 +212,15 @@ class LayerRecord(_Record):
                                               "(null: not verified)", "layer")]
 
 
+@functools.cache
+def hints_of(tp: type) -> dict[str, Any]:
+    """The field annotations of a record class (``Annotated``, resolved once)."""
+    return get_type_hints(tp, include_extras=True)
+
+
 def rule_of(tp: type, name: str) -> str:
     """The total rule declared for field ``name`` of record class ``tp`` (default sum)."""
-    hint = get_type_hints(tp, include_extras=True)[name]
-    for m in getattr(hint, "__metadata__", ()):
+    for m in getattr(hints_of(tp)[name], "__metadata__", ()):
         if isinstance(m, Meta) and m.extra and "total" in m.extra:
             return m.extra["total"]
     return "sum"
@@ -268,7 +274,7 @@ def field_docs(tp: type = LayerRecord, prefix: str = "") -> list[dict[str, Any]]
     (sub-records expanded) with its dotted ``path``, ``type``, ``total`` rule and
     ``description``. Open mappings (``accesses``...) are one row, ``path`` ending ``.*``."""
     rows: list[dict[str, Any]] = []
-    hints = get_type_hints(tp, include_extras=True)
+    hints = hints_of(tp)
     for name in tp.__struct_fields__:
         hint = hints[name]
         desc = ""

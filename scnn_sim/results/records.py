@@ -20,7 +20,7 @@ import math
 import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any, get_origin, get_type_hints
+from typing import Any, get_origin
 
 import msgspec
 import numpy as np
@@ -46,6 +46,7 @@ from scnn_sim.results.fields import (  # noqa: F401 (re-exported: the records' o
     field_docs,
     field_table,
     flat_columns,
+    hints_of,
     plain,
     rule_of,
 )
@@ -171,7 +172,7 @@ def _sum(tp: Any, values: Sequence[Any], multipliers: int) -> Any:
 
 def _combine(source: type, target: type, values: Sequence[Any], multipliers: int) -> Any:
     """A ``target`` record made from ``values`` (of class ``source``) by each field's rule."""
-    hints = get_type_hints(source, include_extras=True)
+    hints = hints_of(source)
     out: dict[str, Any] = {}
     later = []
     for name in target.__struct_fields__:

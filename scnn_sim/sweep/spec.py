@@ -328,7 +328,77 @@ def spec_from_dict(data: Any, where: str = "<spec>",
                if getattr(spec, k) != default}
     opts = tuple(sorted(options.items()))
 
-    # Base architecture and energy table.
+    base_arch, energy, energy_path = _base_arch_and_energy(spec, where, base)
+
+    # Workloads and layers.
+    workloads = _unique(spec.workloads, where, "workloads")
+    resolved: dict[str, tuple[str, list[str] | None]] = {}
+    for i, w in enumerate(workloads):
+        resolved[w] = _resolve_workload(w, f"{where}:workloads[{i}]", base)
+    layers_of = _parse_layers(spec.layers, resolved, where)
+
+    # Axes. Architecture values are taken as written (the model has checked them): the
+    # point id hashes the resolved architecture, the results table shows these.
+    vary = dict(data.get("vary") or {})
+    for key, values in vary.items():
+        _unique(values, where, f"vary.{key}")
+    grans = [_check_granularity(g, f"{where}:granularities[{i}]")
+             for i, g in enumerate(_unique(spec.granularities, where, "granularities"))]
+    dens = _unique(spec.densities, where, "densities")
+    seeds = _unique(spec.seeds, where, "seeds")
+
+    configs = _configs(spec, data, resolved, vary, where)
+
+    vary_keys = list(vary)
+    points = _expand(workloads, configs, vary, vary_keys, base_arch, resolved, layers_of,
+                     (grans, dens, seeds), energy, energy_path, opts)
+    varied = list(dict.fromkeys([*vary_keys, *(k for _, o, _, _ in configs for k in o)]))
+    return SweepSpec(source=where, name=name, data=dict(data), point_list=points, varied=varied)
+
+
+def _expand(workloads: list[str], configs: list[tuple[str | None, dict[str, Any],
+                                                      dict[str, Any], str]],
+            vary: dict[str, Any], vary_keys: list[str], base_arch: ArchConfig,
+            resolved: dict[str, Any], layers_of: dict[str, Any],
+            axes_values: tuple[list[Any], list[Any], list[Any]], energy: str | None,
+            energy_path: str | None, opts: tuple[tuple[str, Any], ...]) -> list[SweepPoint]:
+    """Every point: workloads x configurations x varied values x granularities x densities
+    x seeds; an impossible or duplicate point is refused."""
+    grans, dens, seeds = axes_values
+    arch_cache: dict[str, dict[str, Any]] = {}
+    points: list[SweepPoint] = []
+    arch_checked: set[tuple[str, str]] = set()
+    seen: dict[str, str] = {}
+    for wname in workloads:
+        for label, over, axes, w in configs:
+            for combo in itertools.product(*(vary[k] for k in vary_keys)):
+                overrides = {**over, **dict(zip(vary_keys, combo, strict=True))}
+                arch = _build_arch(base_arch, overrides, arch_cache, w, vary_keys)
+                for g, d, s in itertools.product(axes.get("granularity", grans),
+                                                 axes.get("density", dens),
+                                                 axes.get("seed", seeds)):
+                    if wname not in axes.get("workload", [wname]):
+                        continue
+                    _check_reachable(g, d, w)
+                    pt = SweepPoint(
+                        workload=wname, workload_path=resolved[wname][0],
+                        layers=layers_of.get(wname), overrides=tuple(sorted(overrides.items())),
+                        arch=arch, label=label, granularity=g, density=d, seed=s,
+                        energy=energy, energy_path=energy_path, options=opts)
+                    _check_point_layers(pt, arch_checked, w)
+                    pid = pt.point_id
+                    here = f"{w} (workload {wname}, granularity {g}, density {d}, seed {s})"
+                    if pid in seen:
+                        raise ConfigError(f"{w}: duplicate point: {here} is the same "
+                                          f"simulation as {seen[pid]}")
+                    seen[pid] = here
+                    points.append(pt)
+    return points
+
+
+def _base_arch_and_energy(spec: SweepSpecModel, where: str, base: Path
+                          ) -> tuple[ArchConfig, str | None, str | None]:
+    """The spec's base architecture, its energy table as written and the path to load."""
     if spec.arch is None:
         base_arch = load_arch(None)
     else:
@@ -350,25 +420,12 @@ def spec_from_dict(data: Any, where: str = "<spec>",
             load_energy_table(energy_path)
         except ScnnSimError as exc:
             raise ConfigError(f"{where}:energy: {exc}") from None
+    return base_arch, energy, energy_path
 
-    # Workloads and layers.
-    workloads = _unique(spec.workloads, where, "workloads")
-    resolved: dict[str, tuple[str, list[str] | None]] = {}
-    for i, w in enumerate(workloads):
-        resolved[w] = _resolve_workload(w, f"{where}:workloads[{i}]", base)
-    layers_of = _parse_layers(spec.layers, resolved, where)
 
-    # Axes. Architecture values are taken as written (the model has checked them): the
-    # point id hashes the resolved architecture, the results table shows these.
-    vary = dict(data.get("vary") or {})
-    for key, values in vary.items():
-        _unique(values, where, f"vary.{key}")
-    grans = [_check_granularity(g, f"{where}:granularities[{i}]")
-             for i, g in enumerate(_unique(spec.granularities, where, "granularities"))]
-    dens = _unique(spec.densities, where, "densities")
-    seeds = _unique(spec.seeds, where, "seeds")
-
-    # Configurations: (label, arch overrides, per-entry axis replacements, where).
+def _configs(spec: SweepSpecModel, data: Any, resolved: dict[str, Any], vary: dict[str, Any],
+             where: str) -> list[tuple[str | None, dict[str, Any], dict[str, Any], str]]:
+    """The configurations: (label, arch overrides, per-entry axis replacements, where)."""
     configs: list[tuple[str | None, dict[str, Any], dict[str, Any], str]] = []
     if spec.mode == "list":
         if spec.points is None:
@@ -398,38 +455,7 @@ def spec_from_dict(data: Any, where: str = "<spec>",
         if spec.points is not None:
             raise ConfigError(f"{where}:points: only with mode: list")
         configs.append((None, {}, {}, where))
-
-    vary_keys = list(vary)
-    arch_cache: dict[str, dict[str, Any]] = {}
-    points: list[SweepPoint] = []
-    arch_checked: set[tuple[str, str]] = set()
-    seen: dict[str, str] = {}
-    for wname in workloads:
-        for label, over, axes, w in configs:
-            for combo in itertools.product(*(vary[k] for k in vary_keys)):
-                overrides = {**over, **dict(zip(vary_keys, combo, strict=True))}
-                arch = _build_arch(base_arch, overrides, arch_cache, w, vary_keys)
-                for g, d, s in itertools.product(axes.get("granularity", grans),
-                                                 axes.get("density", dens),
-                                                 axes.get("seed", seeds)):
-                    if wname not in axes.get("workload", [wname]):
-                        continue
-                    _check_reachable(g, d, w)
-                    pt = SweepPoint(
-                        workload=wname, workload_path=resolved[wname][0],
-                        layers=layers_of.get(wname), overrides=tuple(sorted(overrides.items())),
-                        arch=arch, label=label, granularity=g, density=d, seed=s,
-                        energy=energy, energy_path=energy_path, options=opts)
-                    _check_point_layers(pt, arch_checked, w)
-                    pid = pt.point_id
-                    here = f"{w} (workload {wname}, granularity {g}, density {d}, seed {s})"
-                    if pid in seen:
-                        raise ConfigError(f"{w}: duplicate point: {here} is the same "
-                                          f"simulation as {seen[pid]}")
-                    seen[pid] = here
-                    points.append(pt)
-    varied = list(dict.fromkeys([*vary_keys, *(k for _, o, _, _ in configs for k in o)]))
-    return SweepSpec(source=where, name=name, data=dict(data), point_list=points, varied=varied)
+    return configs
 
 
 def _build_arch(base: ArchConfig, overrides: dict[str, Any], cache: dict[str, dict[str, Any]],
