@@ -168,7 +168,38 @@ def record_fields() -> str:
     return field_table().rstrip("\n")
 
 
-TABLES = {"record_fields": record_fields, "bench_run": bench_run, "bench_peers": bench_peers,
+def sensitivity() -> str:
+    """`benchmarks/sensitivity_study.py`: headline metrics and coarse/fine ratios across the
+    open modelling choices, AlexNet and VGG-16 at their published densities."""
+    d = _load("sensitivity")["networks"]
+    head = ["| network | metric | base | min (one at a time) | at | max (one at a time) | at |",
+            "|---|---|---|---|---|---|---|"]
+    rows = []
+    for net, v in d.items():
+        for key, label in (("energy_vs_dcnn", "SCNN/DCNN energy"),
+                           ("energy_vs_dcnn_opt", "SCNN/DCNN-opt energy"),
+                           ("speedup_vs_dcnn", "speed-up vs DCNN"),
+                           ("intra_pe_utilization", "intra-PE utilisation"),
+                           ("barrier", "barrier fraction")):
+            m = v[key]
+            o = m["one_at_a_time"]
+            rows.append(f"| {net} | {label} | {m['base']:.3f} | {o['min']:.3f} | {o['min_at']} | "
+                        f"{o['max']:.3f} | {o['max_at']} |")
+        for key, label in (("energy", "kernel/fine energy"),
+                           ("memory_references", "kernel/fine memory references"),
+                           ("memory_bits", "kernel/fine bits moved"),
+                           ("cycles", "kernel/fine cycles")):
+            m = v["kernel_over_fine"][key]
+            o = m["one_at_a_time"]
+            rows.append(f"| {net} | {label} | {m['base']:.3f} | {o['min']:.3f} | {o['min_at']} | "
+                        f"{o['max']:.3f} | {o['max_at']} |")
+    verdicts = [f"- {net}: {x}" for net, v in d.items() for x in v["verdicts"]]
+    return "\n".join(head + rows) + (f"\n\nVerdicts per claim:\n\n" + "\n".join(verdicts)
+                                     + f"\n\n(benchmarks/results/sensitivity.json, committed "
+                                     f"{_committed('sensitivity')})")
+
+
+TABLES = {"record_fields": record_fields, "sensitivity": sensitivity, "bench_run": bench_run, "bench_peers": bench_peers,
           "bench_sweep_scaling": bench_sweep_scaling, "dnnsim": dnnsim, "papers": papers,
           "tiling_layers": tiling_layers, "tiling_totals": tiling_totals}
 
