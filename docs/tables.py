@@ -194,7 +194,7 @@ def sensitivity() -> str:
             rows.append(f"| {net} | {label} | {m['base']:.3f} | {o['min']:.3f} | {o['min_at']} | "
                         f"{o['max']:.3f} | {o['max_at']} |")
     verdicts = [f"- {net}: {x}" for net, v in d.items() for x in v["verdicts"]]
-    return "\n".join(head + rows) + (f"\n\nVerdicts per claim:\n\n" + "\n".join(verdicts)
+    return "\n".join(head + rows) + ("\n\nVerdicts per claim:\n\n" + "\n".join(verdicts)
                                      + f"\n\n(benchmarks/results/sensitivity.json, committed "
                                      f"{_committed('sensitivity')})")
 
