@@ -199,7 +199,8 @@ def sensitivity() -> str:
                                      f"{_committed('sensitivity')})")
 
 
-TABLES = {"record_fields": record_fields, "sensitivity": sensitivity, "bench_run": bench_run, "bench_peers": bench_peers,
+TABLES = {"record_fields": record_fields, "sensitivity": sensitivity, "bench_run": bench_run,
+          "bench_peers": bench_peers,
           "bench_sweep_scaling": bench_sweep_scaling, "dnnsim": dnnsim, "papers": papers,
           "tiling_layers": tiling_layers, "tiling_totals": tiling_totals}
 
