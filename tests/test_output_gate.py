@@ -46,13 +46,17 @@ RECIPES = {
     ("prune", "-o"): ["prune", "{tmp}/missing.h5", "-o", "{out}", "--granularity", "fine",
                       "--density", "0.5"],
     ("study", "-o"): ["study", "--dataset", "{dataset}", "-o", "{out}"],
+    ("sensitivity", "--json"): ["sensitivity", "{tiny}", "--choices", "crossbar_energy",
+                                "--json", "{out}"],
+    ("sensitivity", "--plot"): ["sensitivity", "{tiny}", "--choices", "crossbar_energy",
+                                "--plot", "{out}"],
 }
 #: Options that take a directory (the rest take a file).
 DIRECTORY_OPTIONS = {("schema", "--write"), ("study", "-o")}
 #: The file suffix each file option expects.
 SUFFIX = {("run", "--h5"): ".h5", ("sweep", "-o"): ".sqlite", ("sweep", "--export"): ".csv",
           ("plot", "-o"): ".png", ("compare", "--plot"): ".png", ("import", "-o"): ".h5",
-          ("prune", "-o"): ".h5"}
+          ("prune", "-o"): ".h5", ("sensitivity", "--plot"): ".png"}
 
 
 def output_options() -> dict[tuple[str, str], object]:

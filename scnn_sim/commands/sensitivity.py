@@ -13,6 +13,7 @@ import sys
 import textwrap
 from typing import Any
 
+from scnn_sim.commands.options import options_from_args
 from scnn_sim.commands.run import add_pruning_options, add_sim_options
 from scnn_sim.inputs.choices import MAX_SIMULATIONS
 from scnn_sim.outputs import atomic_write_json, check_output_path, json_text
@@ -23,6 +24,10 @@ from scnn_sim.results.tables import (
     note,
     select_columns,
 )
+
+#: The options of the options model that ``sensitivity`` takes (those of ``run`` it offers).
+SENSITIVITY_OPTIONS = ("arch", "energy", "granularity", "density", "seed", "clustered",
+                       "pointwise_group", "layers", "weight_format")
 
 _BY = {"simulation": "sim", "simulation (the base run)": "base run", "re-pricing": "re-priced",
        "reading": "read"}
@@ -129,22 +134,20 @@ def main(args: argparse.Namespace) -> int:
     from scnn_sim.studies.sensitivity import METRICS, sensitivity
 
     get_choices(args.choices)  # a bad --choices fails before anything runs
-    json_path = check_output_path(args.json, "--json") if args.json else None
+    json_path = check_output_path(args.json, "--json") if args.json is not None else None
     plot_path = None
-    if args.plot:
+    if args.plot is not None:
         from scnn_sim.plot.tornado import check_plot_path
 
         check_plot_path(args.plot)
         plot_path = check_output_path(args.plot, "--plot")
     select_columns(["choice=alternative", "by"] + [lab for lab, _ in METRICS.values()],
                    args.columns)
+    opts = options_from_args(args)  # the options model: validated once, as for `run`
     study = sensitivity(
-        args.workload, choices=args.choices, arch=args.arch, energy=args.energy,
-        granularity=args.granularity, density=args.density, seed=args.seed,
-        clustered=args.clustered, pointwise_group=args.pointwise_group,
-        layers=args.layers.split(",") if args.layers else None,
-        weight_format=args.weight_format, max_simulations=args.max_simulations,
-        progress=sys.stderr.isatty())
+        args.workload, choices=args.choices, max_simulations=args.max_simulations,
+        progress=sys.stderr.isatty(),
+        **{k: getattr(opts, k) for k in SENSITIVITY_OPTIONS})
     print(render(study, args.format, args.columns))
     if json_path:
         atomic_write_json(json_path, study)
