@@ -41,6 +41,9 @@ to all PEs; leakage counts the multipliers and the 2 MB SRAM for DCNN's cycles.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, SupportsInt, cast
+
 from scnn_sim.engine.layer import LayerCounts
 from scnn_sim.engine.mapping import owner_bounds, split_bounds
 from scnn_sim.engine.timeline import Step, Timeline, run_timeline
@@ -51,7 +54,7 @@ DCNN_SRAM_BITS = 2 * 1024 * 1024 * 8
 
 
 def dcnn_counts(layer: Layer, arch: ArchConfig, scnn: LayerCounts,
-                input_from_dram: bool) -> dict[str, dict[str, float]]:
+                input_from_dram: bool) -> dict[str, dict[str, Any]]:
     """Cycles and action counts of DCNN and DCNN-opt for one layer.
 
     Returns ``{"dcnn": {"cycles": ..., "dram_stall_cycles": ..., "accesses": {...}},
@@ -70,7 +73,7 @@ def dcnn_counts(layer: Layer, arch: ArchConfig, scnn: LayerCounts,
     vb, ab, F = arch.value_bits, arch.acc_bits, arch.F
     act_bits = layer.C * layer.H * layer.W * vb
     # The PPU pools before the output buffer: OARAM writes and output DRAM bits are post-pool.
-    out_shape = scnn.mapping.get("output_shape") or layer.out_shape
+    out_shape = cast("Sequence[int]", scnn.mapping.get("output_shape") or layer.out_shape)
     out_elems = int(out_shape[0]) * int(out_shape[1]) * int(out_shape[2])
     out_bits = out_elems * vb
     act_in = input_from_dram or act_bits > DCNN_SRAM_BITS
@@ -111,7 +114,7 @@ def dcnn_counts(layer: Layer, arch: ArchConfig, scnn: LayerCounts,
         "weight_fifo_write_bits": weights * active_pes * vb,
         "weight_broadcasts": -(-weights // F),
         "weight_broadcast_bits": weights * vb,
-        "ppu_ops": outs + int(scnn.mapping.get("pool_ops", 0)),
+        "ppu_ops": outs + _mapping_int(scnn, "pool_ops", 0),
         "halo_words": 0,
         "halo_bits": 0,
         "dram_read_bits_weight_values": weights * vb,
@@ -129,6 +132,13 @@ def dcnn_counts(layer: Layer, arch: ArchConfig, scnn: LayerCounts,
     stall = tl.total - tl.compute
     return {"dcnn": {"cycles": cycles, "dram_stall_cycles": stall, "accesses": dense},
             "dcnn_opt": {"cycles": cycles, "dram_stall_cycles": stall, "accesses": opt}}
+
+
+def _mapping_int(scnn: LayerCounts, key: str, default: int | None = None) -> int:
+    """An integer entry of the layer's mapping record (:func:`engine.layer._mapping_record`
+    writes them as numbers)."""
+    value = scnn.mapping[key] if default is None else scnn.mapping.get(key, default)
+    return int(cast(SupportsInt, value))
 
 
 def _dcnn_opt(dense: dict[str, float], scnn: LayerCounts,
@@ -149,13 +159,13 @@ def _dcnn_opt(dense: dict[str, float], scnn: LayerCounts,
             return
         opt[f"{prefix}values"], opt[f"{prefix}index"] = value_bits, index_bits
 
-    passes = max(1, int(scnn.mapping["passes"]))
+    passes = max(1, _mapping_int(scnn, "passes"))
     compressed(dense["dram_read_bits_weight_values"],
                s["dram_read_bits_weight_values"] // passes,
                s["dram_read_bits_weight_index"] // passes, "dram_read_bits_weight_")
     # Compressed input, once (SCNN's encoded entries), whenever DCNN reads it: also when SCNN
     # keeps a sparse input on chip that is larger than 2 MB dense.
-    n_act = int(scnn.mapping["act_entries"])
+    n_act = _mapping_int(scnn, "act_entries")
     compressed(dense["dram_read_bits_act_values"], n_act * vb, n_act * ib,
                "dram_read_bits_act_")
     compressed(dense["dram_write_bits_values"], s["oaram_writes"] * vb,

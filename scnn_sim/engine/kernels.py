@@ -101,6 +101,12 @@ def threads_for_load(load1: float, cpus: int, max_threads: int) -> int:
 _threads_set: list[int] = []   # the count this module last chose (empty: none yet)
 
 
+def _numba_default_threads() -> int:
+    """numba's default thread count (``NUMBA_NUM_THREADS`` or the CPU count)."""
+    # numba.config sets its options with setattr at import: invisible to the type checker
+    return int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+
+
 def _apply_thread_policy() -> None:
     """Set numba's threads from the load (:func:`threads_for_load`) before a kernel call.
 
@@ -110,14 +116,14 @@ def _apply_thread_policy() -> None:
     if "NUMBA_NUM_THREADS" in os.environ:
         return
     current = numba.get_num_threads()
-    expected = _threads_set[-1] if _threads_set else numba.config.NUMBA_NUM_THREADS
+    expected = _threads_set[-1] if _threads_set else _numba_default_threads()
     if current != expected:
         return
     try:
         load1 = os.getloadavg()[0]
     except (AttributeError, OSError):   # no load average on this platform: keep numba's
         return
-    n = threads_for_load(load1, os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS)
+    n = threads_for_load(load1, os.cpu_count() or 1, _numba_default_threads())
     if n != current:
         numba.set_num_threads(n)
     _threads_set[:] = [n]
@@ -187,4 +193,4 @@ def simulate_tiles(acts: Stream, wts: Stream, geom: Geometry, model: BankModel, 
         out = accumulate_outputs(acts, wts, geom)
     else:
         out = np.zeros((1, 1, 1, 1), np.float64)
-    return TileCounts(*counts, chan, out)
+    return TileCounts._make((*counts, chan, out))

@@ -15,6 +15,10 @@ at a time. ``tests/test_kernel_paths.py`` checks both kernels give equal counts.
 
 from __future__ import annotations
 
+# The @njit kernels are typed by numba from their arguments at compile time; their parameters
+# are annotated `Any` because static numpy typing adds nothing checkable there.
+from typing import Any
+
 import numpy as np
 from numba import njit, prange
 
@@ -35,14 +39,14 @@ from scnn_sim.engine.kernels_common import (
 
 
 @njit(cache=True, inline="always")
-def _rotate(a2, shift, lanes):
+def _rotate(a2: Any, shift: Any, lanes: Any) -> Any:
     """Bank mask ``a2`` (doubled: ``a | a << banks``) rotated by ``banks - shift``; shift 0
     means no weight in the slot (an empty mask)."""
     return (a2 >> np.uint64(shift)) & (lanes if shift != 0 else _ZERO)
 
 
 @njit(cache=True, inline="always")
-def _sum4(m0, m1, m2, m3):
+def _sum4(m0: Any, m1: Any, m2: Any, m3: Any) -> Any:
     """Per-lane count (planes b0, b1, b2) of four one-bit masks: a carry-save adder tree."""
     s01 = m0 ^ m1
     c01 = m0 & m1
@@ -55,7 +59,8 @@ def _sum4(m0, m1, m2, m3):
 
 
 @njit(cache=True, inline="always")
-def _add(o0, o1, o2, o3, o4, l0, l1, l2, l3, l4):
+def _add(o0: Any, o1: Any, o2: Any, o3: Any, o4: Any, l0: Any, l1: Any, l2: Any, l3: Any,
+         l4: Any) -> Any:
     """Lane-wise sum of two five-plane counts (no lane exceeds 31)."""
     s0 = o0 ^ l0
     c = o0 & l0
@@ -72,7 +77,8 @@ def _add(o0, o1, o2, o3, o4, l0, l1, l2, l3, l4):
 
 
 @njit(cache=True, inline="always")
-def _exceeds(s0, s1, s2, s3, s4, g0, g1, g2, g3, g4):
+def _exceeds(s0: Any, s1: Any, s2: Any, s3: Any, s4: Any, g0: Any, g1: Any, g2: Any, g3: Any,
+             g4: Any) -> Any:
     """Mask of the lanes whose count exceeds ``depth``: the carry out of ``count + (31 -
     depth)``, whose bits are given as all-ones or zero masks ``g0..g4``."""
     c = s0 & g0
@@ -83,7 +89,7 @@ def _exceeds(s0, s1, s2, s3, s4, g0, g1, g2, g3, g4):
 
 
 @njit(cache=True, inline="always")
-def _drain1(s0, s1, s2, s3, s4):
+def _drain1(s0: Any, s1: Any, s2: Any, s3: Any, s4: Any) -> Any:
     """One cycle: every non-empty lane minus one."""
     b = s0 | s1 | s2 | s3 | s4
     o0 = s0 ^ b
@@ -98,7 +104,7 @@ def _drain1(s0, s1, s2, s3, s4):
 
 
 @njit(cache=True, inline="always")
-def _drain(o0, o1, o2, o3, o4, w):
+def _drain(o0: Any, o1: Any, o2: Any, o3: Any, o4: Any, w: Any) -> Any:
     """``w`` cycles (0 <= w < 32): every lane minus ``w``, not below zero."""
     w0 = _ALL if w & 1 else _ZERO
     w1 = _ALL if w & 2 else _ZERO
@@ -120,7 +126,7 @@ def _drain(o0, o1, o2, o3, o4, w):
 
 
 @njit(cache=True, inline="always")
-def _issue3(o0, o1, l0, l1, l2, h0, h1, h2):
+def _issue3(o0: Any, o1: Any, l0: Any, l1: Any, l2: Any, h0: Any, h1: Any, h2: Any) -> Any:
     """:func:`_issue` under ``QUEUED`` for occupancies below 4 (planes ``o0, o1``) and loads of
     at most 4 (``l0..l2``), whose sums fit three planes, when no bank lacks room.
 
@@ -147,7 +153,7 @@ def _issue3(o0, o1, l0, l1, l2, h0, h1, h2):
 
 
 @njit(cache=True, inline="always")
-def _lane(s0, s1, s2, s3, s4, b):
+def _lane(s0: Any, s1: Any, s2: Any, s3: Any, s4: Any, b: Any) -> Any:
     """The count of lane ``b``."""
     u = np.uint64(b)
     return np.int64(((s0 >> u) & _ONE) | (((s1 >> u) & _ONE) << np.uint64(1))
@@ -157,7 +163,7 @@ def _lane(s0, s1, s2, s3, s4, b):
 
 
 @njit(cache=True, inline="always")
-def _max_lane(s0, s1, s2, s3, s4):
+def _max_lane(s0: Any, s1: Any, s2: Any, s3: Any, s4: Any) -> Any:
     """The largest lane count: from the top plane down, keep the lanes that have the bit."""
     v = 0
     live = _ALL
@@ -170,8 +176,9 @@ def _max_lane(s0, s1, s2, s3, s4):
 
 
 @njit(cache=True, inline="always")
-def _issue(o0, o1, o2, o3, o4, l0, l1, l2, l3, l4, g0, g1, g2, g3, g4, contention, depth,
-           banks):
+def _issue(o0: Any, o1: Any, o2: Any, o3: Any, o4: Any, l0: Any, l1: Any, l2: Any, l3: Any, l4: Any,
+           g0: Any, g1: Any, g2: Any, g3: Any, g4: Any, contention: Any, depth: Any,
+           banks: Any) -> Any:
     """One vector pair with bank loads ``l``: the new queue occupancies ``o`` and the stall.
 
     The rule of :func:`tiles_general`: under ``QUEUED`` the pair waits until every bank it
@@ -199,7 +206,7 @@ def _issue(o0, o1, o2, o3, o4, l0, l1, l2, l3, l4, g0, g1, g2, g3, g4, contentio
 
 
 @njit(cache=True, parallel=True)
-def tiles_bitsliced(acts, wts, geom, model):
+def tiles_bitsliced(acts: Any, wts: Any, geom: Any, model: Any) -> Any:
     """:func:`tiles_general`'s counts for the linear mapping, 32 banks at a time.
 
     Preconditions: :func:`bitsliced_applies`. Per work tile the activation vectors are first

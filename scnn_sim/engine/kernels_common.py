@@ -26,7 +26,10 @@ and the next section need, and on a loaded machine two threads were slower than 
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+
+# The @njit kernels are typed by numba from their arguments at compile time; their parameters
+# are annotated `Any` because static numpy typing adds nothing checkable there.
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit
@@ -120,7 +123,7 @@ COUNT_NAMES = ("busy", "stall", "products", "acc_same", "acc_wide", "pairs", "ia
 
 
 @njit(cache=True, inline="always")
-def _count_arrays(T, G, n_chan):
+def _count_arrays(T: Any, G: Any, n_chan: Any) -> Any:
     """Zeroed counts of both timing kernels: ``[len(COUNT_NAMES), T, G]`` and the cycles per
     input channel ``[T, G, n_chan]``.
 
@@ -131,7 +134,7 @@ def _count_arrays(T, G, n_chan):
 
 
 @njit(cache=True, inline="always")
-def _close_group(counts, t, g, sums):
+def _close_group(counts: Any, t: Any, g: Any, sums: Any) -> Any:
     """Store one (tile, group)'s totals ``sums`` (in :data:`COUNT_NAMES` order): the closing
     code of both timing kernels (the per-channel cycles are stored at each barrier)."""
     n_busy, n_stall, s_prod, s_same, s_wide, s_pairs, s_iaram, s_fifo_r, s_fifo_w, s_plane = (
@@ -149,7 +152,7 @@ def _close_group(counts, t, g, sums):
 
 
 @njit(cache=True, inline="always")
-def _vector_starts(ptr, width):
+def _vector_starts(ptr: Any, width: Any) -> Any:
     """Blocks of entries ``ptr[b]:ptr[b + 1]`` cut into vectors of ``width``: the index of
     each block's first vector, and the total at the end (``[n_blocks + 1]``)."""
     n = ptr.shape[0] - 1

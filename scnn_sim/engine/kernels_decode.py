@@ -3,13 +3,17 @@ the zero runs, as the PE's coordinate computation does."""
 
 from __future__ import annotations
 
+# The @njit kernels are typed by numba from their arguments at compile time; their parameters
+# are annotated `Any` because static numpy typing adds nothing checkable there.
+from typing import Any
+
 import numpy as np
 from numba import njit
 
 
 @njit(cache=True)
-def decode_activation_offsets(a_runs, a_ptr, CA, NP, a_ncols, a_u0, a_w0, tile_oy, tile_ox,
-                              BW):
+def decode_activation_offsets(a_runs: Any, a_ptr: Any, CA: Any, NP: Any, a_ncols: Any, a_u0: Any,
+                              a_w0: Any, tile_oy: Any, tile_ox: Any, BW: Any) -> Any:
     """Recover each activation entry's buffer offset from the zero runs, as the PE does.
 
     Blocks are (work tile t, phase p, channel c); an entry at position ``pos`` of its block
@@ -41,7 +45,8 @@ def decode_activation_offsets(a_runs, a_ptr, CA, NP, a_ncols, a_u0, a_w0, tile_o
 
 
 @njit(cache=True)
-def decode_weight_offsets(w_runs, w_ptr, C, NP, group_kc, phase_rv, phase_sv, dim_of, BH, BW):
+def decode_weight_offsets(w_runs: Any, w_ptr: Any, C: Any, NP: Any, group_kc: Any, phase_rv: Any,
+                          phase_sv: Any, dim_of: Any, BH: Any, BW: Any) -> Any:
     """Recover each weight entry's (k, v, x) from the zero runs; return ``k*BH*BW - v*BW - x``.
 
     Blocks are (output-channel group g, phase p, input channel c), each ``Kc x Rv x Sv`` in

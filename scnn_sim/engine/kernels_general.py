@@ -10,6 +10,10 @@ banks the pair touched.
 
 from __future__ import annotations
 
+# The @njit kernels are typed by numba from their arguments at compile time; their parameters
+# are annotated `Any` because static numpy typing adds nothing checkable there.
+from typing import Any
+
 import numpy as np
 from numba import njit, prange
 
@@ -41,7 +45,7 @@ def _bank_dnnsim(k: int, x: int, y: int, banks: int) -> int:
 
 
 @njit(cache=True, parallel=True)
-def tiles_general(acts, wts, geom, model):
+def tiles_general(acts: Any, wts: Any, geom: Any, model: Any) -> Any:
     """Simulate all work tiles through all output-channel groups, product by product.
 
     Arguments as :func:`~scnn_sim.engine.kernels.simulate_tiles`; returns the counts of

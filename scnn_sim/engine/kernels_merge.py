@@ -4,6 +4,10 @@ word of a vector pair merge, counted on 64-bit address masks beside the bit-slic
 
 from __future__ import annotations
 
+# The @njit kernels are typed by numba from their arguments at compile time; their parameters
+# are annotated `Any` because static numpy typing adds nothing checkable there.
+from typing import Any
+
 import numpy as np
 from numba import njit, prange
 
@@ -11,7 +15,7 @@ from scnn_sim.engine.kernels_common import _ONE, _ZERO, _vector_starts
 
 
 @njit(cache=True, inline="always")
-def _popcount(x):
+def _popcount(x: Any) -> Any:
     """Set bits of a 64-bit word (SWAR)."""
     x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
     x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2))
@@ -21,7 +25,7 @@ def _popcount(x):
 
 
 @njit(cache=True, inline="always")
-def _mask_counts(u, not_start, wide_words):
+def _mask_counts(u: Any, not_start: Any, wide_words: Any) -> Any:
     """Distinct addresses and distinct wide words of the address set ``u`` (bit k: address
     base + k), given ``not_start``: the mask of the positions that do not start a word."""
     after = (u << _ONE) & not_start   # positions after a set bit within its word
@@ -31,7 +35,7 @@ def _mask_counts(u, not_start, wide_words):
 
 
 @njit(cache=True, parallel=True)
-def merge_counts(acts, wts, geom, wide_words):
+def merge_counts(acts: Any, wts: Any, geom: Any, wide_words: Any) -> Any:
     """:func:`tiles_general`'s merge counts alone, without the timing.
 
     Per (work tile, output-channel group): the accumulator accesses if the products of a

@@ -3,12 +3,16 @@ tile's output buffer, apart from the timing and in the same loop order."""
 
 from __future__ import annotations
 
+# The @njit kernels are typed by numba from their arguments at compile time; their parameters
+# are annotated `Any` because static numpy typing adds nothing checkable there.
+from typing import Any
+
 import numpy as np
 from numba import njit, prange
 
 
 @njit(cache=True, parallel=True)
-def accumulate_outputs(acts, wts, geom):
+def accumulate_outputs(acts: Any, wts: Any, geom: Any) -> Any:
     """The functional model: every product's value added into its tile's output buffer.
 
     Same block and vector-pair order as the timing kernels, so the float64 sums are the same

@@ -77,7 +77,7 @@ class LayerCounts:
     products: int
     vector_pairs: int
     multipliers: int
-    accesses: dict[str, int]
+    accesses: dict[str, int | float]   # counts are ints; leakage kB-cycles are fractional
     accumulator_accesses: dict[str, int | None]
     mapping: dict[str, object]
     dense_macs: int
@@ -157,9 +157,10 @@ def _decode_activations(layer: Layer, tiling: Tiling, a_stream: RLEStream,
                      if len(tiling.phase_cols[t][p]) else 0
                      for t in range(T) for p in range(n_ph)], np.int64)
     a_ncols = np.maximum(a_ncols, 1)
-    return kernels.decode_activation_offsets(a_stream.runs, a_stream.block_ptr, layer.C, n_ph,
-                                             a_ncols, a_u0, a_w0, tiling.oy, tiling.ox,
-                                             tiling.BW)
+    offsets: np.ndarray = kernels.decode_activation_offsets(
+        a_stream.runs, a_stream.block_ptr, layer.C, n_ph, a_ncols, a_u0, a_w0, tiling.oy,
+        tiling.ox, tiling.BW)
+    return offsets
 
 
 def _run_kernels(lt: LayerTensors, arch: ArchConfig, plan: MappingPlan,
@@ -239,7 +240,7 @@ def _weight_dram_bits(run: KernelRun, arch: ArchConfig,
 def _access_counts(lt: LayerTensors, arch: ArchConfig, plan: MappingPlan, run: KernelRun,
                    sch: Schedule, o_stream: RLEStream, out_spill: bool, acc: int,
                    weight_bits: tuple[int, int, int], act_fetched: int, n_pool_ops: int,
-                   total_cycles: int) -> dict[str, int]:
+                   total_cycles: int) -> dict[str, int | float]:
     """The layer's action counts (:data:`ACCESS_KEYS`), from the kernels' sums, the streams
     and the schedule."""
     layer, tiling, sums = lt.layer, plan.tiling, run.sums
@@ -354,7 +355,8 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
     verified = max_err = output = None
     if verify:
         verified, max_err, output, out_activations = _computed_outputs(lt, tiling, run)
-    o_stream, out_spill = encode_outputs(layer, _required(out_activations, layer), arch)
+    out_acts = _required(out_activations, layer)
+    o_stream, out_spill = encode_outputs(layer, out_acts, arch)
     entry_bits = arch.value_bits + arch.index_bits
 
     weight_bits = _weight_dram_bits(run, arch, weight_storage)
@@ -375,9 +377,10 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
                   "same_address": sums["same"] if count_merges else None,
                   "wide": sums["wide"] if count_merges else None}
     n_pool_ops = pool_ops(layer.K, layer.P, layer.Q, layer.pool)
-    accesses = _access_counts(lt, arch, plan, run, sch, o_stream, out_spill,
-                              acc_models[arch.access_model], weight_bits, act_fetched,
-                              n_pool_ops, tl.total)
+    acc = acc_models[arch.access_model]
+    assert acc is not None   # count_merges is on whenever the access model needs the merges
+    accesses = _access_counts(lt, arch, plan, run, sch, o_stream, out_spill, acc, weight_bits,
+                              act_fetched, n_pool_ops, tl.total)
     return LayerCounts(
         name=layer.name,
         cycles=tl.total,
@@ -393,7 +396,7 @@ def simulate_layer(lt: LayerTensors, arch: ArchConfig, *, verify: bool = False,
         accesses=accesses,
         accumulator_accesses=acc_models,
         accumulator_access_bits=_accumulator_access_bits(acc_models, arch),
-        mapping=_mapping_record(lt, plan, run, out_spill, out_activations, n_pool_ops,
+        mapping=_mapping_record(lt, plan, run, out_spill, out_acts, n_pool_ops,
                                 act_fetched, tl.dram_busy),
         dense_macs=layer.dense_macs,
         on_plane_products=sums["plane"],
@@ -503,7 +506,8 @@ def _fifo_entries(a_stream: RLEStream, w_streams: list[RLEStream], T: int, n_ph:
     return {"reads": reads, "writes": writes, "entries": entries}
 
 
-def _encode_owned(out: np.ndarray, own_r, own_c, index_bits: int) -> RLEStream:
+def _encode_owned(out: np.ndarray, own_r: list[tuple[int, int]], own_c: list[tuple[int, int]],
+                  index_bits: int) -> RLEStream:
     """Output activations per (PE owned tile, channel) block, row-major: OARAM contents."""
     K = out.shape[0]
     parts, lengths = [], []

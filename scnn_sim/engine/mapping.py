@@ -27,6 +27,7 @@ Conventions (README "Modelling choices" explains why):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -218,7 +219,7 @@ def halo_entries(layer: Layer, tiling: Tiling) -> np.ndarray:
     return out
 
 
-def candidate_subtiles(tile_h: int, tile_w: int):
+def candidate_subtiles(tile_h: int, tile_w: int) -> Iterator[tuple[int, int]]:
     """Sub-tilings in the order tried: split the longer sub-tile side first, down to pixels."""
     sr, sc = 1, 1
     yield (sr, sc)
@@ -287,7 +288,8 @@ def _encode_weights(w: np.ndarray, layer: Layer, groups_k: list[tuple[int, int]]
 def _tile_entries(stream: RLEStream, n_tiles: int) -> np.ndarray:
     """Entries (values incl. placeholders) of each work tile in an activation stream."""
     per_block = np.diff(stream.block_ptr)
-    return per_block.reshape(n_tiles, -1).sum(axis=1)
+    entries: np.ndarray = per_block.reshape(n_tiles, -1).sum(axis=1)
+    return entries
 
 
 @dataclass(frozen=True)
@@ -319,7 +321,8 @@ def channel_bits(stream: RLEStream, n_tiles: int, n_phases: int, n_channels: int
                  entry_bits: int) -> np.ndarray:
     """IARAM bits of each (work tile, input channel) of an activation stream, phases summed."""
     per_block = np.diff(stream.block_ptr).reshape(n_tiles, n_phases, n_channels)
-    return per_block.sum(axis=1) * entry_bits
+    bits: np.ndarray = per_block.sum(axis=1) * entry_bits
+    return bits
 
 
 def handover_bits(chan: np.ndarray, n_pes: int) -> np.ndarray:
@@ -332,7 +335,7 @@ def handover_bits(chan: np.ndarray, n_pes: int) -> np.ndarray:
     channel block is the staging reserve). The last pass holds only itself.
     """
     T, C = chan.shape
-    peak = chan.sum(axis=1).astype(np.int64)
+    peak: np.ndarray = chan.sum(axis=1).astype(np.int64)
     if T > n_pes and C:
         cur, nxt = chan[:-n_pes], chan[n_pes:]
         suffix = np.cumsum(cur[:, ::-1], axis=1)[:, ::-1]
@@ -341,7 +344,8 @@ def handover_bits(chan: np.ndarray, n_pes: int) -> np.ndarray:
     return peak
 
 
-def _fewest_pass_candidates(first: tuple[int, int], tile_h: int, tile_w: int):
+def _fewest_pass_candidates(first: tuple[int, int], tile_h: int,
+                            tile_w: int) -> Iterator[tuple[int, int]]:
     """From the accumulator's sub-tiling, more passes: rows first, then columns."""
     sr, sc = first
     rows = max(tile_h, sr, 1)
@@ -426,14 +430,14 @@ class _Planner:
         self.acc_tiling = acc_tiling
 
     def tiling_of(self, sub: tuple[int, int]) -> Tiling:
-        sub = tuple(sub)
+        sub = (sub[0], sub[1])   # a list from the configuration as a key
         if sub not in self.tilings:
             a = self.arch
             self.tilings[sub] = make_tiling(self.layer, a.pe_rows, a.pe_cols, sub, a.tiling)
         return self.tilings[sub]
 
     def stream_of(self, tiling: Tiling, placeholders: bool = True) -> RLEStream:
-        key = (tuple(tiling.sub), bool(placeholders))
+        key = ((tiling.sub[0], tiling.sub[1]), bool(placeholders))
         if key not in self.streams:
             self.streams[key] = _encode_activations(self.lt.activations, tiling, self.n_ph,
                                                     self.arch.index_bits, placeholders)

@@ -141,7 +141,9 @@ class Network:
         k = self.pos[index]
         c = self.consumer.get(layer.name)
         if self.exported and c is not None and c == k + 1:
-            acts = self.items[c][2].activations
+            tensors = self.items[c][2]
+            assert tensors is not None   # exported: every item carries its tensors
+            acts = tensors.activations
             if acts.shape[0] == layer.K and self.producers[self.items[c][1].name] == (
                     layer.name,):
                 return acts
@@ -161,6 +163,6 @@ def _exported_producers(layers: list[Layer]) -> dict[str, tuple[str, ...] | None
     prev: Layer | None = None
     for lay in layers:
         ok = (prev is not None and prev.K == lay.C and lay.H <= prev.P and lay.W <= prev.Q)
-        out[lay.name] = (prev.name,) if ok else None
+        out[lay.name] = (prev.name,) if prev is not None and ok else None
         prev = lay
     return out

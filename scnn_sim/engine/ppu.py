@@ -44,7 +44,8 @@ def window_counts(n: int, pool: Pool) -> np.ndarray:
     """Per pooled coordinate along one axis: window elements inside the ``n`` conv outputs."""
     lo = _window_starts(n, pool)
     hi = lo + pool.window
-    return np.minimum(hi, n) - np.maximum(lo, 0)
+    counts: np.ndarray = np.minimum(hi, n) - np.maximum(lo, 0)
+    return counts
 
 
 def pool2d(x: np.ndarray, pool: Pool) -> np.ndarray:
@@ -78,7 +79,8 @@ def pool2d(x: np.ndarray, pool: Pool) -> np.ndarray:
     else:
         n = window_counts(P, pool)[:, None] * window_counts(Q, pool)[None, :]
         out = win.sum(axis=(3, 4)) / n
-    return out.astype(np.float32)
+    pooled: np.ndarray = out.astype(np.float32)
+    return pooled
 
 
 def pool_ops(K: int, P: int, Q: int, pool: Pool | None) -> int:

@@ -25,9 +25,14 @@ Processes (no event per multiply: the per-cycle work of a step comes from the nu
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
+from typing import Any, cast
 
 import simpy
+
+#: A simpy process body.
+_Proc = Generator[simpy.Event, Any, None]
 
 
 @dataclass(frozen=True)
@@ -112,13 +117,18 @@ def run_timeline(steps: list[Step], bits_per_cycle: float, latency: int,
         g += 1 if st.ends_group else 0
     drained = [env.event() for _ in range(g + 1)]
     writes: list[simpy.Process] = []
-    stats = {"compute": 0, "halo": 0, "dram_stall": 0, "drain_stall": 0, "dram_busy": 0}
+    stats: dict[str, int] = {"compute": 0, "halo": 0, "dram_stall": 0, "drain_stall": 0,
+                             "dram_busy": 0}
 
-    def arrive(done: simpy.Event):
+    def now() -> int:
+        # every delay below is a whole number of cycles (int), so the clock stays an int
+        return cast(int, env.now)
+
+    def arrive(done: simpy.Event) -> _Proc:
         yield env.timeout(latency)
         done.succeed()
 
-    def transfer(bits: float, done: simpy.Event | None):
+    def transfer(bits: float, done: simpy.Event | None) -> _Proc:
         # Holds the channel for the transfer only; the latency overlaps the next transfer
         # (requests are pipelined), and ``done`` fires when the data has arrived.
         if bits > 0:
@@ -132,19 +142,19 @@ def run_timeline(steps: list[Step], bits_per_cycle: float, latency: int,
         elif done is not None:
             done.succeed()
 
-    def weight_fetcher():
+    def weight_fetcher() -> _Proc:
         for i, st in enumerate(steps):
             if i > 0:
                 yield started[i - 1]
             yield env.process(transfer(st.weight_bits, w_ready[i]))
 
-    def act_fetcher():
+    def act_fetcher() -> _Proc:
         for f, done in zip(fetches, f_done, strict=True):
             if f.release >= 0:
                 yield started[f.release]
             yield env.process(transfer(f.bits, done))
 
-    def drain(i: int):
+    def drain(i: int) -> _Proc:
         yield env.timeout(steps[i].drain_cycles)
         drained[group_of[i]].succeed()
         if steps[i].out_bits > 0:
@@ -152,33 +162,33 @@ def run_timeline(steps: list[Step], bits_per_cycle: float, latency: int,
             yield env.process(transfer(steps[i].out_bits, written))
             yield written
 
-    def sequencer():
+    def sequencer() -> _Proc:
         reuse = 2 if double_buffered else 1
         for i, st in enumerate(steps):
-            t0 = env.now
+            t0 = now()
             if before[i]:
                 yield before[i][0] if len(before[i]) == 1 else simpy.AllOf(env, before[i])
-            stats["dram_stall"] += env.now - t0
+            stats["dram_stall"] += now() - t0
             gi = group_of[i]
             if gi >= reuse and (i == 0 or group_of[i - 1] != gi):
-                t0 = env.now
+                t0 = now()
                 yield drained[gi - reuse]
-                stats["drain_stall"] += env.now - t0
+                stats["drain_stall"] += now() - t0
             started[i].succeed()
             yield env.timeout(st.compute_cycles)
             stats["compute"] += st.compute_cycles
-            t0 = env.now
+            t0 = now()
             yield simpy.AllOf(env, [w_ready[i], *after[i]]) if after[i] else w_ready[i]
-            stats["dram_stall"] += env.now - t0
+            stats["dram_stall"] += now() - t0
             if not st.ends_group:
                 continue
             yield env.timeout(st.halo_cycles)
             stats["halo"] += st.halo_cycles
             writes.append(env.process(drain(i)))
-        t0 = env.now
+        t0 = now()
         if writes:
             yield simpy.AllOf(env, writes)
-        stats["drain_stall"] += env.now - t0
+        stats["drain_stall"] += now() - t0
 
     env.process(weight_fetcher())
     env.process(act_fetcher())
