@@ -101,6 +101,7 @@ def _unrecognized(parser: argparse.ArgumentParser, args: argparse.Namespace,
     hint = next((h for h in (did_you_mean(e.split("=")[0], options)
                              for e in extra if e.startswith("--")) if h), "")
     cmd.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+    raise SystemExit(2)  # not reached: error() exits (the sub-parser's type is not known)
 
 
 def _debug() -> bool:

@@ -153,6 +153,7 @@ def run_pipeline(workload: str | os.PathLike | Workload | Sequence[LayerTensors]
         items: list[tuple[int, Layer, LayerTensors | None]] = [
             (i, t.layer, t) for i, t in enumerate(tensors)]
     else:
+        assert wl is not None  # resolve_workload returns shapes whenever it has no tensors
         items = [(i, lay, None) for i, lay in enumerate(wl.layers) if lay.kind == "conv"]
     network = Network(items, tensors is not None, arch_cfg, seed, clustered)
     if layers is not None:

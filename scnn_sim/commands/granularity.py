@@ -132,7 +132,7 @@ def _tables(study: dict[str, Any], sections: list[tuple[str, list[Column]]],
                 for g in grans for rec in pick(study["granularities"][g])]
         lines += ["", f"{title}:", format_table(["granularity"] + [h for h, _, _ in cols], rows)]
         rcols = [(h, r) for h, _, r in cols if r is not None]
-        ratio_rows = []
+        ratio_rows: list[list[Any]] = []
         for g in grans:
             if g == "fine":
                 continue

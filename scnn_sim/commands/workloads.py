@@ -140,7 +140,10 @@ def run_show(args: argparse.Namespace) -> int:
     """Print the layer table of ``args.workload``; return the exit status."""
     from scnn_sim.simulation import resolve_workload
 
-    print(show_table(resolve_workload(args.workload)[1]))
+    shapes = resolve_workload(args.workload)[1]
+    if shapes is None:  # a list of tensors cannot come from the command line
+        raise WorkloadError(f"{args.workload}: no layer shapes to show")
+    print(show_table(shapes))
     return 0
 
 

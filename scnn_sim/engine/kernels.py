@@ -101,7 +101,7 @@ def threads_for_load(load1: float, cpus: int, max_threads: int) -> int:
 _threads_set: list[int] = []   # the count this module last chose (empty: none yet)
 
 
-def _numba_default_threads() -> int:
+def numba_default_threads() -> int:
     """numba's default thread count (``NUMBA_NUM_THREADS`` or the CPU count)."""
     # numba.config sets its options with setattr at import: invisible to the type checker
     return int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
@@ -116,14 +116,14 @@ def _apply_thread_policy() -> None:
     if "NUMBA_NUM_THREADS" in os.environ:
         return
     current = numba.get_num_threads()
-    expected = _threads_set[-1] if _threads_set else _numba_default_threads()
+    expected = _threads_set[-1] if _threads_set else numba_default_threads()
     if current != expected:
         return
     try:
         load1 = os.getloadavg()[0]
     except (AttributeError, OSError):   # no load average on this platform: keep numba's
         return
-    n = threads_for_load(load1, os.cpu_count() or 1, _numba_default_threads())
+    n = threads_for_load(load1, os.cpu_count() or 1, numba_default_threads())
     if n != current:
         numba.set_num_threads(n)
     _threads_set[:] = [n]

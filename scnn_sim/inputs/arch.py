@@ -52,14 +52,14 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     pass
 
 
-class PeArray(_Section):
+class PeArray(_Section, frozen=True):
     """The grid of processing elements."""
 
     rows: Annotated[int, Meta(ge=1, le=MAX_PE_DIM, description="PE grid rows")] = 8
     cols: Annotated[int, Meta(ge=1, le=MAX_PE_DIM, description="PE grid columns")] = 8
 
 
-class Multiplier(_Section):
+class Multiplier(_Section, frozen=True):
     """Each PE's F x I multiplier array (SCNN section 4)."""
 
     F: Annotated[int, Meta(ge=1, le=MAX_MULTIPLIER_DIM, description="weight vector width")] = 4
@@ -67,7 +67,7 @@ class Multiplier(_Section):
                            description="activation vector width")] = 4
 
 
-class Data(_Section):
+class Data(_Section, frozen=True):
     """Widths of the stored values."""
 
     value_bits: Annotated[int, Meta(ge=1, le=32, description="bits of a value")] = 16
@@ -78,7 +78,7 @@ class Data(_Section):
                                        "costs placeholder entries (false: unbounded runs)")] = True
 
 
-class Accumulator(_Section):
+class Accumulator(_Section, frozen=True):
     """The banked accumulator buffer behind the scatter crossbar."""
 
     banks: Annotated[int, Meta(ge=1, le=MAX_BANKS, description="banks per buffer (A)")] = 32
@@ -103,7 +103,7 @@ class Accumulator(_Section):
     wide_words: Annotated[Count, Meta(description="words served by one wide access")] = 4
 
 
-class Buffers(_Section):
+class Buffers(_Section, frozen=True):
     """Per-PE SRAM sizes."""
 
     iaram_bytes: Annotated[Count, Meta(description="input activation RAM per PE, values + "
@@ -114,7 +114,7 @@ class Buffers(_Section):
                                                "+ indices")] = 50
 
 
-class Dram(_Section):
+class Dram(_Section, frozen=True):
     """Off-chip memory."""
 
     bandwidth_gbytes_per_s: Annotated[Rate, Meta(description="bandwidth (GB/s)")] = 50.0
@@ -124,7 +124,7 @@ class Dram(_Section):
                                  "still counted)")] = True
 
 
-class Dataflow(_Section):
+class Dataflow(_Section, frozen=True):
     """Tiling, ordering and synchronisation choices (README "Modelling choices")."""
 
     weight_order: Annotated[Literal["krs", "ksr", "rks", "rsk", "skr", "srk"], Meta(

@@ -115,7 +115,9 @@ def _alt(name: str, source: str, **kw: Any) -> Alternative:
     return Alternative(name, source, **kw)
 
 
-_SIM, _PRICE, _READ = "simulation", "pricing", "reading"
+_SIM: Kind = "simulation"
+_PRICE: Kind = "pricing"
+_READ: Kind = "reading"
 
 #: Every open modelling choice, in the order tables and plots show them.
 CHOICES: tuple[Choice, ...] = (

@@ -22,7 +22,7 @@ of an option against the workload (a layer name) run after the model, in
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any, Literal, get_type_hints
+from typing import Annotated, Any, Literal, get_args, get_type_hints
 
 import msgspec
 import numpy as np
@@ -36,12 +36,13 @@ __all__ = ["DEFAULT_WEIGHT_FORMAT", "WEIGHT_FORMATS", "OptionError", "SimOptions
 
 #: DRAM weight formats: ``group`` (one index per kept group of a coarse granularity; the same
 #: as ``scnn`` for fine pruning) and ``scnn`` (SCNN's per-weight zero runs).
-WEIGHT_FORMATS = ("group", "scnn")
+WeightFormat = Literal["group", "scnn"]
+WEIGHT_FORMATS: tuple[str, ...] = get_args(WeightFormat)
 
 #: The one default of ``run``, ``granularity``, ``sweep`` and :func:`scnn_sim.simulate`:
 #: coarse pruning is worth studying because it saves index bits, so a coarse granularity is
 #: stored with one index per kept group unless asked otherwise.
-DEFAULT_WEIGHT_FORMAT = "group"
+DEFAULT_WEIGHT_FORMAT: WeightFormat = "group"
 
 
 class OptionError(ConfigError):
@@ -78,7 +79,7 @@ class SimOptions(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, froze
         "block:AxBxCxD, nm:N:M)")] = None
     density: Annotated[Annotated[float, Meta(ge=0.0, le=1.0)] | None, _opt(
         "weight density for every layer (default: each layer's own)")] = None
-    weight_format: Annotated[Literal[WEIGHT_FORMATS], _opt(
+    weight_format: Annotated[WeightFormat, _opt(
         "DRAM weight format of coarse granularities: group (one index per kept group; the "
         "same as scnn for fine) or scnn (per-weight zero runs); default "
         f"{DEFAULT_WEIGHT_FORMAT}")] = DEFAULT_WEIGHT_FORMAT

@@ -186,7 +186,8 @@ def _message(text: str, data: Any, model: Any, where: str, prefix: FieldPath, wh
     msg, raw = (m["msg"], m["path"]) if m else (text, None)
     key_error = m is not None and m["parent"] is not None   # "- at `key` in `$.x`"
     root = mi.type_info(model)
-    path = _dict_keys(_parse(m["parent"] if key_error else (raw or "$"), root), data, model,
+    path = _dict_keys(_parse(m["parent"] if m is not None and key_error else (raw or "$"), root),
+                      data, model,
                       text)
 
     def loc(p: FieldPath) -> str:
@@ -239,10 +240,10 @@ def _parse(text: str, root: Any) -> FieldPath:
             names = [f.encode_name for f in struct.fields] \
                 if isinstance(struct, mi.StructType) else []
             name = max((n for n in names if rest == n or rest.startswith((n + ".", n + "["))),
-                       key=len, default=None) or re.match(r"[^.\[]*", rest)[0]
+                       key=len, default=None) or re.split(r"[.\[]", rest, maxsplit=1)[0]
             path.append(name)
             rest = rest[len(name):]
-        t = _type_at(t, path[-1:])
+        t = _type_at(t, tuple(path[-1:]))
     return tuple(path)
 
 
@@ -270,7 +271,7 @@ def _replaced(data: Any, path: FieldPath, value: Any) -> Any:
     """A copy of ``data`` with the value at ``path`` replaced (containers on the way copied)."""
     if not path:
         return value
-    out = dict(data) if isinstance(data, dict) else list(data)
+    out: Any = dict(data) if isinstance(data, dict) else list(data)
     out[path[0]] = _replaced(data[path[0]], path[1:], value)
     return out
 
@@ -359,7 +360,8 @@ def describe(t: Any) -> str:
     if isinstance(t, mi.IntType):
         lo = t.ge if t.ge is not None else (t.gt + 1 if t.gt is not None else None)
         hi = t.le if t.le is not None else (t.lt - 1 if t.lt is not None else None)
-        word = {0: "a non-negative integer", 1: "a positive integer"}.get(lo)
+        word = {0: "a non-negative integer", 1: "a positive integer"}.get(lo) \
+            if lo is not None else None
         if word:
             return word + (f" up to {_num(hi)}" if hi is not None else "")
         if lo is not None and hi is not None:

@@ -84,11 +84,11 @@ def group_by_stage(recs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def layer_series(d: PlotData, layers: Sequence[str] | None, group: bool
                  ) -> dict[str, list[Mapping[str, Any]]]:
     """Label (granularity, or ``""`` for a run) -> the selected (or stage-grouped) records."""
-    series = {}
+    series: dict[str, list[Mapping[str, Any]]] = {}
     for g, run in d.runs.items():
         where = d.source + (f":granularities.{g}" if g else "")
         recs = select_layers(run["layers"], layers, where)
-        series[g] = group_by_stage(recs) if group else recs
+        series[g] = list(group_by_stage(recs)) if group else recs
     return series
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -39,7 +39,7 @@ from scnn_sim.plot.sweeptable import (
 )
 
 
-def pareto_front(x: Sequence[float], y: Sequence[float]) -> np.ndarray:
+def pareto_front(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> np.ndarray:
     """Indices of the points no other point beats on both ``x`` and ``y`` (lower is better),
     sorted by ``x``."""
     xs, ys = np.asarray(x, float), np.asarray(y, float)
@@ -193,7 +193,7 @@ def _draw_vs_area(ax: Any, lay: _PeSweepLayout, column: str, ylabel: str,
 
         combos = group_rows([r for _, grp in lay.series for r in grp], lay.extra)
         ax.legend(handles=[Line2D([], [], color="0.3", linewidth=0.7,
-                                  linestyle=LINESTYLES[k % len(LINESTYLES)],
+                                  linestyle=cast(Any, LINESTYLES[k % len(LINESTYLES)]),
                                   label=", ".join(value_text(c, sub[0][c]) for c in lay.extra))
                            for k, (_, sub) in enumerate(combos)], loc="best", fontsize=5.5)
 

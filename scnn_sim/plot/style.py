@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -60,7 +60,8 @@ def styled(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         import matplotlib
 
-        with matplotlib.rc_context(STYLE):
+        # matplotlib types rc keys as a Literal of every rcParam name; STYLE's are such names
+        with matplotlib.rc_context(cast(Any, STYLE)):
             return fn(*args, **kwargs)
 
     return wrapper

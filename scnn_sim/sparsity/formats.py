@@ -596,7 +596,8 @@ def _kept_groups(
     if sel.shape != weights.shape:
         raise FormatError(f"mask shape {sel.shape} differs from weights shape {weights.shape}")
     srows, _ = blockify(sel, block, fill=False)
-    return block, rows, valid, srows.any(axis=1)
+    kept = np.asarray(srows.any(axis=1))
+    return block, rows, valid, kept
 
 
 def _group_runs(kept: np.ndarray, ib: int) -> tuple[np.ndarray, int]:

@@ -136,7 +136,8 @@ def parse_granularity(spec: str | Granularity) -> Granularity:
             raise SparsityError(
                 f"malformed block granularity {spec!r}: expected block:AxBxCxD (K x C x R x S)"
             )
-        block = tuple(int(g) for g in m.groups())
+        a, b, c, d = (int(g) for g in m.groups())
+        block = (a, b, c, d)
         if min(block) < 1:
             raise SparsityError(f"block granularity {spec!r}: every block size must be >= 1")
         return Granularity(kind="block", spec="block:" + "x".join(map(str, block)), block=block)
@@ -407,6 +408,7 @@ def prune(
     if g.kind == "nm":
         mask = _prune_nm(w, g)
     else:
+        assert density is not None  # required above for every kind but nm
         block = block_shape_for(w.shape, g, pointwise_group)
         if block == (1, 1, 1, 1) and norm == "l1" and w.dtype == np.float32:
             # |w| of float32 weights is exact in float32: the same ranking as in float64,

@@ -35,9 +35,10 @@ from typing import Any
 from scnn_sim.errors import ConfigError
 from scnn_sim.inputs.arch import ArchConfig, load_arch
 from scnn_sim.inputs.choices import MAX_SIMULATIONS, Alternative, Choice, get_choices
+from scnn_sim.inputs.options import DEFAULT_WEIGHT_FORMAT
 from scnn_sim.pricing.energy import EnergyTable, load_energy_table
 from scnn_sim.pricing.layer import PENALTY_BASELINES, price_record, record_penalty
-from scnn_sim.results.provenance import DEFAULT_WEIGHT_FORMAT, energy_provenance, provenance
+from scnn_sim.results.provenance import energy_provenance, provenance
 from scnn_sim.results.records import LayerResult, SimulationResult, totals_record
 from scnn_sim.workload.shapes import Workload
 from scnn_sim.workload.tensors import LayerTensors
@@ -166,7 +167,8 @@ class _Runs:
     """Runs of the engine, one per distinct architecture (so the base is run once)."""
 
     def __init__(self, run: Callable[[ArchConfig], Any]) -> None:
-        self.run, self.cache = run, {}
+        self.run = run
+        self.cache: dict[Any, Any] = {}
 
     def __call__(self, arch: ArchConfig) -> Any:
         key = _arch_key(arch)
@@ -517,7 +519,8 @@ def granularity_sensitivity(
     verdicts = []
     for g in base_ratios:
         for claim, (text, ratio, test) in CLAIMS.items():
-            holds, fails = [], []
+            holds: list[str] = []
+            fails: list[str] = []
             for ch in rows:
                 for r in ch["results"]:
                     if r["skipped"]:

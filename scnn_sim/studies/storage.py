@@ -266,14 +266,15 @@ def storage_report(
 
     real = None
     if isinstance(workload, (str, os.PathLike)):
-        _, workload, real = resolve_workload(workload)
+        _, shapes, real = resolve_workload(workload)
+        assert shapes is not None or real is not None  # resolve_workload gives one or both
+        workload = shapes if shapes is not None else workload
     if density is None and real is None:
         raise SparsityError("density: required for a workload of shapes (only an exported "
                             ".h5/.npz file has weights to size as they are)")
-    d = _check_args(0.5 if density is None else density, value_bits, index_bits, seed,
-                    pointwise_group, kc)
-    if density is None:
-        d = None
+    checked = _check_args(0.5 if density is None else density, value_bits, index_bits, seed,
+                          pointwise_group, kc)
+    d: float | None = None if density is None else checked
     if norm not in ("l1", "l2"):
         raise SparsityError(f"unknown norm {norm!r}: expected 'l1' or 'l2'")
     grans = _parse_granularities(granularities)

@@ -96,7 +96,9 @@ def _worker_init(parent_pid: int, threads: int | None = None) -> None:
         if "numba" in sys.modules:
             import numba
 
-            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            from scnn_sim.engine.kernels import numba_default_threads
+
+            numba.set_num_threads(min(threads, numba_default_threads()))
         else:
             os.environ["NUMBA_NUM_THREADS"] = str(threads)
     if sys.platform.startswith("linux"):

@@ -16,7 +16,7 @@ def _signals_deferred() -> Iterator[None]:
         yield
         return
     received: list[int] = []
-    old = {}
+    old: dict[signal.Signals, Any] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         old[sig] = signal.getsignal(sig)
         signal.signal(sig, lambda s, _f: received.append(s))
@@ -25,8 +25,8 @@ def _signals_deferred() -> Iterator[None]:
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-        for sig in received[:1]:
-            signal.raise_signal(sig)
+        for first in received[:1]:
+            signal.raise_signal(first)
 
 
 class _Terminated(KeyboardInterrupt):

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
@@ -63,24 +63,33 @@ def _arch_paths(name: str, doc: str, value: Any, extra: list[tuple[str, Any]]) -
 
 _Unique = Meta(min_length=1, extra_json_schema={"uniqueItems": True})
 
-VaryModel = _arch_paths(
-    "VaryModel", "Architecture paths (scnn_sim.inputs.arch.arch_fields()) -> the values to try.",
-    lambda t: Annotated[list[t], _Unique], [])
-
-PointModel = _arch_paths(
-    "PointModel", "One configuration of mode: list: architecture paths, and optionally a "
-    "label and values that replace an axis for this entry.", lambda t: t,
-    [("label", str), ("workload", NonEmptyStr), ("granularity", NonEmptyStr | None),
-     ("density", Fraction | None), ("seed", NonNegativeInt)])
-
 LayerNames = Annotated[list[NonEmptyStr], _Unique]
 
+# VaryModel, PointModel and the _Option_* types are made at import (from the architecture's
+# fields and from SimOptions): the type checker sees them as Any.
+if TYPE_CHECKING:
+    VaryModel = Any
+    PointModel = Any
+    _Option_count_merges = Any
+    _Option_weight_format = Any
+    _Option_clustered = Any
+    _Option_pointwise_group = Any
+else:
+    VaryModel = _arch_paths(
+        "VaryModel", "Architecture paths (scnn_sim.inputs.arch.arch_fields()) -> the values to "
+        "try.", lambda t: Annotated[list[t], _Unique], [])
 
-# The simulation options a spec may set, typed as SimOptions declares them.
-_Option_count_merges = OPTION_TYPES["count_merges"]
-_Option_weight_format = OPTION_TYPES["weight_format"]
-_Option_clustered = OPTION_TYPES["clustered"]
-_Option_pointwise_group = OPTION_TYPES["pointwise_group"]
+    PointModel = _arch_paths(
+        "PointModel", "One configuration of mode: list: architecture paths, and optionally a "
+        "label and values that replace an axis for this entry.", lambda t: t,
+        [("label", str), ("workload", NonEmptyStr), ("granularity", NonEmptyStr | None),
+         ("density", Fraction | None), ("seed", NonNegativeInt)])
+
+    # The simulation options a spec may set, typed as SimOptions declares them.
+    _Option_count_merges = OPTION_TYPES["count_merges"]
+    _Option_weight_format = OPTION_TYPES["weight_format"]
+    _Option_clustered = OPTION_TYPES["clustered"]
+    _Option_pointwise_group = OPTION_TYPES["pointwise_group"]
 
 
 class SweepSpecModel(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import zipfile
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +103,7 @@ def read_npz_layer(path: str | os.PathLike) -> tuple[Workload, list[LayerTensors
     if not isinstance(z, np.lib.npyio.NpzFile):
         raise FormatError(f"{where}: not a .npz archive (a single .npy array?)")
     with z:
-        dims = {k: _scalar(z, k, where) for k in SCALARS}
+        dims: dict[str, Any] = {k: _scalar(z, k, where) for k in SCALARS}
         layer = Layer(name=p.stem, **dims)
         try:
             validate_layer(layer, where)

@@ -290,7 +290,7 @@ class _Model(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     pass
 
 
-class PoolModel(_Model):
+class PoolModel(_Model, frozen=True):
     """Pooling the PPU applies to a conv layer's (ReLU'd) outputs before OARAM."""
 
     kind: PoolKind
@@ -303,7 +303,7 @@ class PoolModel(_Model):
                                     "pooling)")] = False
 
 
-class LayerModel(_Model):
+class LayerModel(_Model, frozen=True):
     """One conv or fc layer of a workload file."""
 
     name: Annotated[NonEmptyStr, Meta(description="layer name, unique in the file")]
@@ -333,7 +333,7 @@ class LayerModel(_Model):
                           "layer)")] = None
 
 
-class DefaultDensities(_Model):
+class DefaultDensities(_Model, frozen=True):
     """Densities of the layers that do not give their own."""
 
     weight: Fraction
@@ -341,7 +341,7 @@ class DefaultDensities(_Model):
     reason: Annotated[str | None, Meta(description="why these values")] = None
 
 
-class WorkloadModel(_Model):
+class WorkloadModel(_Model, frozen=True):
     """A workload file: a network as conv/fc layer shapes with per-layer densities."""
 
     layers: Annotated[list[LayerModel], Meta(min_length=1, description="in network order")]
@@ -462,6 +462,8 @@ def _check_layer(layer: Layer, where: str) -> None:
 
 def _check_pool(layer: Layer, where: str) -> None:
     pool = layer.pool
+    if pool is None:
+        return
 
     def fail(field: str, problem: str) -> NoReturn:
         raise WorkloadError(f"{where}:pool.{field}: {problem}")

@@ -22,7 +22,7 @@ def _model_class(torch: Any) -> Any:
     nn = torch.nn
     F = torch.nn.functional
 
-    class SmallVGG(nn.Module):
+    class SmallVGG(torch.nn.Module):
         """conv1-conv2-pool-conv3-conv4-pool-fc, 3x3 convolutions (padding 1) with ReLU."""
 
         def __init__(self, in_shape: tuple[int, int, int], n_classes: int,

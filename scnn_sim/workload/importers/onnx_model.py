@@ -82,12 +82,11 @@ class PoolNote:
     def as_pool(self) -> Pool | None:
         """The workload's :class:`Pool` of this node, or None when the PPU model has none
         (Lp pooling, non-square or asymmetric windows, padding above half the window)."""
-        square = all(isinstance(v, int) for v in (self.window, self.stride, self.padding))
-        if self.kind not in ("max", "avg") or not square \
-                or int(self.padding) > int(self.window) // 2:
+        w, s, pad = self.window, self.stride, self.padding
+        if self.kind not in ("max", "avg") or not isinstance(w, int) \
+                or not isinstance(s, int) or not isinstance(pad, int) or pad > w // 2:
             return None
-        return Pool(self.kind, int(self.window), int(self.stride), int(self.padding),
-                    self.ceil_mode)
+        return Pool(self.kind, w, s, pad, self.ceil_mode)
 
     def as_field(self) -> str:
         """The ``pool: {kind, window, stride, padding}`` flow mapping of a workload YAML."""
@@ -132,10 +131,12 @@ def _import_onnx_packages(need_runtime: bool) -> tuple[Any, Any]:
     except ImportError:
         raise ScnnSimError("importing ONNX needs the onnx package: pip install "
                            "'scnn-sim[onnx]'") from None
-    ort = None
+    ort: Any = None
     if need_runtime:
         try:
-            import onnxruntime as ort
+            import onnxruntime
+
+            ort = onnxruntime
         except ImportError:
             raise ScnnSimError("--images needs onnxruntime: pip install 'scnn-sim[onnx]'") \
                 from None
