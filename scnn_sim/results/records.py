@@ -360,7 +360,7 @@ class SimulationResult:
         """JSON text of :meth:`to_dict`."""
         return json.dumps(self.to_dict(), indent=indent)
 
-    def write_json(self, path: str | os.PathLike) -> None:
+    def write_json(self, path: str | os.PathLike[str]) -> None:
         """Write the JSON atomically (temporary file, then rename)."""
         atomic_write_json(path, self.to_dict())
 
@@ -388,7 +388,7 @@ class SimulationResult:
             rows.append({"layer": name, **r, **area})
         return rows
 
-    def write_h5(self, path: str | os.PathLike) -> None:
+    def write_h5(self, path: str | os.PathLike[str]) -> None:
         """Write the result table to HDF5 (:mod:`scnn_sim.results.h5table`, kind ``run``),
         atomically.
 

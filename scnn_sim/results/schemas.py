@@ -94,7 +94,7 @@ def shipped_schema_text(kind: str) -> str:
     return resources.files("scnn_sim").joinpath(f"data/schemas/{kind}.json").read_text()
 
 
-def write_schemas(folder: str | os.PathLike | None = None) -> list[Path]:
+def write_schemas(folder: str | os.PathLike[str] | None = None) -> list[Path]:
     """Write every kind's schema to ``folder/KIND.json`` (default: the package's
     ``data/schemas``, which is what a source checkout ships); return the files written.
 
