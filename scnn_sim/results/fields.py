@@ -216,7 +216,7 @@ def rule_of(tp: type, name: str) -> str:
     hint = get_type_hints(tp, include_extras=True)[name]
     for m in getattr(hint, "__metadata__", ()):
         if isinstance(m, Meta) and m.extra and "total" in m.extra:
-            return m.extra["total"]
+            return str(m.extra["total"])
     return "sum"
 
 

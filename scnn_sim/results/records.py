@@ -289,7 +289,7 @@ class LayerResult:
     @property
     def name(self) -> str:
         """Layer name (``"total"`` for network totals)."""
-        return self.record["name"]
+        return str(self.record["name"])
 
 
 def first_difference(a: Any, b: Any, *, ignore: Collection[str] = (), strict_types: bool = True,
@@ -368,7 +368,7 @@ class SimulationResult:
         """One flat dict per layer plus a ``total`` row (nested keys joined with ``.``)."""
         return [flatten(lr.record) for lr in [*self.layers, self.totals]]
 
-    def to_dataframe(self):
+    def to_dataframe(self) -> Any:  # a pandas DataFrame; pandas is optional, untyped here
         """A pandas DataFrame, one row per layer plus ``total`` (needs pandas installed)."""
         try:
             import pandas as pd

@@ -71,7 +71,8 @@ def schema(kind: str) -> dict[str, Any]:
     _, defs = msgspec.json.schema_components([model, *(getattr(module, e) for e in extra)])
     root = defs.pop(name)
     root["title"] = title
-    return _one_line_descriptions({"$schema": DIALECT, **root, "$defs": defs})
+    schema: dict[str, Any] = _one_line_descriptions({"$schema": DIALECT, **root, "$defs": defs})
+    return schema
 
 
 def _one_line_descriptions(node: Any) -> Any:
