@@ -144,7 +144,7 @@ _OVER_LAYERS: dict[str, Any] = {
 }
 
 
-def derive(tp: type, values: dict[str, Any], multipliers: int) -> None:
+def derive(tp: type[msgspec.Struct], values: dict[str, Any], multipliers: int) -> None:
     """Fill the ``derived`` fields of record class ``tp`` in ``values`` (in place)."""
     for name in tp.__struct_fields__:
         if rule_of(tp, name) == "derived":
@@ -169,7 +169,8 @@ def _sum(tp: Any, values: Sequence[Any], multipliers: int) -> Any:
     return _add(values)
 
 
-def _combine(source: type, target: type, values: Sequence[Any], multipliers: int) -> Any:
+def _combine(source: type[msgspec.Struct], target: type[msgspec.Struct],
+             values: Sequence[Any], multipliers: int) -> Any:
     """A ``target`` record made from ``values`` (of class ``source``) by each field's rule."""
     hints = get_type_hints(source, include_extras=True)
     out: dict[str, Any] = {}
@@ -241,11 +242,13 @@ def build_layer_record(lt: LayerTensors, c: LayerCounts,
                         dram_stall=c.dram_stall_cycles, drain_stall=c.drain_stall_cycles)
     base = {}
     for key, val in baselines.items():
-        b = {"cycles": int(val["cycles"]), "dram_stall_cycles": int(val["dram_stall_cycles"]),
-             "energy_pj": EnergyBreakdown(**prices.baselines_pj[key]),
-             "accesses": dict(val["accesses"])}
+        b: dict[str, Any] = {
+            "cycles": int(val["cycles"]), "dram_stall_cycles": int(val["dram_stall_cycles"]),
+            "energy_pj": EnergyBreakdown(**prices.baselines_pj[key]),
+            "accesses": dict(val["accesses"])}
         derive(BaselineRecord, b, m)
         base[key] = BaselineRecord(**b)
+    mapping: dict[str, Any] = c.mapping  # the engine's MappingRecord fields, by name
     values: dict[str, Any] = {
         "name": layer.name,
         "shape": Shape(C=layer.C, K=layer.K, R=layer.R, S=layer.S, H=layer.H, W=layer.W,
@@ -257,8 +260,8 @@ def build_layer_record(lt: LayerTensors, c: LayerCounts,
         "energy_pj": EnergyBreakdown(**prices.energy_pj),
         "temporal_tiling_penalty": prices.temporal_tiling_penalty,
         "dcnn": base["dcnn"], "dcnn_opt": base["dcnn_opt"],
-        "mapping": MappingRecord(**c.mapping) if source is None else MappingRecord(
-            **c.mapping, input_source=source.input_source, input_source_reason=source.reason,
+        "mapping": MappingRecord(**mapping) if source is None else MappingRecord(
+            **mapping, input_source=source.input_source, input_source_reason=source.reason,
             producers=list(source.producers)),
     }
     # Every other field is the engine's count of the same name (a new counted metric is a
