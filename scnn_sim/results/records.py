@@ -212,7 +212,8 @@ def network_totals(layers: Sequence[LayerRecord], multipliers: int) -> NetworkRe
 def totals_record(records: list[dict[str, Any]], multipliers: int) -> dict[str, Any]:
     """:func:`network_totals` of plain (JSON) layer records, as a plain record."""
     typed = [msgspec.json.decode(json.dumps(r), type=LayerRecord) for r in records]
-    return plain(network_totals(typed, multipliers))
+    out: dict[str, Any] = plain(network_totals(typed, multipliers))
+    return out
 
 
 def build_layer_record(lt: LayerTensors, c: LayerCounts,
