@@ -125,7 +125,7 @@ class AreaModel:
         return out
 
 
-def area_model(arch: ArchConfig, table: AreaTable | str | os.PathLike | None = None
+def area_model(arch: ArchConfig, table: AreaTable | str | os.PathLike[str] | None = None
                ) -> AreaModel:
     """Area of ``arch`` priced with ``table`` (default ``scnn16``, SCNN's Table 4).
 
@@ -169,7 +169,7 @@ def _source(entry: Mapping[str, Any], where: str) -> str:
     return src
 
 
-def load_area_table(name_or_path: str | os.PathLike | None = None) -> AreaTable:
+def load_area_table(name_or_path: str | os.PathLike[str] | None = None) -> AreaTable:
     """Load a shipped area table by name or a YAML file, validated.
 
     Every component of :data:`AREA_COMPONENTS` needs ``area_mm2`` (>= 0), ``reference``

@@ -174,7 +174,7 @@ class EntryModel(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_onl
     per: Annotated[str, Meta(description="what one action is")] = ""
 
 
-class WidthEntryModel(EntryModel, kw_only=True):
+class WidthEntryModel(EntryModel, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """pJ per access of a stated width, with its source: priced per bit moved."""
 
     bits: Annotated[PositiveNumber, Meta(description=_BITS + "; this action is priced per bit "
@@ -223,7 +223,8 @@ class ErtRefModel(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_on
     per: Annotated[str | None, Meta(description="default: component.action")] = None
 
 
-class WidthErtRefModel(ErtRefModel, kw_only=True):
+class WidthErtRefModel(ErtRefModel, forbid_unknown_fields=True, frozen=True,
+                       kw_only=True):
     """An action priced per bit moved, by one entry of an Accelergy ERT."""
 
     bits: Annotated[PositiveNumber, Meta(description="the width in bits of one such ERT "
@@ -299,7 +300,7 @@ def table_from_dict(data: Any, where: str) -> EnergyTable:
                        energy_pj=energy, sources=sources, bits=bits, fixed_pj=fixed, per=per)
 
 
-def _read(path: str | os.PathLike, what: str) -> str:
+def _read(path: str | os.PathLike[str], what: str) -> str:
     try:
         return read_text(as_path(path, what, ConfigError), ConfigError, what)
     except ConfigError as exc:
@@ -307,7 +308,7 @@ def _read(path: str | os.PathLike, what: str) -> str:
             from None
 
 
-def load_energy_table(name_or_path: str | os.PathLike | None = None) -> EnergyTable:
+def load_energy_table(name_or_path: str | os.PathLike[str] | None = None) -> EnergyTable:
     """Load a shipped table by name, a table YAML, or an ERT mapping YAML.
 
     Parameters
@@ -353,7 +354,7 @@ def _ert_index(ert: ErtModel) -> dict[tuple[str, str], list[tuple[Any, float]]]:
     return out
 
 
-def load_ert_table(ert: str | os.PathLike, mapping: str | os.PathLike) -> EnergyTable:
+def load_ert_table(ert: str | os.PathLike[str], mapping: str | os.PathLike[str]) -> EnergyTable:
     """An energy table from an Accelergy ERT and a mapping YAML.
 
     The mapping YAML (:class:`ErtMappingModel`; ``data/ert/example_mapping.yaml`` is one)::

@@ -75,7 +75,7 @@ def metrics_of(rec: dict[str, Any], where: str) -> dict[str, float]:
     return out
 
 
-def load_run(path: str | os.PathLike, label: str | None = None) -> RunSummary:
+def load_run(path: str | os.PathLike[str], label: str | None = None) -> RunSummary:
     """Read a ``scnn-sim run --json`` file or a ``run --h5`` table
     (:mod:`scnn_sim.results.h5table`).
 
@@ -178,7 +178,7 @@ class Comparison:
         }
 
 
-def compare_runs(paths: list[str | os.PathLike], *, force: bool = False) -> Comparison:
+def compare_runs(paths: list[str | os.PathLike[str]], *, force: bool = False) -> Comparison:
     """Load two or more run files and check they are comparable.
 
     Parameters

@@ -222,7 +222,7 @@ def rule_of(tp: type, name: str) -> str:
     """The total rule declared for field ``name`` of record class ``tp`` (default sum)."""
     for m in getattr(hints_of(tp)[name], "__metadata__", ()):
         if isinstance(m, Meta) and m.extra and "total" in m.extra:
-            return m.extra["total"]
+            return str(m.extra["total"])
     return "sum"
 
 
@@ -269,7 +269,7 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
-def field_docs(tp: type = LayerRecord, prefix: str = "") -> list[dict[str, Any]]:
+def field_docs(tp: type[msgspec.Struct] = LayerRecord, prefix: str = "") -> list[dict[str, Any]]:
     """The documentation of a record's fields, from the declaration: one row per field
     (sub-records expanded) with its dotted ``path``, ``type``, ``total`` rule and
     ``description``. Open mappings (``accesses``...) are one row, ``path`` ending ``.*``."""

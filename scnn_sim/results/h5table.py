@@ -157,7 +157,7 @@ def table_frame(columns: Mapping[str, np.ndarray]) -> Any:
 # Writing
 
 
-def write_table(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]] | None = None, *,
+def write_table(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]] | None = None, *,
                 kind: str, provenance: Mapping[str, Any],
                 columns: Mapping[str, np.ndarray] | None = None) -> int:
     """Write a result table in the layout of this module, atomically.
@@ -282,7 +282,7 @@ class ResultTable:
         return table_frame(self.columns)
 
 
-def is_hdf5(path: str | os.PathLike) -> bool:
+def is_hdf5(path: str | os.PathLike[str]) -> bool:
     """Whether the file starts with the HDF5 signature (False when unreadable)."""
     try:
         with open(path, "rb") as fh:
@@ -295,7 +295,7 @@ def _text(v: Any) -> Any:
     return v.decode() if isinstance(v, bytes) else v
 
 
-def read_table(path: str | os.PathLike, kind: str | None = None) -> ResultTable:
+def read_table(path: str | os.PathLike[str], kind: str | None = None) -> ResultTable:
     """Read a result table (this layout, or an older ``run --h5`` / sweep export).
 
     Parameters

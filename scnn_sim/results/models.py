@@ -15,13 +15,14 @@ import msgspec
 from msgspec import Meta
 
 from scnn_sim.inputs.arch import ArchModel
+from scnn_sim.inputs.options import WEIGHT_FORMATS
 from scnn_sim.results.fields import (
     EnergyBreakdown,
     LayerRecord,
     MemoryReferences,
     NetworkRecord,
 )
-from scnn_sim.results.provenance import FORMAT_VERSION, WEIGHT_FORMATS
+from scnn_sim.results.provenance import FORMAT_VERSION
 
 __all__ = ["RunOutput", "GranularityOutput"]
 

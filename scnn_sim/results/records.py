@@ -145,7 +145,7 @@ _OVER_LAYERS: dict[str, Any] = {
 }
 
 
-def derive(tp: type, values: dict[str, Any], multipliers: int) -> None:
+def derive(tp: type[msgspec.Struct], values: dict[str, Any], multipliers: int) -> None:
     """Fill the ``derived`` fields of record class ``tp`` in ``values`` (in place)."""
     for name in tp.__struct_fields__:
         if rule_of(tp, name) == "derived":
@@ -170,7 +170,8 @@ def _sum(tp: Any, values: Sequence[Any], multipliers: int) -> Any:
     return _add(values)
 
 
-def _combine(source: type, target: type, values: Sequence[Any], multipliers: int) -> Any:
+def _combine(source: type[msgspec.Struct], target: type[msgspec.Struct],
+             values: Sequence[Any], multipliers: int) -> Any:
     """A ``target`` record made from ``values`` (of class ``source``) by each field's rule."""
     hints = hints_of(source)
     out: dict[str, Any] = {}
@@ -212,7 +213,8 @@ def network_totals(layers: Sequence[LayerRecord], multipliers: int) -> NetworkRe
 def totals_record(records: list[dict[str, Any]], multipliers: int) -> dict[str, Any]:
     """:func:`network_totals` of plain (JSON) layer records, as a plain record."""
     typed = [msgspec.json.decode(json.dumps(r), type=LayerRecord) for r in records]
-    return plain(network_totals(typed, multipliers))
+    out: dict[str, Any] = plain(network_totals(typed, multipliers))
+    return out
 
 
 def build_layer_record(lt: LayerTensors, c: LayerCounts,
@@ -242,11 +244,13 @@ def build_layer_record(lt: LayerTensors, c: LayerCounts,
                         dram_stall=c.dram_stall_cycles, drain_stall=c.drain_stall_cycles)
     base = {}
     for key, val in baselines.items():
-        b = {"cycles": int(val["cycles"]), "dram_stall_cycles": int(val["dram_stall_cycles"]),
-             "energy_pj": EnergyBreakdown(**prices.baselines_pj[key]),
-             "accesses": dict(val["accesses"])}
+        b: dict[str, Any] = {
+            "cycles": int(val["cycles"]), "dram_stall_cycles": int(val["dram_stall_cycles"]),
+            "energy_pj": EnergyBreakdown(**prices.baselines_pj[key]),
+            "accesses": dict(val["accesses"])}
         derive(BaselineRecord, b, m)
         base[key] = BaselineRecord(**b)
+    mapping: dict[str, Any] = c.mapping  # the engine's MappingRecord fields, by name
     values: dict[str, Any] = {
         "name": layer.name,
         "shape": Shape(C=layer.C, K=layer.K, R=layer.R, S=layer.S, H=layer.H, W=layer.W,
@@ -258,8 +262,8 @@ def build_layer_record(lt: LayerTensors, c: LayerCounts,
         "energy_pj": EnergyBreakdown(**prices.energy_pj),
         "temporal_tiling_penalty": prices.temporal_tiling_penalty,
         "dcnn": base["dcnn"], "dcnn_opt": base["dcnn_opt"],
-        "mapping": MappingRecord(**c.mapping) if source is None else MappingRecord(
-            **c.mapping, input_source=source.input_source, input_source_reason=source.reason,
+        "mapping": MappingRecord(**mapping) if source is None else MappingRecord(
+            **mapping, input_source=source.input_source, input_source_reason=source.reason,
             producers=list(source.producers)),
     }
     # Every other field is the engine's count of the same name (a new counted metric is a
@@ -290,7 +294,7 @@ class LayerResult:
     @property
     def name(self) -> str:
         """Layer name (``"total"`` for network totals)."""
-        return self.record["name"]
+        return str(self.record["name"])
 
 
 def first_difference(a: Any, b: Any, *, ignore: Collection[str] = (), strict_types: bool = True,
@@ -361,7 +365,7 @@ class SimulationResult:
         """JSON text of :meth:`to_dict`."""
         return json.dumps(self.to_dict(), indent=indent)
 
-    def write_json(self, path: str | os.PathLike) -> None:
+    def write_json(self, path: str | os.PathLike[str]) -> None:
         """Write the JSON atomically (temporary file, then rename)."""
         atomic_write_json(path, self.to_dict())
 
@@ -369,7 +373,7 @@ class SimulationResult:
         """One flat dict per layer plus a ``total`` row (nested keys joined with ``.``)."""
         return [flatten(lr.record) for lr in [*self.layers, self.totals]]
 
-    def to_dataframe(self):
+    def to_dataframe(self) -> Any:  # a pandas DataFrame; pandas is optional, untyped here
         """A pandas DataFrame, one row per layer plus ``total`` (needs pandas installed)."""
         try:
             import pandas as pd
@@ -389,7 +393,7 @@ class SimulationResult:
             rows.append({"layer": name, **r, **area})
         return rows
 
-    def write_h5(self, path: str | os.PathLike) -> None:
+    def write_h5(self, path: str | os.PathLike[str]) -> None:
         """Write the result table to HDF5 (:mod:`scnn_sim.results.h5table`, kind ``run``),
         atomically.
 

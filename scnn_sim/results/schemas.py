@@ -71,7 +71,8 @@ def schema(kind: str) -> dict[str, Any]:
     _, defs = msgspec.json.schema_components([model, *(getattr(module, e) for e in extra)])
     root = defs.pop(name)
     root["title"] = title
-    return _one_line_descriptions({"$schema": DIALECT, **root, "$defs": defs})
+    schema: dict[str, Any] = _one_line_descriptions({"$schema": DIALECT, **root, "$defs": defs})
+    return schema
 
 
 def _one_line_descriptions(node: Any) -> Any:
@@ -94,7 +95,7 @@ def shipped_schema_text(kind: str) -> str:
     return resources.files("scnn_sim").joinpath(f"data/schemas/{kind}.json").read_text()
 
 
-def write_schemas(folder: str | os.PathLike | None = None) -> list[Path]:
+def write_schemas(folder: str | os.PathLike[str] | None = None) -> list[Path]:
     """Write every kind's schema to ``folder/KIND.json`` (default: the package's
     ``data/schemas``, which is what a source checkout ships); return the files written.
 

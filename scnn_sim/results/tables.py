@@ -105,9 +105,10 @@ def _tab(headers: Sequence[str], text: list[list[str]], numeric: list[bool],
     old = tabulate_module.PRESERVE_WHITESPACE
     tabulate_module.PRESERVE_WHITESPACE = True
     try:
-        return tabulate_module.tabulate(
+        out: str = tabulate_module.tabulate(
             text, headers=list(headers), tablefmt=tablefmt, disable_numparse=True,
             colalign=["right" if x else "left" for x in numeric], **kw)
+        return out
     finally:
         tabulate_module.PRESERVE_WHITESPACE = old
 
