@@ -30,6 +30,7 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check scnn_sim tests benchmarks docs
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	PY=$(PY) BUILD_PY=$(BIN)/python .ci/wheel-check

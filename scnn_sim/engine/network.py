@@ -16,6 +16,7 @@ a layer's result does not depend on which other layers are simulated.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -51,7 +52,7 @@ def synthesize(layer: Layer, index: int, seed: int, clustered: float = 0.0) -> L
 class InputSource:
     """Where a layer's input came from, and why (the record's ``mapping.input_source*``)."""
 
-    input_source: str          # "dram" or "chained"
+    input_source: Literal["dram", "chained"]
     reason: str
     producers: tuple[str, ...]
 

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
@@ -193,8 +193,12 @@ def _entry(action: str) -> type:
     return WidthEntryModel if action in WIDTH_ACTIONS else EntryModel
 
 
-TableActions = _per_action("TableActions", "Every scnn-sim action (scnn-sim energy lists "
-                           "them) and its price.", _entry)
+if TYPE_CHECKING:
+    class TableActions(msgspec.Struct):  # made at import by defstruct
+        def __getattr__(self, name: str) -> Any: ...
+else:
+    TableActions = _per_action("TableActions", "Every scnn-sim action (scnn-sim energy lists "
+                               "them) and its price.", _entry)
 
 
 class EnergyTableModel(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -239,8 +243,12 @@ def _mapped(action: str) -> Any:
         {"$ref": f"#/$defs/{ref.__name__}"}, {"$ref": f"#/$defs/{entry.__name__}"}]})]
 
 
-ErtMappingActions = _per_action("ErtMappingActions", "Every scnn-sim action: an ERT entry "
-                                "(component, action, ...) or a plain table entry.", _mapped)
+if TYPE_CHECKING:
+    class ErtMappingActions(msgspec.Struct):  # made at import by defstruct
+        def __getattr__(self, name: str) -> Any: ...
+else:
+    ErtMappingActions = _per_action("ErtMappingActions", "Every scnn-sim action: an ERT entry "
+                                    "(component, action, ...) or a plain table entry.", _mapped)
 
 
 class ErtMappingModel(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

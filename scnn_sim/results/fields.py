@@ -11,7 +11,7 @@ table columns (:func:`flat_columns`) and the field table of the docs (:func:`fie
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
@@ -86,12 +86,16 @@ class CycleBreakdown(_Record):
 CYCLE_KEYS = CycleBreakdown.__struct_fields__
 
 #: Energy in pJ per component (:data:`scnn_sim.pricing.energy.COMPONENTS`) and ``total``.
-EnergyBreakdown = msgspec.defstruct(
-    "EnergyBreakdown",
-    [(c, Annotated[float, _f(f"energy of the {c} (pJ)")]) for c in COMPONENTS]
-    + [("total", Annotated[float, _f("sum of the components (pJ)")])],
-    bases=(_Record,), module=__name__, kw_only=True)
-EnergyBreakdown.__doc__ = "Energy in pJ per component (pricing.energy.COMPONENTS) and total."
+if TYPE_CHECKING:
+    class EnergyBreakdown(msgspec.Struct):  # made at import by defstruct
+        def __getattr__(self, name: str) -> Any: ...
+else:
+    EnergyBreakdown = msgspec.defstruct(
+        "EnergyBreakdown",
+        [(c, Annotated[float, _f(f"energy of the {c} (pJ)")]) for c in COMPONENTS]
+        + [("total", Annotated[float, _f("sum of the components (pJ)")])],
+        bases=(_Record,), module=__name__, kw_only=True)
+    EnergyBreakdown.__doc__ = "Energy in pJ per component (pricing.energy.COMPONENTS) and total."
 
 
 class StructureReferences(_Record):
@@ -240,11 +244,15 @@ def _network_fields() -> list[tuple[str, Any]]:
     return out
 
 
-NetworkRecord = msgspec.defstruct("NetworkRecord", _network_fields(), bases=(_Record,),
-                                  module=__name__, kw_only=True)
-NetworkRecord.__doc__ = ("The network: the fields of LayerRecord that have a total rule, each "
-                         "made from the layers by its rule (counts summed, ratios recomputed "
-                         "from the sums).")
+if TYPE_CHECKING:
+    class NetworkRecord(msgspec.Struct):  # made at import by defstruct
+        def __getattr__(self, name: str) -> Any: ...
+else:
+    NetworkRecord = msgspec.defstruct("NetworkRecord", _network_fields(), bases=(_Record,),
+                                      module=__name__, kw_only=True)
+    NetworkRecord.__doc__ = ("The network: the fields of LayerRecord that have a total rule, each "
+                             "made from the layers by its rule (counts summed, ratios recomputed "
+                             "from the sums).")
 
 
 def annotated_type(hint: Any) -> Any:

@@ -9,20 +9,20 @@ granularity study, keys a newer version adds.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
 from scnn_sim.inputs.arch import ArchModel
-from scnn_sim.inputs.options import WEIGHT_FORMATS
+from scnn_sim.inputs.options import WeightFormat
 from scnn_sim.results.fields import (
     EnergyBreakdown,
     LayerRecord,
     MemoryReferences,
     NetworkRecord,
 )
-from scnn_sim.results.provenance import FORMAT_VERSION
+from scnn_sim.results.provenance import FormatVersion
 
 __all__ = ["RunOutput", "GranularityOutput"]
 
@@ -53,7 +53,7 @@ class EnergyRecord(_Open):
 
 
 class _Provenance(_Open):
-    format_version: Literal[FORMAT_VERSION]
+    format_version: FormatVersion
     scnn_sim_version: str
     workload: str
     workload_source: str | None
@@ -61,7 +61,7 @@ class _Provenance(_Open):
     energy_table: str
     energy: EnergyRecord
     seed: int
-    weight_format: Literal[WEIGHT_FORMATS]
+    weight_format: WeightFormat
     clustered: Number
     pointwise_group: int
     layer_subset: list[str] | None
@@ -87,15 +87,23 @@ _BY_ACCESS_MODEL = [
         description="this granularity over fine pruning: numbers, or mappings of them")]),
 ]
 
-GranularityLayerRecord = msgspec.defstruct(
-    "GranularityLayerRecord", _BY_ACCESS_MODEL, bases=(LayerRecord,), module=__name__,
-    kw_only=True)
-GranularityLayerRecord.__doc__ = "One conv layer pruned at one granularity."
+if TYPE_CHECKING:
+    class GranularityLayerRecord(msgspec.Struct):  # made at import by defstruct
+        def __getattr__(self, name: str) -> Any: ...
+else:
+    GranularityLayerRecord = msgspec.defstruct(
+        "GranularityLayerRecord", _BY_ACCESS_MODEL, bases=(LayerRecord,), module=__name__,
+        kw_only=True)
+    GranularityLayerRecord.__doc__ = "One conv layer pruned at one granularity."
 
-GranularityTotalsRecord = msgspec.defstruct(
-    "GranularityTotalsRecord", [("weight_density", Number), *_BY_ACCESS_MODEL],
-    bases=(NetworkRecord,), module=__name__, kw_only=True)
-GranularityTotalsRecord.__doc__ = "The network at one granularity."
+if TYPE_CHECKING:
+    class GranularityTotalsRecord(msgspec.Struct):  # made at import by defstruct
+        def __getattr__(self, name: str) -> Any: ...
+else:
+    GranularityTotalsRecord = msgspec.defstruct(
+        "GranularityTotalsRecord", [("weight_density", Number), *_BY_ACCESS_MODEL],
+        bases=(NetworkRecord,), module=__name__, kw_only=True)
+    GranularityTotalsRecord.__doc__ = "The network at one granularity."
 
 
 class GranularityResult(_Open):

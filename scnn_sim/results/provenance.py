@@ -8,7 +8,7 @@ the workload and where it came from, the layer subset and every simulation optio
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from scnn_sim import __version__
 from scnn_sim.inputs.arch import ArchConfig
@@ -17,7 +17,8 @@ from scnn_sim.pricing.energy import EnergyTable
 
 #: Version of the result layouts (run JSON/HDF5, granularity JSON, the real-data study.json);
 #: raised when a field changes meaning or disappears, not when one is added.
-FORMAT_VERSION = 1
+FormatVersion = Literal[1]
+FORMAT_VERSION: FormatVersion = 1
 
 
 

@@ -207,7 +207,8 @@ def network_totals(layers: Sequence[LayerRecord], multipliers: int) -> NetworkRe
     multipliers
         Multipliers of the architecture (for the ratios recomputed from the sums).
     """
-    return _combine(LayerRecord, NetworkRecord, layers, multipliers)
+    totals: NetworkRecord = _combine(LayerRecord, NetworkRecord, layers, multipliers)
+    return totals
 
 
 def totals_record(records: list[dict[str, Any]], multipliers: int) -> dict[str, Any]:
