@@ -10,6 +10,7 @@ import importlib.abc  # noqa: E402
 import importlib.util  # noqa: E402
 import sys  # noqa: E402
 import types  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 from scnn_sim.errors import (  # noqa: E402
@@ -103,6 +104,21 @@ class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 if not any(isinstance(f, _MovedModuleFinder) for f in sys.meta_path):
     sys.meta_path.append(_MovedModuleFinder())
+
+
+def forward_names(package: str, module: str) -> Callable[[str], Any]:
+    """The ``__getattr__`` of a package that was one module before the stage folders: its old
+    names resolve (lazily) in ``module``, where they live now."""
+
+    def __getattr__(name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return getattr(importlib.import_module(module), name)
+        except AttributeError:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
+
+    return __getattr__
 
 
 def __dir__() -> list[str]:

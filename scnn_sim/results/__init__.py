@@ -4,15 +4,6 @@
 (lazily, from :mod:`scnn_sim.results.records`), so ``from scnn_sim.results import X`` keeps working.
 """
 
-from typing import Any
+from scnn_sim import forward_names
 
-
-def __getattr__(name: str) -> Any:
-    if name.startswith("__"):
-        raise AttributeError(name)
-    import importlib
-
-    try:
-        return getattr(importlib.import_module("scnn_sim.results.records"), name)
-    except AttributeError:
-        raise AttributeError(f"module 'scnn_sim.results' has no attribute {name!r}") from None
+__getattr__ = forward_names("scnn_sim.results", "scnn_sim.results.records")

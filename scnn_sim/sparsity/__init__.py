@@ -5,15 +5,6 @@
 working.
 """
 
-from typing import Any
+from scnn_sim import forward_names
 
-
-def __getattr__(name: str) -> Any:
-    if name.startswith("__"):
-        raise AttributeError(name)
-    import importlib
-
-    try:
-        return getattr(importlib.import_module("scnn_sim.sparsity.pruning"), name)
-    except AttributeError:
-        raise AttributeError(f"module 'scnn_sim.sparsity' has no attribute {name!r}") from None
+__getattr__ = forward_names("scnn_sim.sparsity", "scnn_sim.sparsity.pruning")
