@@ -39,6 +39,7 @@ from scnn_sim.studies.real.scnn import _export_and_simulate
 from scnn_sim.studies.real.training import _accuracy, _train
 
 
+# Over 80 lines (147) only for its numpy docstring: the code is 58 lines.
 def run_study(
     dataset: str = "digits",
     *,
@@ -188,6 +189,93 @@ def run_study(
     return result
 
 
+def _prune_branch(torch: Any, model: Any, branch: Any, g: str, sched: tuple[float, ...],
+                  seed: int, dense_acc: float, finetune: Callable[[Any, Any], float],
+                  accuracy_of: Callable[[Any], float],
+                  snapshots: dict[tuple[str, float], dict[str, Any]],
+                  say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Prune ``branch`` (a copy of the dense model) at granularity ``g`` along the schedule,
+    fine-tuning after each step; the accuracy points, and a snapshot per step."""
+    _, dense_layers = _layer_stats(torch, model, g)
+    points = [{"target": 1.0, "density": 1.0, "layers": dense_layers,
+               "accuracy": dense_acc, "accuracy_before_finetune": dense_acc}]
+    gen_g = torch.Generator().manual_seed(seed + 1)  # same data order for every granularity
+    masks = {n: np.ones(tuple(m.weight.shape), dtype=bool)
+             for n, m in _conv_modules(torch, branch)}
+    for d in sched[1:]:
+        t0 = time.perf_counter()
+        for name, mod in _conv_modules(torch, branch):
+            masks[name] = cumulative_mask(_effective_weight(mod), masks[name], d, g)
+            _set_mask(torch, mod, masks[name])
+        before = accuracy_of(branch)
+        acc = finetune(branch, gen_g)
+        density, layers = _layer_stats(torch, branch, g)
+        points.append({"target": d, "density": density, "layers": layers,
+                       "accuracy": acc, "accuracy_before_finetune": before})
+        snapshots[(g, d)] = copy.deepcopy(branch.state_dict())
+        say(f"{g:>7} d={d:<5g} achieved {density:.4f}  acc {acc:.4f} "
+            f"(before fine-tuning {before:.4f})  {time.perf_counter() - t0:.1f}s")
+    return points
+
+
+def _dense_control(torch: Any, fresh_branch: Callable[[], Any], sched: tuple[float, ...],
+                   seed: int, dense_acc: float, finetune: Callable[[Any, Any], float],
+                   enabled: bool, say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """The dense model fine-tuned exactly like the pruned branches (same epochs, learning rate
+    and data order) without pruning, so every schedule point has a reference with the same
+    training budget."""
+    control: list[dict[str, Any]] = [{"target": 1.0, "accuracy": dense_acc}]
+    if enabled:
+        branch = fresh_branch()
+        gen_c = torch.Generator().manual_seed(seed + 1)
+        for d in sched[1:]:
+            control.append({"target": d, "accuracy": finetune(branch, gen_c)})
+            say(f"dense control step {len(control) - 1}: acc {control[-1]['accuracy']:.4f}")
+    return control
+
+
+def _common_density(common_density: float | None, no_loss: dict[str, dict[str, Any]],
+                    sched: tuple[float, ...]) -> float:
+    """The density every granularity is compared at: the given one (a schedule point), else
+    fine's no-loss density (the first pruned point when fine has none)."""
+    if common_density is None:
+        common = float(no_loss["fine"]["target"])
+        if common >= 1.0 and len(sched) > 1:
+            common = sched[1]
+        return common
+    return next(d for d in sched[1:] if abs(common_density - d) < 1e-12)
+
+
+def _provenance(torch: Any, data: DatasetSplit, *, seed: int, train_images: int,
+                sched: tuple[float, ...], grans: list[str], epochs: int, finetune_epochs: int,
+                batch_size: int, lr: float, finetune_lr: float, width: tuple[int, int],
+                tolerance: float) -> dict[str, Any]:
+    """What a study's result records about how it was made."""
+    return {
+        "scnn_sim_version": __version__,
+        "torch_version": str(torch.__version__),
+        "numpy_version": np.__version__,
+        "seed": seed,
+        "dataset": data.describe(),
+        "train_images_used": train_images,
+        "schedule": list(sched),
+        "granularities": grans,
+        "epochs": epochs,
+        "finetune_epochs": finetune_epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "finetune_lr": finetune_lr,
+        "optimizer": "Adam",
+        "model": f"SmallVGG conv1({data.image_shape[0]}->{width[0]}) "
+                 f"conv2({width[0]}->{width[0]}) pool conv3({width[0]}->{width[1]}) "
+                 f"conv4({width[1]}->{width[1]}) pool fc, 3x3 pad 1, ReLU",
+        "width": list(width),
+        "deterministic_algorithms": True,
+        "tolerance": tolerance,
+        "mask_source": "scnn_sim.sparsity.pruning.prune (L1 group norm), cumulative",
+    }
+
+
 def _run(torch: Any, data: DatasetSplit, out: Path, *, seed: int, sched: tuple[float, ...],
          grans: list[str], epochs: int, finetune_epochs: int, batch_size: int,
          width: tuple[int, int], lr: float, finetune_lr: float, train_limit: int,
@@ -214,86 +302,41 @@ def _run(torch: Any, data: DatasetSplit, out: Path, *, seed: int, sched: tuple[f
     n_conv = sum(int(m.weight.numel()) for _, m in _conv_modules(torch, model))
     n_params = sum(int(p.numel()) for p in model.parameters())
 
+    def fresh_branch() -> Any:
+        branch = build_model(data.image_shape, data.n_classes, width=width, seed=seed)
+        branch.load_state_dict(dense_state)
+        return branch
+
+    def finetune(branch: Any, gen: Any) -> float:
+        _train(torch, branch, x_train, y_train, epochs=finetune_epochs, lr=finetune_lr,
+               batch_size=batch_size, generator=gen)
+        return float(_accuracy(torch, branch, x_test, y_test))
+
+    def accuracy_of(branch: Any) -> float:
+        return float(_accuracy(torch, branch, x_test, y_test))
+
     accuracy: dict[str, list[dict[str, Any]]] = {}
     snapshots: dict[tuple[str, float], dict[str, Any]] = {}
     for g in grans:
-        _, dense_layers = _layer_stats(torch, model, g)
-        points = [{"target": 1.0, "density": 1.0, "layers": dense_layers,
-                   "accuracy": dense_acc, "accuracy_before_finetune": dense_acc}]
-        branch = build_model(data.image_shape, data.n_classes, width=width, seed=seed)
-        branch.load_state_dict(dense_state)
-        gen_g = torch.Generator().manual_seed(seed + 1)  # same data order for every granularity
-        masks = {n: np.ones(tuple(m.weight.shape), dtype=bool)
-                 for n, m in _conv_modules(torch, branch)}
-        for d in sched[1:]:
-            t0 = time.perf_counter()
-            for name, mod in _conv_modules(torch, branch):
-                masks[name] = cumulative_mask(_effective_weight(mod), masks[name], d, g)
-                _set_mask(torch, mod, masks[name])
-            before = _accuracy(torch, branch, x_test, y_test)
-            _train(torch, branch, x_train, y_train, epochs=finetune_epochs, lr=finetune_lr,
-                   batch_size=batch_size, generator=gen_g)
-            acc = _accuracy(torch, branch, x_test, y_test)
-            density, layers = _layer_stats(torch, branch, g)
-            points.append({"target": d, "density": density, "layers": layers,
-                           "accuracy": acc, "accuracy_before_finetune": before})
-            snapshots[(g, d)] = copy.deepcopy(branch.state_dict())
-            say(f"{g:>7} d={d:<5g} achieved {density:.4f}  acc {acc:.4f} "
-                f"(before fine-tuning {before:.4f})  {time.perf_counter() - t0:.1f}s")
-        accuracy[g] = points
-
-    # Dense control: the dense model fine-tuned exactly like the pruned branches (same epochs,
-    # learning rate and data order) without pruning, so every schedule point has a reference
-    # with the same training budget.
-    control = [{"target": 1.0, "accuracy": dense_acc}]
-    if dense_control:
-        branch = build_model(data.image_shape, data.n_classes, width=width, seed=seed)
-        branch.load_state_dict(dense_state)
-        gen_c = torch.Generator().manual_seed(seed + 1)
-        for d in sched[1:]:
-            _train(torch, branch, x_train, y_train, epochs=finetune_epochs, lr=finetune_lr,
-                   batch_size=batch_size, generator=gen_c)
-            control.append({"target": d, "accuracy": _accuracy(torch, branch, x_test, y_test)})
-            say(f"dense control step {len(control) - 1}: acc {control[-1]['accuracy']:.4f}")
-
+        accuracy[g] = _prune_branch(torch, model, fresh_branch(), g, sched, seed, dense_acc,
+                                    finetune, accuracy_of, snapshots, say)
+    control = _dense_control(torch, fresh_branch, sched, seed, dense_acc, finetune,
+                             dense_control, say)
     no_loss = {g: no_loss_density(accuracy[g], dense_acc, tolerance) for g in grans}
     no_loss_control = {
         g: no_loss_density(accuracy[g], dense_acc, tolerance,
                            references=[c["accuracy"] for c in control])
         for g in grans} if dense_control else None
-    if common_density is None:
-        common = no_loss["fine"]["target"]
-        if common >= 1.0 and len(sched) > 1:
-            common = sched[1]
-    else:
-        common = next(d for d in sched[1:] if abs(common_density - d) < 1e-12)
+    common = _common_density(common_density, no_loss, sched)
 
     result: dict[str, Any] = {
         "format": "scnn-sim-real-study",
         "format_version": FORMAT_VERSION,
-        "provenance": {
-            "scnn_sim_version": __version__,
-            "torch_version": str(torch.__version__),
-            "numpy_version": np.__version__,
-            "seed": seed,
-            "dataset": data.describe(),
-            "train_images_used": int(x_train.shape[0]),
-            "schedule": list(sched),
-            "granularities": grans,
-            "epochs": epochs,
-            "finetune_epochs": finetune_epochs,
-            "batch_size": batch_size,
-            "lr": lr,
-            "finetune_lr": finetune_lr,
-            "optimizer": "Adam",
-            "model": f"SmallVGG conv1({data.image_shape[0]}->{width[0]}) "
-                     f"conv2({width[0]}->{width[0]}) pool conv3({width[0]}->{width[1]}) "
-                     f"conv4({width[1]}->{width[1]}) pool fc, 3x3 pad 1, ReLU",
-            "width": list(width),
-            "deterministic_algorithms": True,
-            "tolerance": tolerance,
-            "mask_source": "scnn_sim.sparsity.pruning.prune (L1 group norm), cumulative",
-        },
+        "provenance": _provenance(
+            torch, data, seed=seed, train_images=int(x_train.shape[0]), sched=sched,
+            grans=grans, epochs=epochs, finetune_epochs=finetune_epochs,
+            batch_size=batch_size, lr=lr, finetune_lr=finetune_lr, width=width,
+            tolerance=tolerance),
         "dense": {"accuracy": dense_acc, "conv_weights": n_conv, "parameters": n_params},
         "accuracy": accuracy,
         "dense_control": control if dense_control else None,

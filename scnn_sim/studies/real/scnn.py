@@ -47,15 +47,7 @@ def _export_and_simulate(
     from scnn_sim.workload.export import from_torch
     from scnn_sim.workload.h5io import read_stored
 
-    # (granularity, target) -> roles; dense first, then per granularity common and own no-loss.
-    wanted: dict[tuple[str, float], list[str]] = {("dense", 1.0): ["dense"]}
-    for g in grans:
-        wanted.setdefault((g, common), []).append("common")
-        own = float(no_loss[g]["target"])
-        if own < 1.0:
-            wanted.setdefault((g, own), []).append("no_loss")
-        else:
-            wanted[("dense", 1.0)].append(f"no_loss:{g}")
+    wanted = _wanted_models(grans, common, no_loss)
     inputs = torch.from_numpy(np.ascontiguousarray(data.x_test[:export_batch]))
     prefix = data.name.replace("-", "_")
     entries: list[dict[str, Any]] = []
@@ -75,25 +67,8 @@ def _export_and_simulate(
         t0 = time.perf_counter()
         res = simulate(path, granularity=None if g == "dense" else g, count_merges=True,
                        weight_format="scnn" if g in ("dense", "fine") else "group")
-        # The exported masks must be what SCNN simulated (re-pruning at the measured density
-        # with the same granularity reproduces the mask exactly).
         _, stored = read_stored(path)
-        layers = []
-        for s, lr_ in zip(stored, res.layers, strict=True):
-            mask = s.mask if s.mask is not None else np.ones(s.tensors.weights.shape, bool)
-            mask_density = float(np.count_nonzero(mask)) / mask.size
-            sim_density = float(lr_.record["weight_density"])
-            if abs(sim_density - mask_density) > 1e-12:
-                raise RealStudyError(
-                    f"{path}:{s.tensors.layer.name}: simulated weight density "
-                    f"{sim_density:.6f} differs from the exported mask's {mask_density:.6f}"
-                )
-            layers.append({"name": lr_.record["name"], "weight_density": sim_density,
-                           "act_density": float(lr_.record["act_density"]),
-                           "cycles": int(lr_.record["cycles"]),
-                           "products": int(lr_.record["products"]),
-                           "multiplier_utilization":
-                               float(lr_.record["multiplier_utilization"])})
+        layers = _checked_layers(path, stored, res)
         kept = sum(ly["weight_density"] * math.prod(s.tensors.weights.shape)
                    for ly, s in zip(layers, stored, strict=True))
         total = sum(math.prod(s.tensors.weights.shape) for s in stored)
@@ -112,6 +87,50 @@ def _export_and_simulate(
         entries.append(entry)
         say(f"SCNN {g:>7} d={target:<5g} cycles {entry['totals']['cycles']:,} "
             f"({time.perf_counter() - t0:.1f}s)")
+    _add_ratios_vs_fine(entries)
+    return entries
+
+
+def _wanted_models(grans: list[str], common: float, no_loss: dict[str, dict[str, Any]]
+                   ) -> dict[tuple[str, float], list[str]]:
+    """(granularity, target) -> roles; dense first, then per granularity common and own
+    no-loss."""
+    wanted: dict[tuple[str, float], list[str]] = {("dense", 1.0): ["dense"]}
+    for g in grans:
+        wanted.setdefault((g, common), []).append("common")
+        own = float(no_loss[g]["target"])
+        if own < 1.0:
+            wanted.setdefault((g, own), []).append("no_loss")
+        else:
+            wanted[("dense", 1.0)].append(f"no_loss:{g}")
+    return wanted
+
+
+def _checked_layers(path: Path, stored: Any, res: Any) -> list[dict[str, Any]]:
+    """Per-layer figures of a simulated exported file, after checking that the exported masks
+    are what SCNN simulated (re-pruning at the measured density with the same granularity
+    reproduces the mask exactly)."""
+    layers = []
+    for s, lr_ in zip(stored, res.layers, strict=True):
+        mask = s.mask if s.mask is not None else np.ones(s.tensors.weights.shape, bool)
+        mask_density = float(np.count_nonzero(mask)) / mask.size
+        sim_density = float(lr_.record["weight_density"])
+        if abs(sim_density - mask_density) > 1e-12:
+            raise RealStudyError(
+                f"{path}:{s.tensors.layer.name}: simulated weight density "
+                f"{sim_density:.6f} differs from the exported mask's {mask_density:.6f}"
+            )
+        layers.append({"name": lr_.record["name"], "weight_density": sim_density,
+                       "act_density": float(lr_.record["act_density"]),
+                       "cycles": int(lr_.record["cycles"]),
+                       "products": int(lr_.record["products"]),
+                       "multiplier_utilization":
+                           float(lr_.record["multiplier_utilization"])})
+    return layers
+
+
+def _add_ratios_vs_fine(entries: list[dict[str, Any]]) -> None:
+    """Each entry at the common density gets its totals over fine's (``ratios_vs_fine``)."""
     fine = next((e for e in entries if e["granularity"] == "fine" and "common" in e["roles"]),
                 None)
     for e in entries:
@@ -133,4 +152,3 @@ def _export_and_simulate(
             "dram_bits": _ratio(a["dram_bits"], f["dram_bits"]),
             "energy_pj": _ratio(a["energy_pj"]["total"], f["energy_pj"]["total"]),
         }
-    return entries
