@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -197,8 +198,6 @@ def import_onnx(
         See :func:`read_onnx`; also a bad ``--images`` array, a failed onnxruntime run, a bad
         density or an unwritable output.
     """
-    from scnn_sim.sparsity.pruning import synthetic_activations
-
     shown = str(path)
     if isinstance(act_density, bool) or not isinstance(act_density, (int, float)) or not (
             0.0 <= float(act_density) <= 1.0):
@@ -221,60 +220,91 @@ def import_onnx(
             return float(np.count_nonzero(x[0])) / x[0].size
         return 1.0 if tensor == info.graph_input else float(act_density)
 
-    source = "measured" if arr is not None else "default"
+    measured = arr is not None
     if shapes_only:
-        from scnn_sim.workload.importers.workload_yaml import (
-            workload_yaml_text,
-            write_workload_yaml,
-        )
+        return info, _write_shapes_yaml(info, path, out, act_dens, measured=measured,
+                                        act_density=act_density, input_shape=input_shape)
+    return info, _write_h5(info, path, out, captured, act_dens, measured=measured,
+                           act_density=act_density, seed=seed)
 
-        # A pooling node the PPU model can apply becomes its conv's `pool:` field (one per
-        # conv); any other is kept as a comment naming why it is not applied.
-        pools: dict[str, Pool] = {}
-        notes: dict[str, list[str]] = {}
-        for pn in info.pools:
-            if pn.after is None:
-                continue
-            pool = pn.as_pool()
-            if pool is not None and pn.after not in pools:
-                pools[pn.after] = pool
-                notes.setdefault(pn.after, []).append(
-                    f"ONNX node {pn.node} is this layer's pool")
-            else:
-                why = "a second pooling node" if pool is not None else \
-                    "not a square max/avg pool the PPU model applies"
-                notes.setdefault(pn.after, []).append(
-                    f"{pn.as_field()}  # ONNX {pn.node}, after this layer: {why}, not applied")
-        layers = [dataclasses.replace(layer.with_densities(layer.weight_density, act_dens(t),
-                                                           source), pool=pools.get(layer.name))
-                  for layer, _, t in info.convs]
-        layers += [layer.with_densities(layer.weight_density, act_dens(t), source)
-                   for layer, t in info.fcs]
-        header = [
-            f"Imported from {Path(path).name} by `scnn-sim import --shapes-only` "
-            f"(ONNX opset {info.opset}).",
-            f"{len(info.convs)} conv, {len(info.fcs)} fc, {len(info.pools)} pooling node(s).",
-            "weight_density: fraction of non-zero weights of the ONNX initializers.",
-            "act_density: " + ("measured on sample 0 of the --images array."
-                               if arr is not None else
-                               f"--act-density {float(act_density):g} (synthetic), 1.0 for a "
-                               f"conv reading the model input."),
-            "Pooling nodes: the `pool:` of the conv whose outputs they pool.",
-        ]
-        if info.not_modelled:
-            header.append("Not modelled: " + ", ".join(
-                f"{op} x{n}" for op, n in sorted(info.not_modelled.items())) + ".")
-        text = workload_yaml_text(
-            info.name, layers, description=f"ONNX model {Path(path).name} (graph "
-            f"{info.model.graph.name or '-'}), conv and fc layers in graph order.",
-            provenance=f"scnn-sim import of {Path(path).resolve()}; shapes from ONNX shape "
-            f"inference" + (f", input {list(input_shape)}" if input_shape else "") + ".",
-            header=header, notes=notes)
-        return info, write_workload_yaml(out, text)
 
-    from scnn_sim.workload.h5io import write_layers
+def _pool_fields(info: OnnxImport) -> tuple[dict[str, Pool], dict[str, list[str]]]:
+    """Each conv's ``pool:`` and the YAML comments on the pooling nodes found after it.
+
+    A pooling node the PPU model can apply becomes its conv's `pool:` field (one per conv); any
+    other is kept as a comment naming why it is not applied.
+    """
+    pools: dict[str, Pool] = {}
+    notes: dict[str, list[str]] = {}
+    for pn in info.pools:
+        if pn.after is None:
+            continue
+        pool = pn.as_pool()
+        if pool is not None and pn.after not in pools:
+            pools[pn.after] = pool
+            notes.setdefault(pn.after, []).append(
+                f"ONNX node {pn.node} is this layer's pool")
+        else:
+            why = "a second pooling node" if pool is not None else \
+                "not a square max/avg pool the PPU model applies"
+            notes.setdefault(pn.after, []).append(
+                f"{pn.as_field()}  # ONNX {pn.node}, after this layer: {why}, not applied")
+    return pools, notes
+
+
+def _yaml_header(info: OnnxImport, path: str | os.PathLike, *, measured: bool,
+                 act_density: float) -> list[str]:
+    """The comment lines heading an imported workload YAML."""
+    header = [
+        f"Imported from {Path(path).name} by `scnn-sim import --shapes-only` "
+        f"(ONNX opset {info.opset}).",
+        f"{len(info.convs)} conv, {len(info.fcs)} fc, {len(info.pools)} pooling node(s).",
+        "weight_density: fraction of non-zero weights of the ONNX initializers.",
+        "act_density: " + ("measured on sample 0 of the --images array."
+                           if measured else
+                           f"--act-density {float(act_density):g} (synthetic), 1.0 for a "
+                           f"conv reading the model input."),
+        "Pooling nodes: the `pool:` of the conv whose outputs they pool.",
+    ]
+    if info.not_modelled:
+        header.append("Not modelled: " + ", ".join(
+            f"{op} x{n}" for op, n in sorted(info.not_modelled.items())) + ".")
+    return header
+
+
+def _write_shapes_yaml(info: OnnxImport, path: str | os.PathLike, out: str | os.PathLike,
+                       act_dens: Callable[[str], float], *, measured: bool,
+                       act_density: float, input_shape: tuple[int, ...] | None) -> Any:
+    """Write the workload YAML of ``info`` (``--shapes-only``); return the loaded workload."""
+    from scnn_sim.workload.importers.workload_yaml import (
+        workload_yaml_text,
+        write_workload_yaml,
+    )
+
+    source = "measured" if measured else "default"
+    pools, notes = _pool_fields(info)
+    layers = [dataclasses.replace(layer.with_densities(layer.weight_density, act_dens(t),
+                                                       source), pool=pools.get(layer.name))
+              for layer, _, t in info.convs]
+    layers += [layer.with_densities(layer.weight_density, act_dens(t), source)
+               for layer, t in info.fcs]
+    header = _yaml_header(info, path, measured=measured, act_density=act_density)
+    text = workload_yaml_text(
+        info.name, layers, description=f"ONNX model {Path(path).name} (graph "
+        f"{info.model.graph.name or '-'}), conv and fc layers in graph order.",
+        provenance=f"scnn-sim import of {Path(path).resolve()}; shapes from ONNX shape "
+        f"inference" + (f", input {list(input_shape)}" if input_shape else "") + ".",
+        header=header, notes=notes)
+    return write_workload_yaml(out, text)
+
+
+def _conv_tensors(info: OnnxImport, path: str | os.PathLike, captured: dict[str, np.ndarray],
+                  act_dens: Callable[[str], float], seed: int) -> tuple[list[Any], list[Any]]:
+    """Each conv's tensors (real input from ``captured``, else synthetic) and input batch."""
+    from scnn_sim.sparsity.pruning import synthetic_activations
     from scnn_sim.workload.tensors import LayerTensors
 
+    shown = str(path)
     tensors, batch = [], []
     for i, (layer, w, t) in enumerate(info.convs):
         if t in captured:
@@ -290,12 +320,16 @@ def import_onnx(
                                       np.random.default_rng([seed, i, 1]))
             batch.append(a[None])
         tensors.append(LayerTensors(layer=layer, weights=w, activations=a))
-    import onnx as _onnx
+    return tensors, batch
 
+
+def _h5_attrs(info: OnnxImport, path: str | os.PathLike, *, measured: bool,
+              act_density: float, seed: int) -> dict[str, str | int | float]:
+    """The extra file attributes of an imported HDF5 file: source, activations, other nodes."""
     extra: dict[str, str | int | float] = {
         "input_file": str(Path(path).resolve()),
         "onnx_opset": info.opset,
-        "activations": "onnxruntime on --images" if arr is not None else
+        "activations": "onnxruntime on --images" if measured else
         f"synthetic, density {float(act_density):g}, seed {seed}",
     }
     if info.fcs:
@@ -307,7 +341,20 @@ def import_onnx(
     if info.not_modelled:
         extra["not_modelled"] = ", ".join(f"{op} x{n}"
                                           for op, n in sorted(info.not_modelled.items()))
+    return extra
+
+
+def _write_h5(info: OnnxImport, path: str | os.PathLike, out: str | os.PathLike,
+              captured: dict[str, np.ndarray], act_dens: Callable[[str], float], *,
+              measured: bool, act_density: float, seed: int) -> list[str]:
+    """Write the exported-layer HDF5 file of ``info``; return the stored layer names."""
+    from scnn_sim.workload.h5io import write_layers
+
+    tensors, batch = _conv_tensors(info, path, captured, act_dens, seed)
+    import onnx as _onnx
+
+    extra = _h5_attrs(info, path, measured=measured, act_density=act_density, seed=seed)
     write_layers(out, tensors, source_model=info.name, framework=f"onnx {_onnx.__version__}",
                  batch=batch, created_by="scnn_sim.workload.importers.onnx_model.import_onnx",
                  extra_attrs=extra)
-    return info, [lt.layer.name for lt in tensors]
+    return [lt.layer.name for lt in tensors]
