@@ -74,6 +74,23 @@ def read_scalesim_csv(path: str | os.PathLike, *, weight_density: float = 1.0,
     text = read_text(p, ModelImportError, "topology file")
     rows = [(i, r) for i, r in csv_rows(text, shown, ModelImportError)
             if any(c.strip() for c in r)]
+    col = _columns(rows, shown)
+    layers: list[Layer] = []
+    partial: list[str] = []
+    seen: dict[str, int] = {}
+    for line, row in rows[1:]:
+        layer = _row_layer(f"{shown}:{line}", line, row, col, seen, weight_density, act_density)
+        s = layer.stride
+        if (layer.H - layer.R) % s or (layer.W - layer.S) % s:
+            partial.append(layer.name)
+        layers.append(layer)
+    if not layers:
+        raise ModelImportError(f"{shown}: no layer rows after the header")
+    return layers, partial
+
+
+def _columns(rows: list[tuple[int, list[str]]], shown: str) -> dict[str, int]:
+    """The index of each of :data:`COLUMNS` in the header row (the first of ``rows``)."""
     if not rows:
         raise ModelImportError(f"{shown}: empty topology file; expected a header row "
                                f"{', '.join(COLUMNS)}")
@@ -84,60 +101,55 @@ def read_scalesim_csv(path: str | os.PathLike, *, weight_density: float = 1.0,
         raise ModelImportError(f"{shown}:{header_line}: missing column(s) {', '.join(missing)} "
                                f"(SCALE-Sim header: {', '.join(COLUMNS)})")
     col = {c: keys.index(_key(c)) for c in COLUMNS}
+    return col
+
+
+def _row_layer(where: str, line: int, row: list[str], col: dict[str, int],
+               seen: dict[str, int], weight_density: float, act_density: float) -> Layer:
+    """The validated layer of one topology row; ``seen`` maps names to their line."""
     stride_col = col["Strides"]
-    layers: list[Layer] = []
-    partial: list[str] = []
-    seen: dict[str, int] = {}
-    for line, row in rows[1:]:
-        where = f"{shown}:{line}"
-        if len(row) <= max(col.values()):
-            raise ModelImportError(f"{where}: {len(row)} values, expected at least "
-                                   f"{max(col.values()) + 1}")
-        name = row[col["Layer name"]].strip()
-        if not name:
-            raise ModelImportError(f"{where}:Layer name: empty")
-        vals = {}
-        for c in COLUMNS[1:]:
-            raw = row[col[c]].strip()
-            try:
-                vals[c] = int(raw)
-            except ValueError:
-                raise ModelImportError(f"{where}:{c}: must be an integer, got {raw!r}") from None
-        extra = [v.strip() for v in row[stride_col + 1:] if v.strip()] \
-            if stride_col == len(COLUMNS) - 1 else []
-        if extra:
-            try:
-                col_stride = int(extra[0])
-            except ValueError:
-                raise ModelImportError(f"{where}: column stride must be an integer, got "
-                                       f"{extra[0]!r}") from None
-            if col_stride != vals["Strides"]:
-                raise ModelImportError(f"{where}:Strides: row stride {vals['Strides']} != "
-                                       f"column stride {col_stride}; SCNN layers have one "
-                                       f"stride")
-        if name in seen:
-            raise ModelImportError(f"{where}:Layer name: duplicate {name!r} (line "
-                                   f"{seen[name]})")
-        seen[name] = line
-        C, nf = vals["Channels"], vals["Num Filter"]
-        depthwise = "DP" in name
-        layer = Layer(name=name, C=C, K=C * nf if depthwise else nf, R=vals["Filter Height"],
-                      S=vals["Filter Width"], H=vals["IFMAP Height"], W=vals["IFMAP Width"],
-                      stride=vals["Strides"], padding=0, groups=C if depthwise else 1,
-                      kind="conv", weight_density=float(weight_density),
-                      act_density=float(act_density), density_source="default")
+    if len(row) <= max(col.values()):
+        raise ModelImportError(f"{where}: {len(row)} values, expected at least "
+                               f"{max(col.values()) + 1}")
+    name = row[col["Layer name"]].strip()
+    if not name:
+        raise ModelImportError(f"{where}:Layer name: empty")
+    vals = {}
+    for c in COLUMNS[1:]:
+        raw = row[col[c]].strip()
         try:
-            validate_layer(layer, f"{where}:{name}")
-        except ScnnSimError as exc:
-            raise ModelImportError(str(exc)) from None
-        check_layer_memory(layer, f"{where}:{name}")  # the size gate `run` would apply
-        s = layer.stride
-        if (layer.H - layer.R) % s or (layer.W - layer.S) % s:
-            partial.append(name)
-        layers.append(layer)
-    if not layers:
-        raise ModelImportError(f"{shown}: no layer rows after the header")
-    return layers, partial
+            vals[c] = int(raw)
+        except ValueError:
+            raise ModelImportError(f"{where}:{c}: must be an integer, got {raw!r}") from None
+    extra = [v.strip() for v in row[stride_col + 1:] if v.strip()] \
+        if stride_col == len(COLUMNS) - 1 else []
+    if extra:
+        try:
+            col_stride = int(extra[0])
+        except ValueError:
+            raise ModelImportError(f"{where}: column stride must be an integer, got "
+                                   f"{extra[0]!r}") from None
+        if col_stride != vals["Strides"]:
+            raise ModelImportError(f"{where}:Strides: row stride {vals['Strides']} != "
+                                   f"column stride {col_stride}; SCNN layers have one "
+                                   f"stride")
+    if name in seen:
+        raise ModelImportError(f"{where}:Layer name: duplicate {name!r} (line "
+                               f"{seen[name]})")
+    seen[name] = line
+    C, nf = vals["Channels"], vals["Num Filter"]
+    depthwise = "DP" in name
+    layer = Layer(name=name, C=C, K=C * nf if depthwise else nf, R=vals["Filter Height"],
+                  S=vals["Filter Width"], H=vals["IFMAP Height"], W=vals["IFMAP Width"],
+                  stride=vals["Strides"], padding=0, groups=C if depthwise else 1,
+                  kind="conv", weight_density=float(weight_density),
+                  act_density=float(act_density), density_source="default")
+    try:
+        validate_layer(layer, f"{where}:{name}")
+    except ScnnSimError as exc:
+        raise ModelImportError(str(exc)) from None
+    check_layer_memory(layer, f"{where}:{name}")  # the size gate `run` would apply
+    return layer
 
 
 def import_scalesim_csv(path: str | os.PathLike, out: str | os.PathLike, *,

@@ -112,12 +112,28 @@ def import_torchvision(name: str, out: str | os.PathLike, *,
         torchvision missing, unknown model name, unreadable checkpoint or one that does not
         fit the architecture, images that are not a 4-D float array: one line each.
     """
+    _check_inputs(weights, images, input_shape)
+    x = _load_images(images) if images is not None else None
+    torch, torchvision = _import_torchvision()
+    model = _build_model(torch, torchvision, name, weights, seed)
+    if x is None:
+        shape = input_shape or DEFAULT_INPUT_SHAPE
+        x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    from scnn_sim.workload.export import from_torch
+
+    return from_torch(model, torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+                      out, source_model=f"torchvision {name}"
+                      + (f" ({Path(weights).name})" if weights is not None else ""))
+
+
+def _check_inputs(weights: str | os.PathLike | None, images: str | os.PathLike | None,
+                  input_shape: tuple[int, int, int, int] | None) -> None:
+    """The argument checks, size gate and reader policy, before anything is built."""
     if images is not None and input_shape is not None:
         raise ModelImportError("--input-shape: not with --images (the images fix the shape)")
     for p, what in ((weights, "--weights"), (images, "--images")):
         if p is not None and not Path(p).is_file():
             raise ModelImportError(f"{p}: {what}: no such file")
-    x = None
     # The size gate and reader policy, on the declared input before anything is built: the
     # --images header (dtype, shape) or --input-shape.
     if images is not None:
@@ -132,17 +148,25 @@ def import_torchvision(name: str, out: str | os.PathLike, *,
             raise ModelImportError(f"--input-shape: must be 4 positive sizes N,C,H,W, got "
                                    f"{list(input_shape)}")
         check_array_bytes(input_shape, BYTES_PER_ACTIVATION, "--input-shape")
-    if images is not None:
-        try:
-            x = np.load(images, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ModelImportError(f"{images}: --images: not a .npy array ({exc})") from None
-        if x.ndim != 4 or not np.issubdtype(x.dtype, np.floating) or not x.size:
-            raise ModelImportError(f"{images}: --images: expected a float N x C x H x W "
-                                   f"array, got {x.dtype} {list(x.shape)}")
-        if not np.isfinite(x).all():
-            raise ModelImportError(f"{images}: --images: contains NaN or Inf")
-    torch, torchvision = _import_torchvision()
+
+
+def _load_images(images: str | os.PathLike) -> np.ndarray:
+    """The --images array, checked to be a finite float N x C x H x W array."""
+    try:
+        x = np.load(images, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ModelImportError(f"{images}: --images: not a .npy array ({exc})") from None
+    if x.ndim != 4 or not np.issubdtype(x.dtype, np.floating) or not x.size:
+        raise ModelImportError(f"{images}: --images: expected a float N x C x H x W "
+                               f"array, got {x.dtype} {list(x.shape)}")
+    if not np.isfinite(x).all():
+        raise ModelImportError(f"{images}: --images: contains NaN or Inf")
+    return x
+
+
+def _build_model(torch: Any, torchvision: Any, name: str, weights: str | os.PathLike | None,
+                 seed: int) -> Any:
+    """Torchvision model ``name``, seeded, with the checkpoint ``weights`` loaded if given."""
     known = set(torchvision.models.list_models(module=torchvision.models))
     if name not in known:
         close = sorted(k for k in known if k.startswith(name[:3]))[:6]
@@ -156,11 +180,4 @@ def import_torchvision(name: str, out: str | os.PathLike, *,
         if problem:
             raise ModelImportError(f"{weights}: does not fit torchvision {name}: {problem}")
         model.load_state_dict(state, strict=True)
-    if x is None:
-        shape = input_shape or DEFAULT_INPUT_SHAPE
-        x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-    from scnn_sim.workload.export import from_torch
-
-    return from_torch(model, torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
-                      out, source_model=f"torchvision {name}"
-                      + (f" ({Path(weights).name})" if weights is not None else ""))
+    return model
