@@ -15,6 +15,7 @@ import hashlib
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,8 +23,8 @@ from scnn_sim import __version__
 from scnn_sim.errors import FormatError, SparsityError
 from scnn_sim.outputs import check_output_path
 from scnn_sim.results.tables import format_table
-from scnn_sim.sparsity.pruning import parse_granularity, prune
-from scnn_sim.workload.h5io import read_stored, write_layers
+from scnn_sim.sparsity.pruning import Granularity, parse_granularity, prune
+from scnn_sim.workload.h5io import StoredLayer, read_stored, write_layers
 from scnn_sim.workload.tensors import LayerTensors
 
 
@@ -87,6 +88,20 @@ def prune_file(
     src_p, dst_p = Path(src), Path(dst)
     if _same_file(src_p, dst_p):
         raise FormatError(f"{dst}: output is the input file; choose another -o path")
+    g, target = _check_prune_args(granularity, density, pointwise_group)
+    attrs, stored = read_stored(src_p, full_batch=True)
+    digest = _sha256(src_p)
+    out_tensors, masks, batches, rows = _prune_layers(src, stored, density, g, norm,
+                                                      pointwise_group)
+    _write_pruned(dst_p, src_p, digest, attrs, out_tensors, masks, batches, g.spec, target,
+                  norm, pointwise_group)
+    return rows
+
+
+def _check_prune_args(
+    granularity: str, density: float | None, pointwise_group: int
+) -> tuple[Granularity, float]:
+    """The parsed granularity and the target density, after checking the arguments."""
     g = parse_granularity(granularity)
     if density is None:
         if g.implied_density is None:
@@ -102,9 +117,19 @@ def prune_file(
         pointwise_group < 1
     ):
         raise SparsityError(f"pointwise group must be a positive integer, got {pointwise_group!r}")
+    return g, target
 
-    attrs, stored = read_stored(src_p, full_batch=True)
-    digest = _sha256(src_p)
+
+def _prune_layers(
+    src: str | os.PathLike,
+    stored: list[StoredLayer],
+    density: float | None,
+    g: Granularity,
+    norm: str,
+    pointwise_group: int,
+) -> tuple[list[LayerTensors], list[np.ndarray], list[np.ndarray],
+           list[tuple[str, int, int, float, float]]]:
+    """Prune each stored layer: its pruned tensors, masks, batches and table row."""
     out_tensors: list[LayerTensors] = []
     masks: list[np.ndarray] = []
     batches: list[np.ndarray] = []
@@ -124,13 +149,29 @@ def prune_file(
         kept = int(np.count_nonzero(mask))
         rows.append((lt.layer.name, int(mask.size), kept, kept / mask.size,
                      int(np.count_nonzero(pruned)) / mask.size))
+    return out_tensors, masks, batches, rows
 
+
+def _write_pruned(
+    dst_p: Path,
+    src_p: Path,
+    digest: str,
+    attrs: dict[str, Any],
+    out_tensors: list[LayerTensors],
+    masks: list[np.ndarray],
+    batches: list[np.ndarray],
+    spec: str,
+    target: float,
+    norm: str,
+    pointwise_group: int,
+) -> None:
+    """Write the pruned layers with the input's provenance attributes."""
     write_layers(
         dst_p,
         out_tensors,
         source_model=str(attrs.get("source_model", "")),
         framework=str(attrs.get("framework", "")),
-        granularity=g.spec,
+        granularity=spec,
         density=target,
         masks=masks,
         batch=batches,
@@ -145,7 +186,6 @@ def prune_file(
             "prune_scnn_sim_version": __version__,
         },
     )
-    return rows
 
 
 def run_prune(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,6 +41,9 @@ from scnn_sim.sparsity.formats import (
 )
 from scnn_sim.sparsity.pruning import Granularity, parse_granularity, prune, synthetic_weights
 from scnn_sim.workload.shapes import Layer, Workload, load_workload
+
+if TYPE_CHECKING:
+    from scnn_sim.workload.tensors import LayerTensors
 
 __all__ = [
     "ROW_KEYS",
@@ -209,6 +212,70 @@ def _parse_granularities(granularities: Any) -> list[Granularity]:
     return parsed
 
 
+def _resolve_input(
+    workload: Workload | str | os.PathLike, density: float | None
+) -> tuple[Workload | str | os.PathLike, list[LayerTensors] | None]:
+    """A name or path resolved to its shapes and its stored layers (``None``: shapes only);
+    a ``None`` density needs stored layers."""
+    from scnn_sim.simulation import resolve_workload
+
+    real = None
+    if isinstance(workload, (str, os.PathLike)):
+        _, shapes, real = resolve_workload(workload)
+        assert shapes is not None or real is not None  # resolve_workload gives one or both
+        workload = shapes if shapes is not None else workload
+    if density is None and real is None:
+        raise SparsityError("density: required for a workload of shapes (only an exported "
+                            ".h5/.npz file has weights to size as they are)")
+    return workload, real
+
+
+def _conv_layers(workload: Any) -> tuple[Workload, tuple[Layer, ...]]:
+    """The workload (loaded if a name or path) and its conv layers, of which there must be some."""
+    if not isinstance(workload, Workload):
+        if not isinstance(workload, (str, os.PathLike)):
+            raise ScnnSimError(f"workload must be a name, a path or a Workload, got {workload!r}")
+        workload = load_workload(workload)
+    layers: tuple[Layer, ...] = workload.conv_layers
+    if not layers:
+        raise SparsityError(f"workload {workload.name!r} has no conv layers")
+    return workload, layers
+
+
+def _size_layers(
+    layers: tuple[Layer, ...],
+    real: list[LayerTensors] | None,
+    grans: list[Granularity],
+    d: float | None,
+    value_bits: int,
+    index_bits: int,
+    seed: int,
+    norm: str,
+    pointwise_group: int,
+    kc: int,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The per-granularity totals and the per-(layer, granularity) rows of the report."""
+    rng = np.random.default_rng(seed)
+    totals = {g.spec: dict.fromkeys(_SUM_KEYS, 0) for g in grans}
+    layer_rows: list[dict[str, Any]] = []
+    stored = {t.layer.name: t.weights for t in real} if real is not None else {}
+    for layer in layers:
+        # One draw per layer, shared by every granularity (or the file's real weights).
+        w = stored.get(layer.name)
+        if w is None:
+            w = synthetic_weights(layer.weight_shape, rng)
+        for g in grans:
+            row = layer_storage(
+                w, d, g, value_bits, index_bits, norm=norm, pointwise_group=pointwise_group,
+                kc=kc,
+            )
+            layer_rows.append({"layer": layer.name, **row})
+            for k in _SUM_KEYS:
+                totals[g.spec][k] += row[k]
+    gran_rows = [_finish_row({"granularity": g.spec, **totals[g.spec]}, value_bits) for g in grans]
+    return gran_rows, layer_rows
+
+
 def storage_report(
     workload: Workload | str | os.PathLike,
     density: float | None,
@@ -262,48 +329,17 @@ def storage_report(
         :class:`SparsityError` on a bad density, value/index width, seed, granularity or a
         workload without conv layers; :class:`WorkloadError` from loading the workload.
     """
-    from scnn_sim.simulation import resolve_workload
-
-    real = None
-    if isinstance(workload, (str, os.PathLike)):
-        _, shapes, real = resolve_workload(workload)
-        assert shapes is not None or real is not None  # resolve_workload gives one or both
-        workload = shapes if shapes is not None else workload
-    if density is None and real is None:
-        raise SparsityError("density: required for a workload of shapes (only an exported "
-                            ".h5/.npz file has weights to size as they are)")
+    workload, real = _resolve_input(workload, density)
     checked = _check_args(0.5 if density is None else density, value_bits, index_bits, seed,
                           pointwise_group, kc)
     d: float | None = None if density is None else checked
     if norm not in ("l1", "l2"):
         raise SparsityError(f"unknown norm {norm!r}: expected 'l1' or 'l2'")
     grans = _parse_granularities(granularities)
-    if not isinstance(workload, Workload):
-        if not isinstance(workload, (str, os.PathLike)):
-            raise ScnnSimError(f"workload must be a name, a path or a Workload, got {workload!r}")
-        workload = load_workload(workload)
-    layers: tuple[Layer, ...] = workload.conv_layers
-    if not layers:
-        raise SparsityError(f"workload {workload.name!r} has no conv layers")
+    workload, layers = _conv_layers(workload)
 
-    rng = np.random.default_rng(seed)
-    totals = {g.spec: dict.fromkeys(_SUM_KEYS, 0) for g in grans}
-    layer_rows: list[dict[str, Any]] = []
-    stored = {t.layer.name: t.weights for t in real} if real is not None else {}
-    for layer in layers:
-        # One draw per layer, shared by every granularity (or the file's real weights).
-        w = stored.get(layer.name)
-        if w is None:
-            w = synthetic_weights(layer.weight_shape, rng)
-        for g in grans:
-            row = layer_storage(
-                w, d, g, value_bits, index_bits, norm=norm, pointwise_group=pointwise_group,
-                kc=kc,
-            )
-            layer_rows.append({"layer": layer.name, **row})
-            for k in _SUM_KEYS:
-                totals[g.spec][k] += row[k]
-    gran_rows = [_finish_row({"granularity": g.spec, **totals[g.spec]}, value_bits) for g in grans]
+    gran_rows, layer_rows = _size_layers(layers, real, grans, d, value_bits, index_bits, seed,
+                                         norm, pointwise_group, kc)
     return {
         "workload": workload.name,
         "density": d,
