@@ -289,6 +289,32 @@ class _Reader:
             self.fail(f"{key} contain NaN or Inf")
         return np.ascontiguousarray(arr)
 
+    def density_attr(self, g: h5py.Group) -> float:
+        """The layer's optional ``density`` attribute: a number in [0, 1], or NaN."""
+        density = float("nan")
+        if "density" in g.attrs:
+            d = _plain(g.attrs["density"])
+            if not isinstance(d, numbers.Real) or isinstance(d, bool):
+                self.fail(f"attribute 'density' must be a number, got {d!r}")
+            density = float(d)
+            if not math.isnan(density) and not 0.0 <= density <= 1.0:
+                self.fail(f"attribute 'density' must be in [0, 1] or NaN, got {density}")
+        return density
+
+    def read_mask(self, g: h5py.Group, wds: h5py.Dataset, weights: np.ndarray) -> np.ndarray:
+        """The layer's ``mask`` dataset, checked against the weights."""
+        mds = self.dataset(g, "mask", (4,))
+        if mds.shape != wds.shape:
+            self.fail(f"mask shape {mds.shape} does not match weights shape {wds.shape}")
+        if mds.dtype != np.bool_:
+            self.fail(f"mask must be bool, got dtype {mds.dtype}")
+        mask = np.asarray(mds[()])
+        if mask.dtype != np.bool_ or mask.shape != weights.shape:
+            self.fail(f"mask must be bool shaped {weights.shape}")
+        if np.any(weights[~mask] != 0):
+            self.fail("weights are non-zero where the mask is False")
+        return mask
+
     def read_layer(
         self, order: int, name: str, g: h5py.Group, sample: int, full_batch: bool
     ) -> StoredLayer:
@@ -300,14 +326,7 @@ class _Reader:
         padding = self.int_attr(g, "padding", 0)
         groups = self.int_attr(g, "groups", 1)
         granularity = self.text_attr(g, "granularity", default="dense")
-        density = float("nan")
-        if "density" in g.attrs:
-            d = _plain(g.attrs["density"])
-            if not isinstance(d, numbers.Real) or isinstance(d, bool):
-                self.fail(f"attribute 'density' must be a number, got {d!r}")
-            density = float(d)
-            if not math.isnan(density) and not 0.0 <= density <= 1.0:
-                self.fail(f"attribute 'density' must be in [0, 1] or NaN, got {density}")
+        density = self.density_attr(g)
 
         wds = self.dataset(g, "weights", (4,))
         ads = self.dataset(g, "activations", (3, 4))
@@ -349,18 +368,7 @@ class _Reader:
         else:
             acts = self.float_data("activations", ads)
             batch = acts[None]
-        mask = None
-        if "mask" in g:
-            mds = self.dataset(g, "mask", (4,))
-            if mds.shape != wds.shape:
-                self.fail(f"mask shape {mds.shape} does not match weights shape {wds.shape}")
-            if mds.dtype != np.bool_:
-                self.fail(f"mask must be bool, got dtype {mds.dtype}")
-            mask = np.asarray(mds[()])
-            if mask.dtype != np.bool_ or mask.shape != weights.shape:
-                self.fail(f"mask must be bool shaped {weights.shape}")
-            if np.any(weights[~mask] != 0):
-                self.fail("weights are non-zero where the mask is False")
+        mask = self.read_mask(g, wds, weights) if "mask" in g else None
 
         wd = float(np.count_nonzero(weights)) / weights.size
         ad = float(np.count_nonzero(acts)) / acts.size

@@ -17,7 +17,7 @@ import numpy as np
 from scnn_sim import __version__
 from scnn_sim.errors import FormatError, WorkloadError
 from scnn_sim.outputs import atomic_output, check_interrupted
-from scnn_sim.workload.shapes import validate_layer
+from scnn_sim.workload.shapes import Layer, validate_layer
 from scnn_sim.workload.tensors import LayerTensors
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "escape_name", "unescape_name", "write_layers"]
@@ -179,6 +179,41 @@ def write_layers(
     """
     shown = str(path)
     layers = list(layers)
+    extra = _check_arguments(shown, layers, density, masks, batch, extra_attrs)
+    prepared = _prepare_layers(shown, layers, masks, batch)
+
+    # The output gate: temporary file beside the target, fsync, rename; removed on a
+    # signal or error; a symbolic link at ``path`` has its target replaced.
+    with atomic_output(path, "output") as tmp:
+        with h5py.File(tmp, "w", libver=_LIBVER) as f:
+            _set_text(f, "format", FORMAT)
+            f.attrs["format_version"] = np.int64(FORMAT_VERSION)
+            _set_text(f, "source_model", str(source_model))
+            _set_text(f, "framework", str(framework))
+            _set_text(f, "scnn_sim_version", __version__)
+            _set_text(f, "created_by", str(created_by))
+            for key, value in extra.items():
+                if isinstance(value, str):
+                    _set_text(f, key, value)
+                elif isinstance(value, int):
+                    f.attrs[key] = np.int64(value)
+                else:
+                    f.attrs[key] = float(value)
+            root = f.create_group("layers")
+            for order, item in enumerate(prepared):
+                _write_group(root, order, item, granularity, density)
+                check_interrupted()
+
+
+def _check_arguments(
+    shown: str,
+    layers: list[LayerTensors],
+    density: float | None,
+    masks: Sequence[np.ndarray | None] | None,
+    batch: Sequence[np.ndarray] | None,
+    extra_attrs: Mapping[str, str | int | float] | None,
+) -> dict[str, str | int | float]:
+    """Check write_layers' arguments other than the layers' tensors; return the extra attrs."""
     if not layers:
         raise FormatError(f"{shown}: no layers to write")
     if masks is not None and len(masks) != len(layers):
@@ -199,8 +234,20 @@ def write_layers(
             raise FormatError(f"{shown}: extra attribute {key!r} would overwrite a format field")
         if not isinstance(value, (str, int, float)):
             raise FormatError(f"{shown}: extra attribute {key!r} must be str, int or float")
+    return extra
 
-    prepared = []
+
+_Prepared = tuple[str, Layer, np.ndarray, np.ndarray, "np.ndarray | None"]
+
+
+def _prepare_layers(
+    shown: str,
+    layers: list[LayerTensors],
+    masks: Sequence[np.ndarray | None] | None,
+    batch: Sequence[np.ndarray] | None,
+) -> list[_Prepared]:
+    """Check every layer's name, tensors, mask and batch; return what is to be stored."""
+    prepared: list[_Prepared] = []
     groups_seen: dict[str, str] = {}
     for i, lt in enumerate(layers):
         if not isinstance(lt, LayerTensors):
@@ -222,40 +269,28 @@ def write_layers(
             m = _check_mask(where, masks[i], w)
         acts = a if batch is None else _check_batch(where, batch[i], a)
         prepared.append((gname, lt.layer, w, acts, m))
+    return prepared
 
-    # The output gate: temporary file beside the target, fsync, rename; removed on a
-    # signal or error; a symbolic link at ``path`` has its target replaced.
-    with atomic_output(path, "output") as tmp:
-        with h5py.File(tmp, "w", libver=_LIBVER) as f:
-            _set_text(f, "format", FORMAT)
-            f.attrs["format_version"] = np.int64(FORMAT_VERSION)
-            _set_text(f, "source_model", str(source_model))
-            _set_text(f, "framework", str(framework))
-            _set_text(f, "scnn_sim_version", __version__)
-            _set_text(f, "created_by", str(created_by))
-            for key, value in extra.items():
-                if isinstance(value, str):
-                    _set_text(f, key, value)
-                elif isinstance(value, int):
-                    f.attrs[key] = np.int64(value)
-                else:
-                    f.attrs[key] = float(value)
-            root = f.create_group("layers")
-            for order, (gname, layer, w, acts, m) in enumerate(prepared):
-                g = root.create_group(gname)
-                g.attrs["order"] = np.int64(order)
-                g.attrs["stride"] = np.int64(layer.stride)
-                g.attrs["padding"] = np.int64(layer.padding)
-                g.attrs["groups"] = np.int64(layer.groups)
-                _set_text(g, "kind", "conv")
-                _set_text(g, "granularity", str(granularity))
-                g.attrs["density"] = float("nan") if density is None else float(density)
-                g.create_dataset("weights", data=w, **_DATASET_OPTS)
-                chunks = (1, *acts.shape[1:]) if acts.ndim == 4 else None
-                g.create_dataset("activations", data=acts, chunks=chunks, **_DATASET_OPTS)
-                if m is not None:
-                    g.create_dataset("mask", data=m, **_DATASET_OPTS)
-                check_interrupted()
+
+
+def _write_group(
+    root: h5py.Group, order: int, item: _Prepared, granularity: str, density: float | None
+) -> None:
+    """Store one prepared layer as the group ``/layers/<name>``."""
+    gname, layer, w, acts, m = item
+    g = root.create_group(gname)
+    g.attrs["order"] = np.int64(order)
+    g.attrs["stride"] = np.int64(layer.stride)
+    g.attrs["padding"] = np.int64(layer.padding)
+    g.attrs["groups"] = np.int64(layer.groups)
+    _set_text(g, "kind", "conv")
+    _set_text(g, "granularity", str(granularity))
+    g.attrs["density"] = float("nan") if density is None else float(density)
+    g.create_dataset("weights", data=w, **_DATASET_OPTS)
+    chunks = (1, *acts.shape[1:]) if acts.ndim == 4 else None
+    g.create_dataset("activations", data=acts, chunks=chunks, **_DATASET_OPTS)
+    if m is not None:
+        g.create_dataset("mask", data=m, **_DATASET_OPTS)
 
 
 def _set_text(obj: h5py.HLObject, key: str, value: str) -> None:
