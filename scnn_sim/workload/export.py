@@ -157,6 +157,32 @@ def from_torch(
     """
     torch = _import_torch()
     shown = str(path)
+    _check_arguments(torch, model, inputs, shown)
+    convs = _find_convs(torch, model, shown)
+    params = {id(m): _conv_params(m, f"{shown}:{n}") for n, m in convs}
+    captured, calls, pool_calls = _run_hooked(torch, model, inputs, convs)
+    order = _check_calls(shown, calls, captured)
+    tensors, masks, batch = _collect(order, convs, params, captured)
+
+    pooling = "; ".join(f"{name} after {after}: {_pool_text(module)}"
+                        for name, module, after in pool_calls if after is not None)
+    write_layers(
+        path,
+        tensors,
+        extra_attrs={"pooling": pooling} if pooling else None,
+        source_model=source_model if source_model is not None else type(model).__name__,
+        framework=f"torch {torch.__version__}",
+        granularity=granularity,
+        density=density,
+        masks=masks,
+        batch=batch,
+        created_by="scnn_sim.workload.export.from_torch",
+    )
+    return order
+
+
+def _check_arguments(torch: Any, model: Any, inputs: Any, shown: str) -> None:
+    """Refuse a model that is not a torch Module and inputs that are not a float [N, C, H, W]."""
     if not isinstance(model, torch.nn.Module):
         raise FormatError(f"{shown}: model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(inputs, torch.Tensor) or inputs.dim() != 4:
@@ -165,6 +191,9 @@ def from_torch(
     if not inputs.is_floating_point():
         raise FormatError(f"{shown}: inputs must be floating point, got {inputs.dtype}")
 
+
+def _find_convs(torch: Any, model: Any, shown: str) -> list[tuple[str, Any]]:
+    """The model's Conv2d modules with their (storable) layer names."""
     convs: list[tuple[str, Any]] = []
     for name, module in model.named_modules():
         if isinstance(module, torch.nn.Conv2d):
@@ -176,8 +205,13 @@ def from_torch(
             convs.append((layer_name, module))
     if not convs:
         raise FormatError(f"{shown}: the model has no torch.nn.Conv2d layer")
-    params = {id(m): _conv_params(m, f"{shown}:{n}") for n, m in convs}
+    return convs
 
+
+def _run_hooked(
+    torch: Any, model: Any, inputs: Any, convs: list[tuple[str, Any]]
+) -> tuple[dict[str, dict[str, Any]], list[str], list[tuple[str, Any, str | None]]]:
+    """Run the forward pass with hooks; return the captured tensors, conv calls, pool calls."""
     captured: dict[str, dict[str, Any]] = {}
     calls: list[str] = []
 
@@ -227,7 +261,11 @@ def from_torch(
             h.remove()
         for m, training in modes.items():
             m.training = training
+    return captured, calls, pool_calls
 
+
+def _check_calls(shown: str, calls: list[str], captured: dict[str, dict[str, Any]]) -> list[str]:
+    """The convs in call order; refuse none called, one called twice or a bad input."""
     order = list(dict.fromkeys(calls))
     if not order:
         raise FormatError(f"{shown}: the forward pass called no Conv2d layer")
@@ -240,7 +278,16 @@ def from_torch(
             )
         if "error" in captured[layer_name]:
             raise FormatError(f"{shown}:{layer_name}: {captured[layer_name]['error']}")
+    return order
 
+
+def _collect(
+    order: list[str],
+    convs: list[tuple[str, Any]],
+    params: dict[int, Any],
+    captured: dict[str, dict[str, Any]],
+) -> tuple[list[LayerTensors], list[np.ndarray | None], list[np.ndarray]]:
+    """The layers, masks and input batches to write, in call order."""
     by_name = dict(convs)
     tensors: list[LayerTensors] = []
     masks: list[np.ndarray | None] = []
@@ -257,19 +304,4 @@ def from_torch(
         tensors.append(LayerTensors(layer=layer, weights=w, activations=x[0]))
         masks.append(cap["mask"])
         batch.append(x)
-
-    pooling = "; ".join(f"{name} after {after}: {_pool_text(module)}"
-                        for name, module, after in pool_calls if after is not None)
-    write_layers(
-        path,
-        tensors,
-        extra_attrs={"pooling": pooling} if pooling else None,
-        source_model=source_model if source_model is not None else type(model).__name__,
-        framework=f"torch {torch.__version__}",
-        granularity=granularity,
-        density=density,
-        masks=masks,
-        batch=batch,
-        created_by="scnn_sim.workload.export.from_torch",
-    )
-    return order
+    return tensors, masks, batch
