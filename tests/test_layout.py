@@ -42,3 +42,37 @@ def test_unknown_name_of_a_moved_package_is_an_attribute_error():
 def test_at_most_ten_modules_at_the_package_root():
     modules = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert len(modules) <= 10, modules
+
+
+def _functions(path: Path):
+    import ast
+
+    src = path.read_text()
+    lines = src.splitlines()
+    for f in ast.walk(ast.parse(src)):
+        if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield f, lines
+
+
+def test_no_module_over_600_lines():
+    long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 600}
+    assert not long, long
+
+
+def test_no_function_over_80_lines_without_saying_why():
+    """Outside the numba kernels, a function over 80 lines carries a comment saying why
+    (before its def, or as the first line of its body)."""
+    unexplained = []
+    for p in PACKAGE.rglob("*.py"):
+        for f, lines in _functions(p):
+            if f.end_lineno - f.lineno + 1 <= 80:
+                continue
+            decorators = " ".join(lines[d.lineno - 1] for d in f.decorator_list)
+            if "jit" in decorators:
+                continue
+            before = lines[f.lineno - 2 - len(f.decorator_list)]
+            body = "\n".join(lines[f.lineno - 1:f.end_lineno])
+            if "# Over 80 lines" not in before and "# Over 80 lines" not in body:
+                unexplained.append(f"{p.relative_to(PACKAGE)}:{f.lineno} {f.name}")
+    assert not unexplained, unexplained
